@@ -1,0 +1,293 @@
+//! [`Builder`]: every knob of a runtime, with defaults.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Handle, Runtime};
+use crate::blocking::{BlockingPool, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+use crate::detector::{BlockingReport, DEFAULT_THRESHOLD};
+use crate::driver::Driver;
+use crate::scheduler::{self, Config, OnBlocking, Shared};
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = spool::Runtime::builder()
+///     .worker_threads(2)
+///     .max_blocking_threads(16)
+///     .thread_name("my-app")
+///     .blocking_keep_alive(Duration::from_secs(1))
+///     .detector_threshold(Some(Duration::from_millis(100)))
+///     .build()?;
+/// assert_eq!(rt.block_on(rt.spawn(async { 1 })), Ok(1));
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone)]
+pub struct Builder {
+    worker_threads: Option<usize>,
+    max_blocking_threads: usize,
+    thread_name: String,
+    stack_size: Option<usize>,
+    blocking_keep_alive: Duration,
+    detector_threshold: Option<Duration>,
+    on_blocking: Option<OnBlocking>,
+    record_spans: bool,
+    global_queue_interval: u32,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per core, 512 blocking threads kept 10 s, the
+    /// detector at 50 ms, no span recording.
+    ///
+    /// ```
+    /// let rt = spool::runtime::Builder::new().build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn new() -> Self {
+        Builder {
+            worker_threads: None,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            thread_name: "spool".to_owned(),
+            stack_size: None,
+            blocking_keep_alive: DEFAULT_KEEP_ALIVE,
+            detector_threshold: Some(DEFAULT_THRESHOLD),
+            on_blocking: None,
+            record_spans: false,
+            global_queue_interval: 61,
+        }
+    }
+
+    /// Number of worker threads (default: the number of cores). `1` is the chapter's
+    /// one-thread queue. Zero is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().worker_threads(1).build()?;
+    /// assert_eq!(rt.metrics().workers.len(), 1);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Most threads the blocking pool may run at once (default 512). Zero is rejected by
+    /// [`build`](Self::build).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().max_blocking_threads(2).build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// Prefix of the threads' names: workers are `{name}-worker-{i}`, blocking threads
+    /// `{name}-blocking-{i}` (default `spool`).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().thread_name("web").build()?;
+    /// let name = rt.block_on(rt.spawn(async { std::thread::current().name().map(String::from) }));
+    /// assert!(name.unwrap().unwrap().starts_with("web-worker-"));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Stack size of every thread the runtime starts (default: Rust's, 2 MiB).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().thread_stack_size(4 << 20).build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before exiting (default 10 s).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder()
+    ///     .blocking_keep_alive(std::time::Duration::from_millis(100))
+    ///     .build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn blocking_keep_alive(&mut self, keep_alive: Duration) -> &mut Self {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// Threshold of the blocking detector (default `Some(50 ms)`); `None` turns it off, and the
+    /// workers then do not read the clock around polls at all.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().detector_threshold(None).build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn detector_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.detector_threshold = threshold;
+        self
+    }
+
+    /// Calls `callback` (on the worker, right after the slow poll) for every poll the detector
+    /// reports, in addition to the `tracing` warning. Keep it short: it runs on the worker.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let hits = Arc::new(AtomicUsize::new(0));
+    /// let counter = hits.clone();
+    /// let rt = spool::Runtime::builder()
+    ///     .on_blocking(move |_: &spool::BlockingReport| {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// assert_eq!(hits.load(Ordering::SeqCst), 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn on_blocking<F>(&mut self, callback: F) -> &mut Self
+    where
+        F: Fn(&BlockingReport) + Send + Sync + 'static,
+    {
+        self.on_blocking = Some(Arc::new(callback));
+        self
+    }
+
+    /// Records every poll as a [`PollSpan`](crate::PollSpan) (task, worker, start, end), read
+    /// with [`Runtime::take_spans`]. Off by default; costs two clock reads and a short
+    /// uncontended lock per poll when on, and keeps at most 2²⁰ spans per worker between takes.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().worker_threads(1).record_spans(true).build()?;
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap(); // one worker: the first span is in by now
+    /// assert!(!rt.take_spans().is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn record_spans(&mut self, on: bool) -> &mut Self {
+        self.record_spans = on;
+        self
+    }
+
+    /// Every how many ticks a worker takes from the shared injection queue before its own
+    /// queue (default 61, tokio's starting value). Zero is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().global_queue_interval(31).build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn global_queue_interval(&mut self, ticks: u32) -> &mut Self {
+        self.global_queue_interval = ticks;
+        self
+    }
+
+    /// Starts the runtime's worker threads.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for zero workers, zero blocking threads or a zero queue interval; the OS
+    /// error if the poller or a thread cannot be created.
+    ///
+    /// ```
+    /// assert!(spool::Runtime::builder().worker_threads(0).build().is_err());
+    /// ```
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let workers = match self.worker_threads {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_owned());
+        if workers == 0 {
+            return Err(invalid("spool: worker_threads must be at least 1"));
+        }
+        if workers > 4096 {
+            return Err(invalid("spool: worker_threads must be at most 4096"));
+        }
+        if self.max_blocking_threads == 0 {
+            return Err(invalid("spool: max_blocking_threads must be at least 1"));
+        }
+        if self.global_queue_interval == 0 {
+            return Err(invalid("spool: global_queue_interval must be at least 1"));
+        }
+        let driver = Driver::new()?;
+        let deques: Vec<_> = (0..workers)
+            .map(|_| crossbeam_deque::Worker::new_fifo())
+            .collect();
+        let stealers = deques.iter().map(|d| d.stealer()).collect();
+        let blocking = BlockingPool::new(
+            self.max_blocking_threads,
+            self.blocking_keep_alive,
+            self.thread_name.clone(),
+            self.stack_size,
+        );
+        let config = Config {
+            detector_threshold: self.detector_threshold,
+            on_blocking: self.on_blocking.clone(),
+            record_spans: self.record_spans,
+            global_queue_interval: self.global_queue_interval,
+        };
+        let shared = Arc::new(Shared::new(stealers, driver, blocking, config));
+        let mut threads = Vec::with_capacity(workers);
+        for (index, deque) in deques.into_iter().enumerate() {
+            let mut builder =
+                std::thread::Builder::new().name(format!("{}-worker-{index}", self.thread_name));
+            if let Some(size) = self.stack_size {
+                builder = builder.stack_size(size);
+            }
+            let worker_shared = shared.clone();
+            match builder.spawn(move || scheduler::worker::run(worker_shared, index, deque)) {
+                Ok(thread) => threads.push(thread),
+                Err(err) => {
+                    // Stop the workers already started; those never started count as exited.
+                    for _ in index..workers {
+                        shared.worker_exited();
+                    }
+                    shared.shutdown(None);
+                    for thread in threads {
+                        let _ = thread.join();
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Runtime {
+            handle: Handle::from_shared(shared),
+            threads,
+        })
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_name", &self.thread_name)
+            .field("blocking_keep_alive", &self.blocking_keep_alive)
+            .field("detector_threshold", &self.detector_threshold)
+            .field("on_blocking", &self.on_blocking.is_some())
+            .field("record_spans", &self.record_spans)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .finish()
+    }
+}

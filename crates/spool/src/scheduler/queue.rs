@@ -1,0 +1,95 @@
+//! A worker's own run queue: a LIFO slot in front of a bounded FIFO deque that others steal from.
+//!
+//! The chapter's queue was one flume channel: every task, from anywhere, went through the same
+//! locked list to the same thread. Here each worker owns a queue that only it pushes to and pops
+//! from (no lock: crossbeam-deque's Chase-Lev deque, FIFO flavour), and that other workers may
+//! steal from through a [`crossbeam_deque::Stealer`].
+//!
+//! **The LIFO slot.** A task woken (or spawned) by the task that is running now usually needs the
+//! data that task just touched: running it next, while that data is still in the cache, is the
+//! biggest single win of tokio's scheduler for message-passing code. So a task scheduled from a
+//! worker goes into the slot, and the slot's previous occupant goes to the back of the deque. The
+//! slot is not stealable (tokio made it stealable once and reverted it: 23–32% slower downstream,
+//! ANCHORS.md). To keep two tasks that wake each other from starving the queue, the worker polls
+//! at most [`MAX_LIFO_POLLS`] slot tasks in a row.
+//!
+//! **Bounded.** The deque grows without limit by itself; a worker whose queue passes
+//! [`LOCAL_QUEUE_CAPACITY`] moves the older half to the shared injection queue in one go (tokio's
+//! overflow rule), where idle workers can take them without stealing.
+
+use std::cell::Cell;
+
+use crossbeam_deque::{Injector, Worker};
+
+use crate::task::Runnable;
+
+/// Tasks a worker keeps locally before spilling half to the injection queue (tokio: 256).
+pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
+
+/// LIFO-slot polls in a row before the worker goes back to its FIFO queue (tokio: 3).
+pub(crate) const MAX_LIFO_POLLS: u32 = 3;
+
+/// One worker's queue; lives on the worker's thread only.
+pub(crate) struct LocalQueue {
+    lifo: Cell<Option<Runnable>>,
+    deque: Worker<Runnable>,
+}
+
+impl LocalQueue {
+    pub(crate) fn new(deque: Worker<Runnable>) -> Self {
+        LocalQueue {
+            lifo: Cell::new(None),
+            deque,
+        }
+    }
+
+    /// Puts `task` in the LIFO slot; returns `true` if that pushed a previous occupant onto the
+    /// stealable deque (there is now work another worker could take).
+    pub(crate) fn push_lifo(&self, task: Runnable, injector: &Injector<Runnable>) -> bool {
+        match self.lifo.replace(Some(task)) {
+            Some(prev) => {
+                self.push_back(prev, injector);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends `task` to the deque, spilling half of it to `injector` when full.
+    pub(crate) fn push_back(&self, task: Runnable, injector: &Injector<Runnable>) {
+        if self.deque.len() >= LOCAL_QUEUE_CAPACITY {
+            for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
+                match self.deque.pop() {
+                    Some(old) => injector.push(old),
+                    None => break,
+                }
+            }
+        }
+        self.deque.push(task);
+    }
+
+    pub(crate) fn take_lifo(&self) -> Option<Runnable> {
+        self.lifo.take()
+    }
+
+    pub(crate) fn pop(&self) -> Option<Runnable> {
+        self.deque.pop()
+    }
+
+    pub(crate) fn deque(&self) -> &Worker<Runnable> {
+        &self.deque
+    }
+
+    /// Whether the deque (the stealable part) has tasks.
+    pub(crate) fn has_stealable(&self) -> bool {
+        !self.deque.is_empty()
+    }
+
+    /// Whether anything is queued, LIFO slot included.
+    pub(crate) fn has_tasks(&self) -> bool {
+        let lifo = self.lifo.take();
+        let has = lifo.is_some();
+        self.lifo.set(lifo);
+        has || !self.deque.is_empty()
+    }
+}

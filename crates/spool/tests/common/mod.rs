@@ -1,0 +1,132 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different subset; `pub` for the tests
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Runs a test body on 1, 2 and 4 workers (tokio's `rt_test!`): each gets its own `#[test]`.
+#[macro_export]
+macro_rules! rt_test {
+    ($(#[$meta:meta])* fn $name:ident($rt:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn body($rt: spool::Runtime) $body
+            #[test]
+            $(#[$meta])*
+            fn one_worker() {
+                common::watchdog(stringify!($name), move || body(common::rt(1)));
+            }
+            #[test]
+            $(#[$meta])*
+            fn two_workers() {
+                common::watchdog(stringify!($name), move || body(common::rt(2)));
+            }
+            #[test]
+            $(#[$meta])*
+            fn four_workers() {
+                common::watchdog(stringify!($name), move || body(common::rt(4)));
+            }
+        }
+    };
+}
+
+/// A runtime with `workers` workers.
+pub fn rt(workers: usize) -> spool::Runtime {
+    spool::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .expect("runtime")
+}
+
+/// Runs `f` on its own thread and fails the test if it takes more than 60 s (a hang), passing
+/// its panic through otherwise.
+pub fn watchdog<F: FnOnce() + Send + 'static>(name: &str, f: F) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => thread.join().expect("test thread"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: hung for 60 s"),
+    }
+}
+
+/// Counts drops of the values it hands out.
+#[derive(Clone, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+pub struct Tracked(Arc<AtomicUsize>);
+
+impl DropCounter {
+    pub fn track(&self) -> Tracked {
+        Tracked(self.0.clone())
+    }
+    pub fn drops(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A one-shot signal that can be set from any thread (a plain thread, say) and awaited.
+#[derive(Clone, Default)]
+pub struct Signal(Arc<Mutex<(bool, Option<Waker>)>>);
+
+impl Signal {
+    pub fn set(&self) {
+        let waker = {
+            let mut state = self.0.lock().unwrap();
+            state.0 = true;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    pub fn wait(&self) -> SignalWait {
+        SignalWait(self.clone())
+    }
+}
+
+pub struct SignalWait(Signal);
+
+impl Future for SignalWait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = (self.0).0.lock().unwrap();
+        if state.0 {
+            Poll::Ready(())
+        } else {
+            state.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// CPU time (user + system) of the whole process so far.
+pub fn process_cpu() -> Duration {
+    // SAFETY: getrusage only writes into the zeroed struct we pass; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
