@@ -1,1 +1,87 @@
-fn main() {}
+//! `spool`: the command line. It parses flags, sets up logging and the runtime, and hands over
+//! to the libraries; everything interesting lives in `crates/server` (and `crates/spool`).
+#![warn(
+    missing_docs,
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use server::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Spool: the Async Rust chapter's system made real — an HTTP/1.1 + HTTP/2 server on an async
+/// runtime. With no subcommand, `spool` runs `spool serve`.
+#[derive(Debug, Parser)]
+#[command(name = "spool", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// The flags of `serve`, accepted without the subcommand name too (`spool --addr ...`).
+    #[command(flatten)]
+    serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve HTTP/1.1 and HTTP/2 (prior knowledge) on one port (the default command).
+    Serve(Config),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let result = match command {
+        Command::Serve(config) => serve(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            // One line, no backtrace: the message already says what and why.
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    init_logging(&config.log);
+    let workers = config.worker_threads();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("spool-tokio-worker")
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the tokio runtime: {error}"))?;
+    tracing::debug!(workers, "tokio runtime started");
+
+    let result = runtime.block_on(async {
+        let listener = server::bind(config.addr).await?;
+        let shutdown = server::shutdown_signal()?;
+        server::run(listener, config, shutdown).await
+    });
+    // `run` has already drained or closed the connections; don't let a blocking job that is
+    // still spinning (`/work?mode=blocking`) hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result.map_err(|error| error.to_string())
+}
+
+/// Logs go to stderr, so stdout stays free for anything a command prints as its result.
+fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|error| {
+        // clap has already accepted the flag; this is the one check it cannot do for us.
+        let message = format!("invalid value '{filter}' for '--log <FILTER>': {error}");
+        clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).exit()
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

@@ -1,2 +1,79 @@
-//! The chapter's hyper service and its hosting.
-#![warn(missing_docs, rust_2018_idioms, unreachable_pub, clippy::undocumented_unsafe_blocks)]
+//! The chapter's hyper service, grown into a small real server, and its hosting.
+//!
+//! It answers HTTP/1.1 and HTTP/2 (with prior knowledge, as `curl --http2-prior-knowledge`
+//! speaks it) on one port, through hyper-util's protocol-sniffing auto builder; serves the routes
+//! in [`service`]; logs one line per request; and shuts down gracefully.
+//!
+//! The crate is split so the service never learns which runtime hosts it:
+//!
+//! - [`service`]: the routes. They need a timer and a blocking pool, which they get through
+//!   the runtime-neutral [`Runtime`] trait.
+//! - [`conn`]: one connection, generic over the byte stream, executor and timer.
+//! - [`host`]: the accept loop and shutdown sequence, written once; [`host::tokio`] runs it on
+//!   tokio.
+//! - [`shutdown`]: draining open connections with a deadline.
+//! - [`config`]: every setting, with its default (also the `spool serve` flags).
+//!
+//! # Example
+//!
+//! Serve on 127.0.0.1:3000 until Ctrl-C:
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> Result<(), server::Error> {
+//!     let config = server::Config::default();
+//!     let listener = server::bind(config.addr).await?;
+//!     server::run(listener, config, server::shutdown_signal()?).await
+//! }
+//! ```
+#![warn(
+    missing_docs,
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
+
+pub mod config;
+pub mod conn;
+pub mod host;
+pub mod rt;
+pub mod service;
+pub mod shutdown;
+
+use std::io;
+use std::net::SocketAddr;
+
+pub use config::Config;
+pub use host::tokio::{bind, run, shutdown_signal};
+pub use rt::Runtime;
+
+/// What can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listening socket could not be bound (address in use, permission denied, ...).
+    #[error("cannot listen on {addr}: {}", lowercase_first(source))]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// Why the OS refused.
+        source: io::Error,
+    },
+    /// The listening socket's own address could not be read.
+    #[error("cannot read the listening socket's address: {}", lowercase_first(.0))]
+    LocalAddr(#[source] io::Error),
+    /// The SIGINT/SIGTERM handlers could not be installed.
+    #[error("cannot install the signal handlers: {}", lowercase_first(.0))]
+    Signals(#[source] io::Error),
+}
+
+/// OS messages start with a capital ("Address already in use"); mid-sentence they read better
+/// in lower case, as Rust error messages conventionally are.
+fn lowercase_first(error: &io::Error) -> String {
+    let message = error.to_string();
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => message,
+    }
+}

@@ -1,0 +1,224 @@
+//! Hosting: the accept loop and the shutdown sequence, and the runtimes that drive them.
+//!
+//! The loop in [`serve`] is written once, against three small seams a runtime provides:
+//!
+//! - a [`Listener`] whose accepted streams implement [`hyper::rt::Read`] + [`hyper::rt::Write`];
+//! - a [`Host`]: hyper's executor and timer for the runtime, plus a [`Runtime`] for the service;
+//! - a shutdown future (usually SIGINT/SIGTERM, in tests a channel).
+//!
+//! [`tokio`] supplies them for tokio. Another runtime plugs in by implementing [`Listener`] for
+//! its TCP listener and [`Runtime`] for its timer and blocking pool, and by calling [`serve`] with
+//! its hyper executor and timer; everything else (protocol sniffing, routes, logging, back-off,
+//! draining) is shared.
+
+pub mod tokio;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::rt::{Executor, Timer};
+use hyper_util::server::conn::auto::HttpServerConnExec;
+
+use crate::config::Config;
+use crate::rt::{race, BoxFuture, First, Runtime};
+use crate::service::{HttpService, ResponseBody, Routes, ServiceFuture};
+use crate::shutdown::{Drain, DrainOutcome};
+use crate::{conn, Error};
+
+/// How long the accept loop pauses when the process is out of file descriptors or memory.
+///
+/// Retrying at once would spin a core on a failing `accept` while nothing can improve; a short
+/// pause lets running connections finish and free descriptors.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A listening socket, as the accept loop needs it.
+pub trait Listener: Send + 'static {
+    /// An accepted connection, readable and writable by hyper.
+    type Io: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static;
+
+    /// Waits for the next connection and returns it with the peer's address.
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;
+
+    /// The address the socket listens on (with the real port when bound to port 0).
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+/// What a runtime lends the server: hyper's executor and timer, and the service's [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct Host<E, T> {
+    /// Spawns each connection's task, and HTTP/2 streams' tasks inside hyper.
+    pub executor: E,
+    /// hyper's timer, for the header-read timeout and HTTP/2 keep-alive.
+    pub timer: T,
+    /// The timer and blocking pool the routes use.
+    pub runtime: Arc<dyn Runtime>,
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on `listener` until `shutdown` completes, then drains.
+///
+/// The shutdown sequence: stop accepting and close the listening socket (so new connections
+/// are refused, not left waiting in the backlog), ask open connections to finish their
+/// in-flight requests, and close whatever is still open after `config.shutdown_timeout`.
+///
+/// The accept loop never ends on an `accept` error: see [`AcceptError`].
+pub async fn serve<L, E, T, S>(
+    listener: L,
+    host: Host<E, T>,
+    config: &Config,
+    shutdown: S,
+) -> Result<(), Error>
+where
+    L: Listener,
+    E: Executor<BoxFuture<()>> + HttpServerConnExec<ServiceFuture, ResponseBody>,
+    E: Clone + Send + Sync + 'static,
+    T: Timer + Clone + Send + Sync + 'static,
+    S: Future,
+{
+    let Host {
+        executor,
+        timer,
+        runtime,
+    } = host;
+    let mut listener = listener;
+    let local_addr = listener.local_addr().map_err(Error::LocalAddr)?;
+    let builder = Arc::new(conn::builder(executor.clone(), timer, config));
+    let routes = Arc::new(Routes::new(Arc::clone(&runtime), config));
+    let drain = Drain::new();
+    tracing::info!(
+        runtime = runtime.name(),
+        "listening on http://{local_addr} (HTTP/1.1 and HTTP/2 with prior knowledge)"
+    );
+
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = match race(shutdown.as_mut(), listener.accept()).await {
+            First::Left(_) => break,
+            First::Right(accepted) => accepted,
+        };
+        match accepted {
+            Ok((io, peer)) => {
+                let service = HttpService::new(Arc::clone(&routes), peer);
+                let builder = Arc::clone(&builder);
+                let watch = drain.watch();
+                executor.execute(Box::pin(async move {
+                    conn::serve(&builder, io, service, watch).await;
+                }));
+            }
+            Err(error) => match AcceptError::classify(&error) {
+                AcceptError::PeerGone => {
+                    tracing::debug!(%error, "accept: connection gone before it was accepted");
+                }
+                kind @ (AcceptError::OutOfResources | AcceptError::Unexpected) => {
+                    tracing::warn!(
+                        %error,
+                        ?kind,
+                        "accept failed; pausing {ACCEPT_BACKOFF:?} before accepting again"
+                    );
+                    if let First::Left(_) =
+                        race(shutdown.as_mut(), runtime.sleep(ACCEPT_BACKOFF)).await
+                    {
+                        break;
+                    }
+                }
+            },
+        }
+    }
+
+    // Closing the socket first is what makes new connections fail fast instead of hanging.
+    drop(listener);
+    tracing::info!(
+        open_connections = drain.open_connections(),
+        "shutting down: no longer accepting; waiting up to {:?} for in-flight requests",
+        config.shutdown_timeout
+    );
+    match drain.drain(config.shutdown_timeout, &*runtime).await {
+        DrainOutcome::Drained => tracing::info!("shutdown complete"),
+        DrainOutcome::ForcedClose(open) => tracing::warn!(
+            "shutdown timeout ({:?}) reached; closed {open} connection(s) still open",
+            config.shutdown_timeout
+        ),
+    }
+    Ok(())
+}
+
+/// What an `accept` error means for the accept loop, which never stops on one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// The pending connection failed before we took it (reset, aborted, network error):
+    /// only that client is affected; accept the next one at once.
+    PeerGone,
+    /// The process or system is out of file descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+    /// ENOMEM): warn, pause for [`ACCEPT_BACKOFF`], try again.
+    OutOfResources,
+    /// Anything else: warn and pause too, so an unforeseen persistent error cannot spin a core.
+    Unexpected,
+}
+
+impl AcceptError {
+    /// Classifies an error returned by `accept`.
+    pub fn classify(error: &io::Error) -> AcceptError {
+        match error.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                AcceptError::OutOfResources
+            }
+            // accept(2), "Error handling": on Linux these pending-connection errors are
+            // reported by accept and should be treated like EAGAIN, i.e. retried.
+            Some(
+                libc::ECONNABORTED
+                | libc::ECONNRESET
+                | libc::EINTR
+                | libc::EAGAIN
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH
+                | libc::ETIMEDOUT,
+            ) => AcceptError::PeerGone,
+            _ => AcceptError::Unexpected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_classified() {
+        let os = io::Error::from_raw_os_error;
+        assert_eq!(
+            AcceptError::classify(&os(libc::EMFILE)),
+            AcceptError::OutOfResources
+        );
+        assert_eq!(
+            AcceptError::classify(&os(libc::ENFILE)),
+            AcceptError::OutOfResources
+        );
+        assert_eq!(
+            AcceptError::classify(&os(libc::ENOBUFS)),
+            AcceptError::OutOfResources
+        );
+        assert_eq!(
+            AcceptError::classify(&os(libc::ECONNABORTED)),
+            AcceptError::PeerGone
+        );
+        assert_eq!(
+            AcceptError::classify(&os(libc::EINTR)),
+            AcceptError::PeerGone
+        );
+        assert_eq!(
+            AcceptError::classify(&os(libc::EBADF)),
+            AcceptError::Unexpected
+        );
+        let custom = io::Error::other("not an OS error");
+        assert_eq!(AcceptError::classify(&custom), AcceptError::Unexpected);
+    }
+}

@@ -1,0 +1,113 @@
+//! Graceful shutdown: tell every open connection to finish, then wait, but not forever.
+//!
+//! hyper-util's [`GracefulShutdown`] does the telling and the waiting: on shutdown each
+//! connection finishes its in-flight requests (HTTP/1 closes after the current response, HTTP/2
+//! sends GOAWAY and lets open streams complete). It needs only `tokio::sync::watch`, which works
+//! on any runtime. What it does not do is give up: [`Drain`] adds the deadline
+//! (`--shutdown-timeout`), after which the remaining connections are closed.
+//!
+//! Stopping the accept loop, and so refusing new connections, is the host's job and comes first
+//! (see [`crate::host::serve`]); the OS signals that start it all are host-specific too
+//! (e.g. [`crate::host::tokio::shutdown_signal`]).
+
+use std::time::Duration;
+
+use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher};
+use tokio::sync::watch;
+
+use crate::rt::{race, First, Runtime};
+
+/// Tracks every open connection so they can be drained at shutdown.
+#[derive(Debug)]
+pub struct Drain {
+    graceful: GracefulShutdown,
+    /// Flipped to `true` when the deadline passes: connections still open then are dropped.
+    /// Its receiver count doubles as the number of connections still open.
+    force_close: watch::Sender<bool>,
+}
+
+/// How a [`Drain::drain`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainOutcome {
+    /// Every connection finished on its own before the deadline.
+    Drained,
+    /// The deadline passed; this many connections were still open and were closed.
+    ForcedClose(usize),
+}
+
+/// One connection's link to its [`Drain`], created by [`Drain::watch`].
+#[derive(Debug)]
+pub struct ConnWatch {
+    watcher: Watcher,
+    force_close: watch::Receiver<bool>,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drain {
+    /// A drain with no connections yet.
+    pub fn new() -> Self {
+        Drain {
+            graceful: GracefulShutdown::new(),
+            force_close: watch::Sender::new(false),
+        }
+    }
+
+    /// Registers a connection. Call it before spawning the connection's task, so a connection
+    /// accepted just before shutdown is still waited for.
+    pub fn watch(&self) -> ConnWatch {
+        ConnWatch {
+            watcher: self.graceful.watcher(),
+            force_close: self.force_close.subscribe(),
+        }
+    }
+
+    /// The number of connections registered and not yet finished.
+    pub fn open_connections(&self) -> usize {
+        self.force_close.receiver_count()
+    }
+
+    /// Asks every connection to finish gracefully and waits for them, for at most `timeout`;
+    /// then closes whatever is left (waiting at most one more second for that to happen).
+    pub async fn drain(self, timeout: Duration, runtime: &dyn Runtime) -> DrainOutcome {
+        let Drain {
+            graceful,
+            force_close,
+        } = self;
+        match race(graceful.shutdown(), runtime.sleep(timeout)).await {
+            First::Left(()) => DrainOutcome::Drained,
+            First::Right(()) => {
+                let open = force_close.receiver_count();
+                // Nobody may be listening any more (the last connection just ended): ignore that.
+                let _ = force_close.send(true);
+                // Each connection task drops its connection the next time it runs; give them a
+                // moment so that "run returned" means "sockets closed".
+                let _ = race(force_close.closed(), runtime.sleep(Duration::from_secs(1))).await;
+                DrainOutcome::ForcedClose(open)
+            }
+        }
+    }
+}
+
+impl ConnWatch {
+    /// Runs `conn` to completion, starting its graceful shutdown when the drain begins.
+    ///
+    /// Returns `None` if the connection was still open at the deadline and was dropped (which
+    /// closes its socket), else the connection's own result.
+    pub async fn watch<C: GracefulConnection>(self, conn: C) -> Option<C::Output> {
+        let ConnWatch {
+            watcher,
+            mut force_close,
+        } = self;
+        // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as "close".
+        let outcome = race(watcher.watch(conn), force_close.wait_for(|&forced| forced)).await;
+        match outcome {
+            First::Left(output) => Some(output),
+            First::Right(_) => None,
+        }
+    }
+}

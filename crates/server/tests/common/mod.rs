@@ -1,0 +1,244 @@
+//! Test support: start the server in-process on 127.0.0.1:0 on a chosen host, and talk to it.
+//!
+//! The server runs on its own thread with its own runtime, as it would in production, and the
+//! test's clients run on the test's tokio runtime. So the same tests can drive any host: a new
+//! host is one more [`Host`] variant and one more arm in [`start_with`].
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different part of this module
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::{Request, StatusCode, Version};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use server::Config;
+use tokio::sync::oneshot;
+
+/// A runtime the server can be hosted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `server::run` on a tokio multi-thread runtime.
+    Tokio,
+}
+
+/// The protocols every test runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// HTTP/1.1.
+    H1,
+    /// HTTP/2 with prior knowledge (no Upgrade, no TLS), as `curl --http2-prior-knowledge`.
+    H2,
+}
+
+impl Proto {
+    pub const ALL: [Proto; 2] = [Proto::H1, Proto::H2];
+
+    pub fn version(self) -> Version {
+        match self {
+            Proto::H1 => Version::HTTP_11,
+            Proto::H2 => Version::HTTP_2,
+        }
+    }
+
+    /// How `/echo` reports it.
+    pub fn echo_name(self) -> &'static str {
+        match self {
+            Proto::H1 => "HTTP/1.1",
+            Proto::H2 => "HTTP/2.0",
+        }
+    }
+
+    /// How `curl -w '%{http_version}'` reports it.
+    pub fn curl_name(self) -> &'static str {
+        match self {
+            Proto::H1 => "1.1",
+            Proto::H2 => "2",
+        }
+    }
+
+    pub fn curl_flag(self) -> &'static str {
+        match self {
+            Proto::H1 => "--http1.1",
+            Proto::H2 => "--http2-prior-knowledge",
+        }
+    }
+}
+
+/// A server running in the background; dropping it asks it to shut down.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    stopped: Option<oneshot::Receiver<Result<(), server::Error>>>,
+}
+
+/// Starts a server with the default config (short timeouts so failing tests end quickly).
+pub fn start(host: Host) -> TestServer {
+    let config = Config {
+        shutdown_timeout: Duration::from_secs(5),
+        ..Config::default()
+    };
+    start_with(host, config)
+}
+
+/// Starts a server with `config` on 127.0.0.1:0 (`config.addr` is ignored).
+pub fn start_with(host: Host, config: Config) -> TestServer {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (stopped_tx, stopped_rx) = oneshot::channel();
+    let shutdown = async {
+        // A dropped sender (the test ended) means "stop" too.
+        let _ = stop_rx.await;
+    };
+    std::thread::spawn(move || {
+        let result = match host {
+            Host::Tokio => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                let result = runtime.block_on(async {
+                    let listener = server::bind("127.0.0.1:0".parse().unwrap()).await?;
+                    addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                    server::run(listener, config, shutdown).await
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+                result
+            }
+        };
+        let _ = stopped_tx.send(result);
+    });
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server did not start within 10 s");
+    TestServer {
+        addr,
+        stop: Some(stop_tx),
+        stopped: Some(stopped_rx),
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Completes the server's shutdown future: it stops accepting and drains.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits (at most `limit`) for `server::run` to return, and returns its result.
+    pub async fn stopped(&mut self, limit: Duration) -> Result<(), server::Error> {
+        let stopped = self.stopped.take().expect("stopped() called twice");
+        tokio::time::timeout(limit, stopped)
+            .await
+            .expect("server::run did not return in time")
+            .expect("the server thread panicked")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+/// A response, reduced to what tests check.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub version: Version,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("UTF-8 body")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// hyper-util's pooled client, speaking `proto` (HTTP/2 with prior knowledge when `H2`).
+pub fn client(proto: Proto) -> Client<HttpConnector, Full<Bytes>> {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder.http2_only(proto == Proto::H2);
+    builder.build_http()
+}
+
+/// Sends one request through a fresh [`client`] (so each call is a new connection).
+pub async fn send(proto: Proto, request: Request<Full<Bytes>>) -> Reply {
+    let response = tokio::time::timeout(Duration::from_secs(20), client(proto).request(request))
+        .await
+        .expect("request timed out")
+        .expect("request failed");
+    let status = response.status();
+    let version = response.version();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        version,
+        body,
+    }
+}
+
+/// `GET url` over `proto`.
+pub async fn get(proto: Proto, url: &str) -> Reply {
+    let request = Request::get(url).body(Full::default()).unwrap();
+    send(proto, request).await
+}
+
+/// An HTTP/2 connection opened with hyper's low-level API: exactly one TCP connection, whose
+/// `SendRequest` can be cloned to multiplex streams. Returns the sender and the connection's
+/// task (it ends when the connection closes).
+pub async fn h2_connection(
+    addr: SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    (sender, tokio::spawn(conn))
+}
+
+/// An HTTP/1.1 connection opened with hyper's low-level API.
+pub async fn h1_connection(
+    addr: SocketAddr,
+) -> (
+    hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1 handshake");
+    (sender, tokio::spawn(conn))
+}
+
+/// `true` when the `curl` binary can be run; otherwise says the test is skipped.
+pub fn have_curl(test: &str) -> bool {
+    let found = std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        eprintln!("{test}: skipped: curl not installed");
+    }
+    found
+}

@@ -1,0 +1,201 @@
+//! The `spool` binary as a user meets it: help, flag errors, a busy port, serving, and
+//! stopping on a signal.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The binary, with the environment variables it reads cleared so the host's settings can't
+/// change what the tests see.
+fn spool() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spool"));
+    command.env_remove("RUST_LOG").env_remove("SPOOL_ADDR");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    spool().args(args).output().expect("the spool binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_exits_0_and_shows_every_default() {
+    for args in [&["--help"][..], &["serve", "--help"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = text(&out.stdout);
+        for expected in [
+            "--addr",
+            "[default: 127.0.0.1:3000]",
+            "[env: SPOOL_ADDR=]",
+            "--workers",
+            "number of CPU cores",
+            "--log",
+            "[default: info]",
+            "--shutdown-timeout",
+            "[default: 10s]",
+            "--header-read-timeout",
+        ] {
+            assert!(
+                help.contains(expected),
+                "{args:?}: no {expected:?} in\n{help}"
+            );
+        }
+    }
+    assert!(text(&run(&["--help"]).stdout).contains("serve"));
+}
+
+#[test]
+fn a_bad_address_or_flag_exits_2_with_a_message() {
+    let out = run(&["serve", "--addr", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("invalid value 'nonsense' for '--addr"),
+        "{stderr}"
+    );
+
+    for args in [
+        &["--no-such-flag"][..],
+        &["serve", "--workers", "0"],
+        &["serve", "--shutdown-timeout", "soon"],
+        &["serve", "--log", "[["],
+    ] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).starts_with("error: "), "{args:?}");
+    }
+}
+
+#[test]
+fn a_port_in_use_exits_1_with_one_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = run(&["serve", "--addr", &addr.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let prefix = format!("error: cannot listen on {addr}: address already in use");
+    assert!(stderr.starts_with(&prefix), "{stderr}");
+    assert!(
+        !stderr.contains("backtrace") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+/// A running `spool`, its address read from its "listening on" log line.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    /// The rest of stderr, line by line, read on a helper thread.
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = spool()
+            .args(args)
+            .args(["--addr", "127.0.0.1:0", "--log", "info"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn spool");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .expect("no 'listening on' line within 20 s");
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap();
+                break addr.parse().expect("an address in the log line");
+            }
+        };
+        Server { child, addr, lines }
+    }
+
+    /// Sends `signal` and waits (at most 10 s) for the process to exit.
+    fn stop(mut self, signal: libc::c_int) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own live child.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("spool did not exit within 10 s of the signal");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request over a plain socket.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn serves_then_exits_0_on_sigint_and_on_sigterm() {
+    for (args, signal) in [(&[][..], libc::SIGINT), (&["serve"][..], libc::SIGTERM)] {
+        let server = Server::start(args);
+        let response = http_get(server.addr, "/");
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        assert!(response.ends_with("Hello, World!"), "{response}");
+
+        // The request was logged, on one line.
+        let logged = server
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a request log line");
+        for part in [
+            "method=GET",
+            "path=/",
+            "status=200",
+            "bytes=13",
+            "protocol=HTTP/1.1",
+        ] {
+            assert!(logged.contains(part), "{part:?} not in {logged:?}");
+        }
+
+        let status = server.stop(signal);
+        assert_eq!(status.code(), Some(0), "after signal {signal}");
+    }
+}
