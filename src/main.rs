@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Serve HTTP/1.1 and HTTP/2 (prior knowledge) on one port (the default command).
     Serve(Config),
+    /// Re-run the chapter's experiments and print what was measured beside the book's figures.
+    Lab(lab::LabArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     let result = match command {
         Command::Serve(config) => serve(config),
+        // The lab prints its own report and errors, and picks its own exit code.
+        Command::Lab(args) => return lab::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
