@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use server::Config;
+use server::{Config, RuntimeKind};
 use tracing_subscriber::EnvFilter;
 
 /// Spool: the Async Rust chapter's system made real — an HTTP/1.1 + HTTP/2 server on an async
@@ -56,6 +56,13 @@ fn main() -> ExitCode {
 
 fn serve(config: Config) -> Result<(), String> {
     init_logging(&config.log);
+    match config.runtime {
+        RuntimeKind::Tokio => serve_on_tokio(config),
+        RuntimeKind::Spool => serve_on_spool(config),
+    }
+}
+
+fn serve_on_tokio(config: Config) -> Result<(), String> {
     let workers = config.worker_threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -74,6 +81,32 @@ fn serve(config: Config) -> Result<(), String> {
     // still spinning (`/work?mode=blocking`) hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result.map_err(|error| error.to_string())
+}
+
+/// The same server on Spool's own runtime (`--runtime spool`).
+fn serve_on_spool(config: Config) -> Result<(), String> {
+    let workers = config.worker_threads();
+    let runtime = spool::Runtime::builder()
+        .worker_threads(workers)
+        .thread_name("spool")
+        .build()
+        .map_err(|error| format!("cannot start the spool runtime: {error}"))?;
+    tracing::debug!(workers, "spool runtime started");
+
+    let listener = {
+        let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
+        server::host::spool::bind(config.addr).map_err(|error| error.to_string())?
+    };
+    let shutdown = server::host::spool::shutdown_signal().map_err(|error| error.to_string())?;
+    // The accept loop runs as a task on a worker (not on this thread, as `block_on` would), so
+    // each accepted connection's task starts on a worker's own queue.
+    let serving = runtime.spawn(server::host::spool::run(listener, config, shutdown));
+    let result = runtime.block_on(serving);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(result) => result.map_err(|error| error.to_string()),
+        Err(error) => Err(format!("the server task failed: {error}")),
+    }
 }
 
 /// Logs go to stderr, so stdout stays free for anything a command prints as its result.

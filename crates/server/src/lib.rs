@@ -10,7 +10,7 @@
 //!   the runtime-neutral [`Runtime`] trait.
 //! - [`conn`]: one connection, generic over the byte stream, executor and timer.
 //! - [`host`]: the accept loop and shutdown sequence, written once; [`host::tokio`] runs it on
-//!   tokio.
+//!   tokio, [`host::spool`] on Spool's own runtime (`spool serve --runtime spool`).
 //! - [`shutdown`]: draining open connections with a deadline.
 //! - [`config`]: every setting, with its default (also the `spool serve` flags).
 //!
@@ -43,7 +43,7 @@ pub mod shutdown;
 use std::io;
 use std::net::SocketAddr;
 
-pub use config::Config;
+pub use config::{Config, RuntimeKind};
 pub use host::tokio::{bind, run, shutdown_signal};
 pub use rt::Runtime;
 
