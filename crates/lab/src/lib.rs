@@ -8,6 +8,11 @@
 //! and whether the claim held ([`Holds::Yes`], [`Holds::No`], or [`Holds::Race`] when the book's
 //! outcome is one side of a race).
 //!
+//! The last experiments run what the chapter only describes, on this project's own pieces: the
+//! queue program on Spool's timer (CPU ≈ 0), blocking tasks on one worker, many workers and the
+//! blocking pool, Spool's blocking detector naming a task's spawn site, and the HTTP server on
+//! one worker with a CPU-heavy handler inline and on the blocking pool.
+//!
 //! `--scale F` multiplies every duration by `F`, so the whole lab runs in a couple of seconds at
 //! 0.05; `--timeline DIR` draws, per experiment, which task ran when on which thread.
 //!
@@ -24,6 +29,8 @@
 //!
 //! - [`EXPERIMENTS`]: the registry — name, summary, book figure, `fn(&Ctx) -> Row`.
 //! - [`experiments`]: the experiments themselves; [`chapter_queue`]: the chapter's task queue.
+//!   Spool runtimes record their own poll spans for the timeline
+//!   ([`experiments::spool_demo::record_spool_spans`]).
 //! - [`Ctx`] (scale, timeline), [`Printout`] (the programs' `println!`s, kept), [`Timeline`]
 //!   and [`traced`] (who ran when), [`svg`] (drawing it), [`cpu`] (CPU time burned).
 //! - [`run_experiments`] / [`run_with`] / [`run_one`]: running; [`Report`]: the table and JSON;

@@ -1,6 +1,6 @@
 //! The list of experiments: name, one-line summary, the book's figure, and the function to run.
 
-use crate::experiments::{queue, threads, tokio_demo};
+use crate::experiments::{http, queue, spool_demo, threads, tokio_demo};
 use crate::{Ctx, Row};
 
 /// One experiment of the chapter.
@@ -16,8 +16,8 @@ pub struct Experiment {
     pub run: fn(&Ctx) -> Row,
 }
 
-/// Every experiment, in the chapter's order. Experiments on the Spool runtime are added here
-/// the same way: a name, a line, the book's figure and a `fn(&Ctx) -> Row`.
+/// Every experiment, in the chapter's order: a name, a line, the book's figure and a
+/// `fn(&Ctx) -> Row`.
 pub static EXPERIMENTS: &[Experiment] = &[
     Experiment {
         name: "sequential",
@@ -66,6 +66,36 @@ pub static EXPERIMENTS: &[Experiment] = &[
         summary: "the chapter's task queue: sleeping(1..=3) with the self-waking AsyncSleep, main sleeps 5 s; CPU burned and printout order",
         book: "5.00 s CPU in 5.00 s",
         run: queue::queue_busy_sleep,
+    },
+    Experiment {
+        name: "queue-timer-sleep",
+        summary: "the same program on a one-worker Spool runtime with spool::time::sleep: same order, CPU ~0",
+        book: "~0 s CPU in 5 s",
+        run: queue::queue_timer_sleep,
+    },
+    Experiment {
+        name: "work-stealing",
+        summary: "8 tasks that thread::sleep 200 ms on Spool: 1 worker, N workers (stealing), spawn_blocking",
+        book: "1.6 / 1.6÷N / 0.2 s",
+        run: spool_demo::work_stealing,
+    },
+    Experiment {
+        name: "blocking-detector",
+        summary: "the chapter's do_something (thread::sleep in an async fn) as a Spool task: the detector names its spawn site",
+        book: "names the spawn site",
+        run: spool_demo::blocking_detector,
+    },
+    Experiment {
+        name: "http-blocking-handler-tokio",
+        summary: "the server on one tokio worker: latency of / while /work?ms=200 runs inline, then on the blocking pool",
+        book: "/ waits (inline)",
+        run: http::http_blocking_handler_tokio,
+    },
+    Experiment {
+        name: "http-blocking-handler-spool",
+        summary: "the same on one Spool worker (spool serve --runtime spool), the accept loop a task on it",
+        book: "/ waits (inline)",
+        run: http::http_blocking_handler_spool,
     },
 ];
 
