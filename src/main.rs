@@ -30,7 +30,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve HTTP/1.1 and HTTP/2 (prior knowledge) on one port (the default command).
+    /// Serve HTTP/1.1 and HTTP/2 (prior knowledge) on one port, or HTTPS with the TLS flags
+    /// (the default command).
     Serve(Config),
     /// Re-run the chapter's experiments and print what was measured beside the book's figures.
     Lab(lab::LabArgs),
@@ -46,15 +47,36 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(failure) => {
             // One line, no backtrace: the message already says what and why.
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", failure.message);
+            failure.code
         }
     }
 }
 
-fn serve(config: Config) -> Result<(), String> {
+/// Why `serve` failed: the line to print and the exit code.
+struct Failure {
+    message: String,
+    /// 2 for usage errors (as clap exits for a bad flag), 1 for everything else.
+    code: ExitCode,
+}
+
+impl From<server::Error> for Failure {
+    fn from(error: server::Error) -> Self {
+        let code = match error {
+            // Unusable TLS files or flags are the user's to fix, like any bad flag.
+            server::Error::Tls(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        };
+        Failure {
+            message: error.to_string(),
+            code,
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), Failure> {
     init_logging(&config.log);
     let workers = config.worker_threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -62,7 +84,10 @@ fn serve(config: Config) -> Result<(), String> {
         .thread_name("spool-tokio-worker")
         .enable_all()
         .build()
-        .map_err(|error| format!("cannot start the tokio runtime: {error}"))?;
+        .map_err(|error| Failure {
+            message: format!("cannot start the tokio runtime: {error}"),
+            code: ExitCode::FAILURE,
+        })?;
     tracing::debug!(workers, "tokio runtime started");
 
     let result = runtime.block_on(async {
@@ -73,7 +98,7 @@ fn serve(config: Config) -> Result<(), String> {
     // `run` has already drained or closed the connections; don't let a blocking job that is
     // still spinning (`/work?mode=blocking`) hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
-    result.map_err(|error| error.to_string())
+    result.map_err(Failure::from)
 }
 
 /// Logs go to stderr, so stdout stays free for anything a command prints as its result.

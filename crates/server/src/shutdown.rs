@@ -94,6 +94,21 @@ impl Drain {
 }
 
 impl ConnWatch {
+    /// Runs `work` that comes before serving (the TLS handshake), unless the shutdown deadline
+    /// passes first: then returns `None` and the connection should just be dropped.
+    ///
+    /// (A graceful shutdown does not interrupt it: a handshake is short and bounded by its own
+    /// timeout, and the connection it yields is told to finish as soon as it is served.)
+    pub async fn until_forced_close<F: std::future::Future>(
+        &mut self,
+        work: F,
+    ) -> Option<F::Output> {
+        match race(work, self.force_close.wait_for(|&forced| forced)).await {
+            First::Left(output) => Some(output),
+            First::Right(_) => None,
+        }
+    }
+
     /// Runs `conn` to completion, starting its graceful shutdown when the drain begins.
     ///
     /// Returns `None` if the connection was still open at the deadline and was dropped (which
