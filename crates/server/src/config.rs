@@ -36,7 +36,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 
     /// How long an HTTP/1 client may take to send a request's headers (also the idle time
-    /// allowed between keep-alive requests); `0` turns it off.
+    /// allowed between keep-alive requests, and the time a TLS handshake may take); `0` turns
+    /// it off.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_read_timeout: Duration,
 
