@@ -119,7 +119,7 @@ impl<E: Clone> Shared<E> {
 ///
 /// This runs in the connection's own task, never in the accept loop, so a client that is slow to
 /// shake hands (or never does) costs its own task only. The handshake is bounded by the
-/// header-read timeout, and cut short by the shutdown deadline.
+/// header-read timeout, and abandoned when the server starts shutting down.
 pub async fn accept<I, E>(shared: &Shared<E>, io: I, peer: SocketAddr, mut watch: ConnWatch)
 where
     I: Read + Write + Unpin + Send + 'static,
@@ -142,14 +142,17 @@ where
             None => handshake.await,
         }
     };
-    let stream = match watch.until_forced_close(bounded).await {
+    let stream = match watch.before_serving(bounded).await {
         Some(Ok(stream)) => stream,
         Some(Err(error)) => {
             // Scanners, plain HTTP sent to the HTTPS port, clients that give up: routine.
             tracing::debug!(%peer, %error, "TLS handshake failed");
             return;
         }
-        None => return tracing::debug!(%peer, "TLS handshake cut short by the shutdown deadline"),
+        None => {
+            tracing::debug!(%peer, "TLS handshake abandoned: shutting down");
+            return;
+        }
     };
     let info = ConnInfo::tls(peer, stream.alpn_protocol());
     let protocol = Protocol::from_alpn(stream.alpn_protocol());

@@ -24,6 +24,9 @@ pub struct Drain {
     /// Flipped to `true` when the deadline passes: connections still open then are dropped.
     /// Its receiver count doubles as the number of connections still open.
     force_close: watch::Sender<bool>,
+    /// Flipped to `true` when the drain begins: connections not yet serving HTTP (still in their
+    /// TLS handshake) have nothing in flight, and are dropped at once.
+    draining: watch::Sender<bool>,
 }
 
 /// How a [`Drain::drain`] ended.
@@ -40,6 +43,7 @@ pub enum DrainOutcome {
 pub struct ConnWatch {
     watcher: Watcher,
     force_close: watch::Receiver<bool>,
+    draining: watch::Receiver<bool>,
 }
 
 impl Default for Drain {
@@ -54,6 +58,7 @@ impl Drain {
         Drain {
             graceful: GracefulShutdown::new(),
             force_close: watch::Sender::new(false),
+            draining: watch::Sender::new(false),
         }
     }
 
@@ -63,6 +68,7 @@ impl Drain {
         ConnWatch {
             watcher: self.graceful.watcher(),
             force_close: self.force_close.subscribe(),
+            draining: self.draining.subscribe(),
         }
     }
 
@@ -77,7 +83,10 @@ impl Drain {
         let Drain {
             graceful,
             force_close,
+            draining,
         } = self;
+        // Nobody may be listening (no connection open): ignore that.
+        let _ = draining.send(true);
         match race(graceful.shutdown(), runtime.sleep(timeout)).await {
             First::Left(()) => DrainOutcome::Drained,
             First::Right(()) => {
@@ -94,16 +103,12 @@ impl Drain {
 }
 
 impl ConnWatch {
-    /// Runs `work` that comes before serving (the TLS handshake), unless the shutdown deadline
-    /// passes first: then returns `None` and the connection should just be dropped.
-    ///
-    /// (A graceful shutdown does not interrupt it: a handshake is short and bounded by its own
-    /// timeout, and the connection it yields is told to finish as soon as it is served.)
-    pub async fn until_forced_close<F: std::future::Future>(
-        &mut self,
-        work: F,
-    ) -> Option<F::Output> {
-        match race(work, self.force_close.wait_for(|&forced| forced)).await {
+    /// Runs `work` that comes before serving (the TLS handshake), unless the drain begins
+    /// first: then returns `None`, and the connection, which has no request in flight yet,
+    /// should just be dropped.
+    pub async fn before_serving<F: std::future::Future>(&mut self, work: F) -> Option<F::Output> {
+        // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as "drop".
+        match race(work, self.draining.wait_for(|&draining| draining)).await {
             First::Left(output) => Some(output),
             First::Right(_) => None,
         }
@@ -117,6 +122,7 @@ impl ConnWatch {
         let ConnWatch {
             watcher,
             mut force_close,
+            draining: _,
         } = self;
         // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as "close".
         let outcome = race(watcher.watch(conn), force_close.wait_for(|&forced| forced)).await;

@@ -43,6 +43,7 @@ host_tests!(
     self_signed_serves_curl,
     silent_clients_are_closed_after_the_header_read_timeout,
     plain_http_on_the_tls_port_is_closed_and_the_server_goes_on,
+    graceful_shutdown_over_tls,
 );
 
 /// A certificate for `localhost`/127.0.0.1 and its key, written as PEM files in a fresh
@@ -340,4 +341,48 @@ async fn plain_http_on_the_tls_port_is_closed_and_the_server_goes_on(host: Host)
     let tls = tls_connect(&server, &files.der, &[b"http/1.1"]).await;
     let (version, _) = echo_h1(tls).await;
     assert_eq!(version, Version::HTTP_11);
+}
+
+async fn graceful_shutdown_over_tls(host: Host) {
+    let (mut server, files) = start_tls(host, Duration::from_secs(10));
+    // A client still in its handshake holds nothing up: the drain drops it at once, instead of
+    // waiting out the 10 s handshake timeout.
+    let mut silent = silent_clients(&server, 1, b"").await;
+    // An HTTP/2 request in flight over TLS is let finish; then GOAWAY, close_notify, close.
+    let tls = tls_connect(&server, &files.der, &[b"h2"]).await;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let request = Request::get("/sleep?ms=800")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let in_flight = tokio::spawn(async move {
+        let response = sender.send_request(request).await.expect("response");
+        response.into_body().collect().await.unwrap().to_bytes()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    server.begin_shutdown();
+    let body = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(body, "slept 800 ms\n");
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(
+        ended.is_ok(),
+        "the TLS connection stayed open after the drain"
+    );
+    server.stopped(Duration::from_secs(10)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the drain waited for the silent client: {:?}",
+        started.elapsed()
+    );
+    let mut buf = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(5), silent[0].read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "the silent client is still open");
 }

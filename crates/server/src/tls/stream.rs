@@ -7,7 +7,7 @@
 //! the server, so one adapter serves the tokio host and the Spool host alike. It follows the
 //! same plan as theirs:
 //!
-//! - *Bridging.* rustls reads and writes through `std::io::Read`/`Write`; [`SyncIo`] turns the
+//! - *Bridging.* rustls reads and writes through `std::io::Read`/`Write`; `SyncIo` turns the
 //!   async I/O into those for the duration of one poll, with `Poll::Pending` mapped to
 //!   `WouldBlock` (and the waker already registered by the inner poll).
 //! - *Reading.* Hand out plaintext rustls already decrypted; when there is none, read more TLS
