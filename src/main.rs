@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use server::Config;
+use server::{Config, RuntimeKind};
 use tracing_subscriber::EnvFilter;
 
 /// Spool: the Async Rust chapter's system made real — an HTTP/1.1 + HTTP/2 server on an async
@@ -62,6 +62,16 @@ struct Failure {
     code: ExitCode,
 }
 
+impl Failure {
+    /// A failure that is not the user's doing: exit code 1.
+    fn other(message: String) -> Self {
+        Failure {
+            message,
+            code: ExitCode::FAILURE,
+        }
+    }
+}
+
 impl From<server::Error> for Failure {
     fn from(error: server::Error) -> Self {
         let code = match error {
@@ -78,16 +88,20 @@ impl From<server::Error> for Failure {
 
 fn serve(config: Config) -> Result<(), Failure> {
     init_logging(&config.log);
+    match config.runtime {
+        RuntimeKind::Tokio => serve_on_tokio(config),
+        RuntimeKind::Spool => serve_on_spool(config),
+    }
+}
+
+fn serve_on_tokio(config: Config) -> Result<(), Failure> {
     let workers = config.worker_threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("spool-tokio-worker")
         .enable_all()
         .build()
-        .map_err(|error| Failure {
-            message: format!("cannot start the tokio runtime: {error}"),
-            code: ExitCode::FAILURE,
-        })?;
+        .map_err(|error| Failure::other(format!("cannot start the tokio runtime: {error}")))?;
     tracing::debug!(workers, "tokio runtime started");
 
     let result = runtime.block_on(async {
@@ -99,6 +113,32 @@ fn serve(config: Config) -> Result<(), Failure> {
     // still spinning (`/work?mode=blocking`) hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result.map_err(Failure::from)
+}
+
+/// The same server on Spool's own runtime (`--runtime spool`).
+fn serve_on_spool(config: Config) -> Result<(), Failure> {
+    let workers = config.worker_threads();
+    let runtime = spool::Runtime::builder()
+        .worker_threads(workers)
+        .thread_name("spool")
+        .build()
+        .map_err(|error| Failure::other(format!("cannot start the spool runtime: {error}")))?;
+    tracing::debug!(workers, "spool runtime started");
+
+    let listener = {
+        let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
+        server::host::spool::bind(config.addr)?
+    };
+    let shutdown = server::host::spool::shutdown_signal()?;
+    // The accept loop runs as a task on a worker (not on this thread, as `block_on` would), so
+    // each accepted connection's task starts on a worker's own queue.
+    let serving = runtime.spawn(server::host::spool::run(listener, config, shutdown));
+    let result = runtime.block_on(serving);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(result) => result.map_err(Failure::from),
+        Err(error) => Err(Failure::other(format!("the server task failed: {error}"))),
+    }
 }
 
 /// Logs go to stderr, so stdout stays free for anything a command prints as its result.

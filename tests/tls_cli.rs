@@ -1,6 +1,6 @@
 //! The TLS flags as a user meets them: each unusable certificate or key file, and each
 //! incomplete flag set, is one `error: ...` line and exit code 2; `--tls-self-signed` serves
-//! HTTPS and logs the certificate's fingerprint.
+//! HTTPS and logs the certificate's fingerprint. Both on tokio and on Spool (`--runtime`).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ fn spool() -> Command {
     for var in [
         "RUST_LOG",
         "SPOOL_ADDR",
+        "SPOOL_RUNTIME",
         "SPOOL_TLS_CERT",
         "SPOOL_TLS_KEY",
         "SPOOL_TLS_SELF_SIGNED",
@@ -78,16 +79,22 @@ impl Drop for Files {
     }
 }
 
-/// Exit code 2 and exactly `error: {expected}...` on one line.
+/// The runtimes the binary can host the server on.
+const RUNTIMES: [&str; 2] = ["tokio", "spool"];
+
+/// Exit code 2 and exactly `error: {expected}...` on one line, on every runtime.
 fn assert_usage_error(args: &[&str], expected: &str) {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-    assert!(
-        stderr.starts_with(&format!("error: {expected}")),
-        "{args:?}:\n  got      {stderr}  expected error: {expected}"
-    );
+    for runtime in RUNTIMES {
+        let args = [&["--runtime", runtime][..], args].concat();
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {expected}")),
+            "{args:?}:\n  got      {stderr}  expected error: {expected}"
+        );
+    }
 }
 
 #[test]
@@ -185,11 +192,21 @@ fn have(program: &str) -> bool {
 }
 
 #[test]
-fn self_signed_logs_its_fingerprint_and_serves_https() {
-    // Through the environment variable, as a deployment would set it.
+fn self_signed_logs_its_fingerprint_and_serves_https_on_tokio() {
+    self_signed_logs_its_fingerprint_and_serves_https("tokio");
+}
+
+#[test]
+fn self_signed_logs_its_fingerprint_and_serves_https_on_spool() {
+    self_signed_logs_its_fingerprint_and_serves_https("spool");
+}
+
+fn self_signed_logs_its_fingerprint_and_serves_https(runtime: &str) {
+    // Through the environment variables, as a deployment would set them.
     let mut child = spool()
         .args(["serve", "--addr", "127.0.0.1:0", "--log", "info"])
         .env("SPOOL_TLS_SELF_SIGNED", "true")
+        .env("SPOOL_RUNTIME", runtime)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -219,6 +236,7 @@ fn self_signed_logs_its_fingerprint_and_serves_https() {
     assert!(made.contains("localhost") && made.contains("127.0.0.1") && made.contains("::1"));
 
     let listening = line_with(&lines, "listening on https://");
+    assert!(listening.contains(runtime), "{listening}");
     let addr = listening
         .split("listening on https://")
         .nth(1)
@@ -226,7 +244,7 @@ fn self_signed_logs_its_fingerprint_and_serves_https() {
         .unwrap()
         .to_owned();
     if !have("curl") {
-        eprintln!("self_signed_logs_its_fingerprint_and_serves_https: curl part skipped: curl not installed");
+        eprintln!("self_signed_logs_its_fingerprint_and_serves_https ({runtime}): curl part skipped: curl not installed");
         return;
     }
     let out = Command::new("curl")

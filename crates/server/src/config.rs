@@ -22,6 +22,16 @@ pub struct Config {
     #[arg(long, env = "SPOOL_ADDR", default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
     pub addr: SocketAddr,
 
+    /// The async runtime that hosts the server: `tokio`, or `spool` (Spool's own runtime).
+    #[arg(
+        long,
+        env = "SPOOL_RUNTIME",
+        value_enum,
+        default_value = "tokio",
+        value_name = "RUNTIME"
+    )]
+    pub runtime: RuntimeKind,
+
     /// Worker threads of the async runtime [default: the number of CPU cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
@@ -77,6 +87,7 @@ impl Default for Config {
             addr: DEFAULT_ADDR
                 .parse()
                 .expect("DEFAULT_ADDR is a valid socket address"),
+            runtime: RuntimeKind::Tokio,
             workers: None,
             log: "info".to_owned(),
             shutdown_timeout: Duration::from_secs(10),
@@ -87,6 +98,17 @@ impl Default for Config {
             tls_self_signed: false,
         }
     }
+}
+
+/// Which async runtime hosts the server (`--runtime`, `SPOOL_RUNTIME`). Only the binary and
+/// [`crate::host`] look at it: the service is the same on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RuntimeKind {
+    /// tokio's multi-threaded runtime ([`crate::host::tokio`]).
+    #[default]
+    Tokio,
+    /// Spool's own work-stealing runtime ([`crate::host::spool`]).
+    Spool,
 }
 
 impl Config {
@@ -205,6 +227,7 @@ mod tests {
         let vars = [
             "SPOOL_ADDR",
             "RUST_LOG",
+            "SPOOL_RUNTIME",
             "SPOOL_TLS_CERT",
             "SPOOL_TLS_KEY",
             "SPOOL_TLS_SELF_SIGNED",
@@ -228,6 +251,8 @@ mod tests {
             "250ms",
             "--header-read-timeout",
             "2",
+            "--runtime",
+            "spool",
         ])
         .unwrap();
         let c = cli.config;
@@ -236,6 +261,7 @@ mod tests {
         assert_eq!(c.log, "debug");
         assert_eq!(c.shutdown_timeout, Duration::from_millis(250));
         assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(c.runtime, RuntimeKind::Spool);
         assert_eq!(
             (c.tls_cert, c.tls_key, c.tls_self_signed),
             (None, None, false)
@@ -255,6 +281,7 @@ mod tests {
             ["--addr", "nonsense"],
             ["--workers", "0"],
             ["--shutdown-timeout", "soon"],
+            ["--runtime", "glommio"],
         ] {
             assert!(
                 Cli::try_parse_from(["spool"].into_iter().chain(args)).is_err(),

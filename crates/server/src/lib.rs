@@ -11,7 +11,7 @@
 //!   the runtime-neutral [`Runtime`] trait.
 //! - [`conn`]: one connection, generic over the byte stream, executor and timer.
 //! - [`host`]: the accept loop and shutdown sequence, written once; [`host::tokio`] runs it on
-//!   tokio.
+//!   tokio, [`host::spool`] on Spool's own runtime (`spool serve --runtime spool`).
 //! - [`tls`]: the TLS settings and a rustls handshake over any hyper I/O, so every host gets
 //!   HTTPS from the same code.
 //! - [`shutdown`]: draining open connections with a deadline.
@@ -47,7 +47,7 @@ pub mod tls;
 use std::io;
 use std::net::SocketAddr;
 
-pub use config::Config;
+pub use config::{Config, RuntimeKind};
 pub use host::tokio::{bind, run, shutdown_signal};
 pub use rt::Runtime;
 

@@ -17,6 +17,13 @@ use tokio::sync::watch;
 
 use crate::rt::{race, First, Runtime};
 
+/// Logs that a shutdown signal (`"SIGINT"`, `"SIGTERM"`) arrived, under this module's target
+/// (`server::shutdown`) whichever host caught it: the Spool host borrows the tokio host's
+/// signal handling, and its log should not claim to come from tokio.
+pub fn log_signal(name: &str) {
+    tracing::info!("received {name}, shutting down");
+}
+
 /// Tracks every open connection so they can be drained at shutdown.
 #[derive(Debug)]
 pub struct Drain {

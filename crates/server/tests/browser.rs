@@ -23,6 +23,7 @@ const BROWSER_LIMIT: Duration = Duration::from_secs(60);
 macro_rules! host_tests {
     ($($test:ident),* $(,)?) => {
         host_tests!(@host tokio_host, Host::Tokio; $($test),*);
+        host_tests!(@host spool_host, Host::Spool; $($test),*);
     };
     (@host $module:ident, $host:expr; $($test:ident),*) => {
         mod $module {
@@ -145,7 +146,8 @@ fn url(scheme: &str, server: &TestServer) -> String {
 }
 
 async fn chromium_gets_http2_over_tls_and_http1_in_cleartext(host: Host) {
-    let test = "chromium_gets_http2_over_tls_and_http1_in_cleartext";
+    // Names the host too: the same test runs once per host.
+    let test = &format!("chromium_gets_http2_over_tls_and_http1_in_cleartext (host {host:?})");
     let Some(version) = chromium_version(test) else {
         return;
     };

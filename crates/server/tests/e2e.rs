@@ -16,8 +16,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 macro_rules! host_tests {
     ($($test:ident),* $(,)?) => {
         host_tests!(@host tokio_host, Host::Tokio; $($test),*);
-        // A new host is one more line here, e.g.:
-        // host_tests!(@host spool_host, Host::Spool; $($test),*);
+        host_tests!(@host spool_host, Host::Spool; $($test),*);
     };
     (@host $module:ident, $host:expr; $($test:ident),*) => {
         mod $module {

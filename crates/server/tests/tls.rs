@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 macro_rules! host_tests {
     ($($test:ident),* $(,)?) => {
         host_tests!(@host tokio_host, Host::Tokio; $($test),*);
+        host_tests!(@host spool_host, Host::Spool; $($test),*);
     };
     (@host $module:ident, $host:expr; $($test:ident),*) => {
         mod $module {

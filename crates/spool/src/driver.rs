@@ -14,29 +14,29 @@
 //! Busy workers must still fire due timers: every few dozen ticks a worker try-locks the driver and
 //! turns it with a zero timeout (maintenance), see [`crate::scheduler::worker`].
 //!
-//! # The hook for the I/O reactor
+//! # The I/O reactor
 //!
-//! The reactor adds sources to the same poller, so that the same single wait covers sockets,
-//! timers and wake-ups:
+//! Sockets are added to the same poller ([`crate::io`]), so that the same single wait covers
+//! sockets, timers and wake-ups:
 //!
-//! 1. Keep a `slab` of per-source state (`ScheduledIo`: readiness bits + reader and writer wakers)
-//!    in the driver; registering a source inserts into it and calls
-//!    `poller.add(&fd, polling::Event::all(key))` (or `add_with_mode(.., PollMode::Edge)`), with
-//!    `key` the slab index. polling reserves `usize::MAX` for its own notifier, so any slab key is
-//!    free to use.
-//! 2. Make [`Driver::has_io`] return `true` while sources are registered, so that zero-timeout
+//! 1. The driver keeps the table of sources (`io/sources.rs`: a slab of `ScheduledIo`, readiness
+//!    bits + reader and writer wakers). Registering a source inserts into it and adds the fd to
+//!    the poller once, edge-triggered, with the slab index (+ a generation) as its key.
+//! 2. [`Driver::has_io`] is `true` while sources are registered, so that zero-timeout
 //!    maintenance turns really poll the kernel (they skip the syscall while there are none).
-//! 3. Fill in [`DriverGuard::dispatch`]: look the event's `key` up in the slab, set its readiness
-//!    and wake the wakers it holds. Dispatch runs on a worker thread, so the woken tasks go to that
-//!    worker's own queue, exactly like fired timers.
+//! 3. [`DriverGuard::turn`] hands the events to the table, which sets readiness and collects the
+//!    wakers into a buffer kept across turns; they are woken once the table's lock is released.
+//!    The turn runs on a worker thread, so the woken tasks go to that worker's own queue, exactly
+//!    like fired timers: an I/O event costs no cross-thread wake-up.
 
 use std::io;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, Poller};
+use polling::{Events, Poller};
 
+use crate::io::sources::Sources;
 use crate::time::timers::{TimerKey, TimerQueue};
 
 /// Poller + timers of one runtime.
@@ -44,15 +44,23 @@ use crate::time::timers::{TimerKey, TimerQueue};
 pub(crate) struct Driver {
     poller: Poller,
     timers: TimerQueue,
+    sources: Sources,
     /// Held by whoever turns the driver; `try_lock` decides who waits in it.
-    turn: Mutex<Events>,
+    turn: Mutex<TurnBuffers>,
+}
+
+/// What a turn fills and empties, kept between turns so that a turn allocates nothing.
+#[derive(Debug)]
+struct TurnBuffers {
+    events: Events,
+    wakers: Vec<Waker>,
 }
 
 /// The right to turn the driver, held by one thread at a time.
 #[derive(Debug)]
 pub(crate) struct DriverGuard<'a> {
     driver: &'a Driver,
-    events: MutexGuard<'a, Events>,
+    buffers: MutexGuard<'a, TurnBuffers>,
 }
 
 impl Driver {
@@ -60,20 +68,24 @@ impl Driver {
         Ok(Driver {
             poller: Poller::new()?,
             timers: TimerQueue::new(),
-            turn: Mutex::new(Events::new()),
+            sources: Sources::default(),
+            turn: Mutex::new(TurnBuffers {
+                events: Events::new(),
+                wakers: Vec::new(),
+            }),
         })
     }
 
     /// Takes the driver if nobody holds it.
     pub(crate) fn try_lock(&self) -> Option<DriverGuard<'_>> {
-        let events = match self.turn.try_lock() {
-            Ok(events) => events,
+        let buffers = match self.turn.try_lock() {
+            Ok(buffers) => buffers,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return None,
         };
         Some(DriverGuard {
             driver: self,
-            events,
+            buffers,
         })
     }
 
@@ -97,10 +109,30 @@ impl Driver {
         &self.timers
     }
 
-    /// Whether any I/O source is registered. Always `false` until the reactor lands: then a
-    /// zero-timeout turn need not enter the kernel at all.
+    /// The poller, for registering sources (`io/registration.rs`).
+    pub(crate) fn poller(&self) -> &Poller {
+        &self.poller
+    }
+
+    /// The table of registered I/O sources.
+    pub(crate) fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// Whether any I/O source is registered. When none is, a zero-timeout turn need not enter
+    /// the kernel at all.
     pub(crate) fn has_io(&self) -> bool {
-        false
+        self.sources.len() > 0
+    }
+
+    /// The runtime is shutting down: every I/O operation still waiting (or started later) fails
+    /// with an error instead of waiting for a turn that will never come.
+    pub(crate) fn shutdown_io(&self) {
+        let mut wakers = Vec::new();
+        self.sources.shutdown(&mut wakers);
+        for waker in wakers {
+            waker.wake();
+        }
     }
 }
 
@@ -113,15 +145,9 @@ impl DriverGuard<'_> {
         let timeout = driver.timers.begin_wait(max_wait);
         let skip_poll = timeout == Some(Duration::ZERO) && !driver.has_io();
         if !skip_poll {
-            self.events.clear();
-            match driver.poller.wait(&mut self.events, timeout) {
-                Ok(_) => {
-                    // Collected first: dispatch may need `&mut self` once it has state.
-                    let ready: Vec<Event> = self.events.iter().collect();
-                    for event in ready {
-                        self.dispatch(event);
-                    }
-                }
+            self.buffers.events.clear();
+            match driver.poller.wait(&mut self.buffers.events, timeout) {
+                Ok(_) => self.dispatch(),
                 Err(err) => {
                     // Should never happen with a healthy epoll fd. Sleep a little rather than
                     // turning a broken poller into a busy loop.
@@ -138,12 +164,17 @@ impl DriverGuard<'_> {
         driver.timers.fire_expired(Instant::now())
     }
 
-    /// Dispatches one I/O event to the source registered under `event.key`. No sources exist
-    /// yet: this is the reactor's hook (see the module docs).
-    fn dispatch(&mut self, event: Event) {
-        tracing::trace!(
-            key = event.key,
-            "spool: I/O event with no registered source"
-        );
+    /// Hands the turn's events to the sources and wakes their waiters. The wakers are collected
+    /// under the sources' lock and woken after it is released: a wake-up may drop a task (at
+    /// shutdown), whose sockets then deregister, which takes that lock.
+    fn dispatch(&mut self) {
+        let TurnBuffers { events, wakers } = &mut *self.buffers;
+        if events.is_empty() {
+            return;
+        }
+        self.driver.sources.dispatch(events.iter(), wakers);
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
     }
 }

@@ -65,21 +65,40 @@
 //! here, because they are the point of the project: the scheduling decisions
 //! ([`scheduler`]), the searching/parked bookkeeping and the parker, the timer hand-off with the
 //! driver, the blocking pool and the detector. The hand-written concurrent parts are modelled
-//! with loom (`tests/loom_*.rs`). There is no `unsafe` code.
+//! with loom (`tests/loom_*.rs`).
+//!
+//! # I/O
+//!
+//! [`net::TcpListener`] and [`net::TcpStream`] wait on the same poller as the timers ([`io`]):
+//! a socket is registered once, edge-triggered, and a readiness event wakes its task onto the
+//! queue of the worker that received it. With the `hyper` feature, [`hyper`](crate::hyper)
+//! supplies hyper's executor, timer and I/O traits, so a hyper server runs on Spool alone.
+//!
+//! # `unsafe`
+//!
+//! Denied crate-wide, allowed in two places, each with its `// SAFETY:` argument: registering a
+//! socket with the poller (`io/registration.rs`: polling requires the socket to be removed from
+//! the poller before it is closed, which the registration guarantees by owning it), and, with the
+//! `hyper` feature, reading into hyper's uninitialised buffer without zeroing it.
 #![warn(
     missing_docs,
     rust_2018_idioms,
     unreachable_pub,
     clippy::undocumented_unsafe_blocks
 )]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod block_on;
 mod blocking;
 mod detector;
 mod driver;
+#[cfg(feature = "hyper")]
+#[allow(unsafe_code)] // one block: the zero-copy read into hyper's buffer (see its SAFETY note)
+pub mod hyper;
+pub mod io;
 mod loom;
 mod metrics;
+pub mod net;
 pub mod runtime;
 pub mod scheduler;
 pub mod task;

@@ -74,6 +74,8 @@ pub struct RuntimeMetrics {
     pub blocking_queue_depth: usize,
     /// Timers registered in the driver now.
     pub timers: usize,
+    /// I/O sources (sockets) registered with the reactor now.
+    pub io_sources: usize,
     /// Polls the blocking detector reported.
     pub detector_hits: u64,
 }
@@ -102,6 +104,7 @@ impl RuntimeMetrics {
             blocking_idle: blocking.idle,
             blocking_queue_depth: blocking.queued,
             timers: shared.driver.timers().len(),
+            io_sources: shared.driver.sources().len(),
             detector_hits: shared.detector_hits.load(Relaxed),
         }
     }

@@ -6,11 +6,12 @@
 //! - a [`Host`]: hyper's executor and timer for the runtime, plus a [`Runtime`] for the service;
 //! - a shutdown future (usually SIGINT/SIGTERM, in tests a channel).
 //!
-//! [`tokio`] supplies them for tokio. Another runtime plugs in by implementing [`Listener`] for
-//! its TCP listener and [`Runtime`] for its timer and blocking pool, and by calling [`serve`] with
-//! its hyper executor and timer; everything else (TLS, protocol choice, routes, logging,
-//! back-off, draining) is shared.
+//! [`tokio`] supplies them for tokio, [`spool`] for Spool's own runtime. A runtime plugs in by
+//! implementing [`Listener`] for its TCP listener and [`Runtime`] for its timer and blocking pool,
+//! and by calling [`serve`] with its hyper executor and timer; everything else (TLS, protocol
+//! choice, routes, logging, back-off, draining) is shared.
 
+pub mod spool;
 pub mod tokio;
 
 use std::future::Future;

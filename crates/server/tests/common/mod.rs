@@ -21,6 +21,12 @@ use tokio::sync::oneshot;
 pub enum Host {
     /// `server::run` on a tokio multi-thread runtime.
     Tokio,
+    /// `server::host::spool::run` as a task on a Spool runtime.
+    Spool,
+}
+
+impl Host {
+    pub const ALL: [Host; 2] = [Host::Tokio, Host::Spool];
 }
 
 /// The protocols every test runs over.
@@ -104,6 +110,25 @@ pub fn start_with(host: Host, config: Config) -> TestServer {
                     addr_tx.send(listener.local_addr().unwrap()).unwrap();
                     server::run(listener, config, shutdown).await
                 });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+                result
+            }
+            Host::Spool => {
+                let runtime = spool::Runtime::builder()
+                    .worker_threads(2)
+                    .thread_name("spool-test-server")
+                    // The detector measures wall time: on a loaded 2-core machine running
+                    // debug builds, a preempted poll can pass the 50 ms default and log a
+                    // warning that is noise here. A poll blocking for a second is still caught.
+                    .detector_threshold(Some(Duration::from_secs(1)))
+                    .build()
+                    .expect("spool runtime");
+                let serving = runtime.spawn(async move {
+                    let listener = server::host::spool::bind("127.0.0.1:0".parse().unwrap())?;
+                    addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                    server::host::spool::run(listener, config, shutdown).await
+                });
+                let result = runtime.block_on(serving).expect("the server task panicked");
                 runtime.shutdown_timeout(Duration::from_secs(1));
                 result
             }

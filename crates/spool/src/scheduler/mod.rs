@@ -250,6 +250,9 @@ impl Shared {
         // Waiting tasks: a timer's waker may be the last reference to its task; dropping it makes
         // async-task schedule the task one last time, and `schedule` drops it.
         self.driver.timers().clear();
+        // Waiting sockets: fail their operations (whoever still holds them outside a task must
+        // not wait forever for a reactor nobody turns), and refuse new registrations.
+        self.driver.shutdown_io();
         // Every task still alive: wake it, `schedule` drops it.
         for waker in self.registry.drain() {
             waker.wake();

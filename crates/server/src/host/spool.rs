@@ -1,0 +1,130 @@
+//! The Spool host: the same server on Spool's own runtime — the chapter's task queue, grown up,
+//! serving real HTTP/1.1 and HTTP/2.
+//!
+//! Everything but the seams is shared with the tokio host ([`super::serve`]): the accept loop,
+//! the connection settings, the routes, the logging, the back-off and the drain. Spool supplies:
+//!
+//! | seam | tokio host | Spool host |
+//! |---|---|---|
+//! | listener / stream | `tokio::net` + `TokioIo` | [`spool::net`] (hyper's I/O traits directly) |
+//! | hyper executor, timer | `TokioExecutor`, `TokioTimer` | [`SpoolExecutor`], [`SpoolTimer`] |
+//! | the routes' sleep, blocking pool | `tokio::time`, `spawn_blocking` | [`spool::time::sleep`], [`spool::spawn_blocking`] |
+//!
+//! Must be run inside a Spool runtime (the binary builds one with `--workers` workers and runs
+//! [`run`] as a task on it).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spool::hyper::{SpoolExecutor, SpoolTimer};
+use spool::net::{TcpListener, TcpStream};
+
+use super::{Host, Listener};
+use crate::config::Config;
+use crate::rt::{BlockingJob, BoxFuture, Runtime};
+use crate::Error;
+
+/// Binds a Spool listener on `addr` (registered with the current Spool runtime, else Spool's
+/// default runtime); the error names the address and the cause.
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr).map_err(|source| Error::Bind {
+        addr,
+        // Spool's message already names the address; keep only the OS's reason.
+        source: io::Error::new(source.kind(), reason(&source)),
+    })
+}
+
+/// `"cannot listen on 1.2.3.4:5: Address in use (os error 98)"` → the part after the address.
+fn reason(error: &io::Error) -> String {
+    let message = error.to_string();
+    match message.split_once(": ") {
+        Some((_, reason)) => reason.to_owned(),
+        None => message,
+    }
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on `listener` on the current Spool runtime until `shutdown`
+/// completes, then shuts down gracefully (see [`super::serve`]).
+pub async fn run<F: Future>(
+    listener: TcpListener,
+    config: Config,
+    shutdown: F,
+) -> Result<(), Error> {
+    let host = Host {
+        executor: SpoolExecutor::new(),
+        timer: SpoolTimer::new(),
+        runtime: Arc::new(SpoolRuntime),
+    };
+    super::serve(listener, host, &config, shutdown).await
+}
+
+impl Listener for TcpListener {
+    type Io = TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        // As in the tokio host: responses are written whole, Nagle would only delay them.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpListener::local_addr(self)
+    }
+}
+
+/// [`Runtime`] for Spool: its timers and its blocking pool, those of the runtime the route runs
+/// on (the routes run in the connection's task, on a Spool worker).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpoolRuntime;
+
+impl Runtime for SpoolRuntime {
+    fn name(&self) -> &'static str {
+        "spool"
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+        Box::pin(spool::time::sleep(duration))
+    }
+
+    fn spawn_blocking(&self, job: BlockingJob) -> BoxFuture<std::thread::Result<()>> {
+        let task = spool::spawn_blocking(job);
+        Box::pin(async move {
+            task.await.map_err(|error| match error {
+                spool::JoinError::Panicked(message) => Box::new(message) as Box<_>,
+                _ => Box::new("blocking job cancelled") as Box<_>,
+            })
+        })
+    }
+}
+
+/// A future that completes on the first SIGINT (Ctrl-C) or SIGTERM, for a server on Spool.
+///
+/// Spool has no signal handling of its own (yet), so this borrows tokio's, on a small thread
+/// of its own running a single-threaded tokio runtime; the future it returns is a
+/// `tokio::sync::oneshot` receiver, which works on any runtime. The handlers are installed
+/// before this returns, so an early signal is not lost.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(Error::Signals)?;
+    let signal = {
+        let _guard = signals.enter();
+        super::tokio::shutdown_signal()?
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("spool-signals".to_owned())
+        .spawn(move || {
+            signals.block_on(signal);
+            let _ = tx.send(());
+        })
+        .map_err(Error::Signals)?;
+    Ok(async move {
+        let _ = rx.await;
+    })
+}

@@ -1,0 +1,610 @@
+//! Spool beside tokio's multi-thread runtime and async-executor (smol), workload by workload.
+//!
+//! Each workload is one criterion group; inside it, one function per runtime (`spool`, `tokio`,
+//! `async-executor`) and one parameter per worker count, so criterion's report (and
+//! `scripts/bench-runtime`, which reads `target/criterion/<group>/<runtime>/<workers>/`) shows
+//! them side by side. Worker counts: the machine's cores and 4 (tokio's own setting), or the
+//! comma-separated list in `SPOOL_BENCH_WORKERS`.
+//!
+//! The first six workloads are tokio's `benches/rt_multi_threaded.rs` with its constants; the
+//! rest are ours (timers, the blocking pool). Every runtime gets the same code through the small
+//! [`Runtime`]/[`Spawner`] traits below; the runtimes are built as a user would:
+//!
+//! - Spool: `spool::Runtime::builder().worker_threads(n).build()` (defaults otherwise, so the
+//!   blocking detector is on, as users get it);
+//! - tokio: `Builder::new_multi_thread().worker_threads(n).enable_all().build()`;
+//! - async-executor: one `Arc<Executor>` run by `n` threads, each
+//!   `async_io::block_on(ex.run(shutdown))` (what smol's own global executor does; `async_io`'s
+//!   `block_on` lets an idle runner drive the reactor, which async-io's timers need).
+//!
+//! The oneshot in `ping_pong` is futures-channel's, the same for all three.
+//!
+//! Differences from tokio's file, on purpose: `spawn_many_local` spawns its 10 000 tasks from a
+//! task running on a worker (tokio's spawns them from `block_on`, i.e. from outside the workers,
+//! which `spawn_many_remote_idle` already measures).
+//!
+//! ```text
+//! cargo bench -p spool --bench runtimes -- --warm-up-time 1 --measurement-time 3 --sample-size 10
+//! cargo bench -p spool --bench runtimes -- ping_pong        # one group
+//! cargo bench -p spool --bench runtimes -- --test           # run each once (smoke test)
+//! ```
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
+
+/// A runtime under test: built with `workers` worker threads, dropped (and its threads joined)
+/// at the end of its benchmark.
+trait Runtime: Sized {
+    /// The function name in each criterion group.
+    const NAME: &'static str;
+    type Spawner: Spawner;
+    fn new(workers: usize) -> Self;
+    fn spawner(&self) -> Self::Spawner;
+    /// Runs `f` on the calling thread (not a worker) until it completes.
+    fn block_on<F: Future>(&self, f: F) -> F::Output;
+}
+
+/// What a task needs from its runtime: spawn (from anywhere, workers included), yield, sleep.
+trait Spawner: Clone + Send + Sync + 'static {
+    type Join<T: Send + 'static>: Future<Output = T> + Send + Unpin + 'static;
+    fn spawn<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+    fn spawn_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+    fn spawn_blocking<F, T>(&self, f: F) -> Self::Join<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static;
+    fn yield_now(&self) -> impl Future<Output = ()> + Send;
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// A join handle whose error (a panic or cancellation) fails the benchmark.
+struct Unwrap<J>(J);
+
+impl<J, T, E> Future for Unwrap<J>
+where
+    J: Future<Output = Result<T, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.expect("benchmark task failed"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spool
+
+struct Spool(spool::Runtime);
+
+impl Runtime for Spool {
+    const NAME: &'static str = "spool";
+    type Spawner = spool::Handle;
+    fn new(workers: usize) -> Self {
+        Spool(
+            spool::Runtime::builder()
+                .worker_threads(workers)
+                .build()
+                .expect("spool runtime"),
+        )
+    }
+    fn spawner(&self) -> spool::Handle {
+        self.0.handle().clone()
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+}
+
+impl Spawner for spool::Handle {
+    type Join<T: Send + 'static> = Unwrap<spool::Task<T>>;
+    fn spawn<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrap(spool::Handle::spawn(self, f))
+    }
+    fn spawn_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        spool::Handle::spawn(self, f).detach();
+    }
+    fn spawn_blocking<F, T>(&self, f: F) -> Self::Join<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Unwrap(spool::Handle::spawn_blocking(self, f))
+    }
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        spool::yield_now()
+    }
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
+        spool::time::sleep(d)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokio
+
+struct Tokio(tokio::runtime::Runtime);
+
+impl Runtime for Tokio {
+    const NAME: &'static str = "tokio";
+    type Spawner = tokio::runtime::Handle;
+    fn new(workers: usize) -> Self {
+        Tokio(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()
+                .expect("tokio runtime"),
+        )
+    }
+    fn spawner(&self) -> tokio::runtime::Handle {
+        self.0.handle().clone()
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+}
+
+impl Spawner for tokio::runtime::Handle {
+    type Join<T: Send + 'static> = Unwrap<tokio::task::JoinHandle<T>>;
+    fn spawn<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrap(tokio::runtime::Handle::spawn(self, f))
+    }
+    fn spawn_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::runtime::Handle::spawn(self, f));
+    }
+    fn spawn_blocking<F, T>(&self, f: F) -> Self::Join<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Unwrap(tokio::runtime::Handle::spawn_blocking(self, f))
+    }
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(d)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// async-executor (smol)
+
+struct Smol {
+    ex: Arc<async_executor::Executor<'static>>,
+    stop: Option<async_channel::Sender<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime for Smol {
+    const NAME: &'static str = "async-executor";
+    type Spawner = SmolSpawner;
+    fn new(workers: usize) -> Self {
+        let ex = Arc::new(async_executor::Executor::new());
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let threads = (0..workers)
+            .map(|i| {
+                let ex = ex.clone();
+                let stopped = stopped.clone();
+                thread::Builder::new()
+                    .name(format!("smol-{i}"))
+                    .spawn(move || {
+                        async_io::block_on(ex.run(async move {
+                            let _ = stopped.recv().await;
+                        }))
+                    })
+                    .expect("spawn an executor thread")
+            })
+            .collect();
+        Smol {
+            ex,
+            stop: Some(stop),
+            threads,
+        }
+    }
+    fn spawner(&self) -> SmolSpawner {
+        SmolSpawner(self.ex.clone())
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        async_io::block_on(f)
+    }
+}
+
+impl Drop for Smol {
+    fn drop(&mut self) {
+        drop(self.stop.take()); // closes the channel: every runner's `run` returns
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct SmolSpawner(Arc<async_executor::Executor<'static>>);
+
+impl Spawner for SmolSpawner {
+    type Join<T: Send + 'static> = async_executor::Task<T>;
+    fn spawn<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.spawn(f)
+    }
+    fn spawn_detached<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(f).detach();
+    }
+    fn spawn_blocking<F, T>(&self, f: F) -> Self::Join<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        blocking::unblock(f)
+    }
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+    async fn sleep(&self, d: Duration) {
+        async_io::Timer::after(d).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workloads. Each `workload::name<R>(group, workers)` builds a runtime, benchmarks one workload on
+// it, and drops it.
+
+mod workload {
+    use super::*;
+
+    const NUM_SPAWN: usize = 10_000;
+    const NUM_YIELD: usize = 1_000;
+    const YIELD_TASKS: usize = 200;
+    const NUM_PINGS: usize = 1_000;
+    const CHAIN: usize = 1_000;
+    const TIMERS_CANCELLED: usize = 100_000;
+    const TIMERS_FIRED: usize = 10_000;
+    const BLOCKING_BATCHES: usize = 100;
+    const BLOCKING_BATCH: usize = 16;
+
+    type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
+    fn id<R: Runtime>(workers: usize) -> BenchmarkId {
+        BenchmarkId::new(R::NAME, workers)
+    }
+
+    /// 10 000 tasks spawned from a task on a worker; each decrements a counter, the last one
+    /// signals the benchmark thread.
+    pub(super) fn spawn_many_local<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        let (tx, rx) = mpsc::sync_channel(1000);
+        let rem = Arc::new(AtomicUsize::new(0));
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                rem.store(NUM_SPAWN, Relaxed);
+                let (inner, tx, rem) = (sp.clone(), tx.clone(), rem.clone());
+                sp.spawn_detached(async move {
+                    for _ in 0..NUM_SPAWN {
+                        let tx = tx.clone();
+                        let rem = rem.clone();
+                        inner.spawn_detached(async move {
+                            if 1 == rem.fetch_sub(1, Relaxed) {
+                                tx.send(()).unwrap();
+                            }
+                        });
+                    }
+                });
+                rx.recv().unwrap();
+            })
+        });
+    }
+
+    /// 10 000 empty tasks spawned from outside the runtime, then every handle awaited.
+    pub(super) fn spawn_many_remote_idle<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        let mut handles = Vec::with_capacity(NUM_SPAWN);
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                for _ in 0..NUM_SPAWN {
+                    handles.push(sp.spawn(async {}));
+                }
+                rt.block_on(async {
+                    for handle in handles.drain(..) {
+                        handle.await;
+                    }
+                });
+            })
+        });
+    }
+
+    /// tokio's `stall`: a 10 µs spin.
+    fn stall() {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_micros(10) {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// As `spawn_many_remote_idle`, while 2 × workers background tasks loop `yield_now` + 10 µs spin.
+    pub(super) fn spawn_many_remote_busy1<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        let flag = Arc::new(AtomicBool::new(true));
+        for _ in 0..2 * workers {
+            let (flag, inner) = (flag.clone(), sp.clone());
+            sp.spawn_detached(async move {
+                while flag.load(Relaxed) {
+                    inner.yield_now().await;
+                    stall();
+                }
+            });
+        }
+        let mut handles = Vec::with_capacity(NUM_SPAWN);
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                for _ in 0..NUM_SPAWN {
+                    handles.push(sp.spawn(async {}));
+                }
+                rt.block_on(async {
+                    for handle in handles.drain(..) {
+                        handle.await;
+                    }
+                });
+            })
+        });
+        flag.store(false, Relaxed);
+    }
+
+    /// 200 tasks spawned from outside, each yielding 1 000 times.
+    pub(super) fn yield_many<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        let (tx, rx) = mpsc::sync_channel(YIELD_TASKS);
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                for _ in 0..YIELD_TASKS {
+                    let (tx, inner) = (tx.clone(), sp.clone());
+                    sp.spawn_detached(async move {
+                        for _ in 0..NUM_YIELD {
+                            inner.yield_now().await;
+                        }
+                        tx.send(()).unwrap();
+                    });
+                }
+                for _ in 0..YIELD_TASKS {
+                    rx.recv().unwrap();
+                }
+            })
+        });
+    }
+
+    /// 1 000 rounds: a task spawns a peer and they exchange two oneshot messages.
+    pub(super) fn ping_pong<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        use futures_channel::oneshot;
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        let (done_tx, done_rx) = mpsc::sync_channel(1000);
+        let rem = Arc::new(AtomicUsize::new(0));
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                let done_tx = done_tx.clone();
+                let rem = rem.clone();
+                rem.store(NUM_PINGS, Relaxed);
+                let outer = sp.clone();
+                rt.block_on(async {
+                    outer.clone().spawn_detached(async move {
+                        for _ in 0..NUM_PINGS {
+                            let (rem, done_tx, inner) =
+                                (rem.clone(), done_tx.clone(), outer.clone());
+                            outer.spawn_detached(async move {
+                                let (tx1, rx1) = oneshot::channel();
+                                let (tx2, rx2) = oneshot::channel();
+                                inner.spawn_detached(async move {
+                                    rx1.await.unwrap();
+                                    tx2.send(()).unwrap();
+                                });
+                                tx1.send(()).unwrap();
+                                rx2.await.unwrap();
+                                if 1 == rem.fetch_sub(1, Relaxed) {
+                                    done_tx.send(()).unwrap();
+                                }
+                            });
+                        }
+                    });
+                    done_rx.recv().unwrap();
+                });
+            })
+        });
+    }
+
+    fn chain<S: Spawner>(sp: S, done_tx: mpsc::SyncSender<()>, n: usize) {
+        if n == 0 {
+            done_tx.send(()).unwrap();
+        } else {
+            let next = sp.clone();
+            sp.spawn_detached(async move { chain(next, done_tx, n - 1) });
+        }
+    }
+
+    /// A chain of 1 000 tasks, each spawning the next.
+    pub(super) fn chained_spawn<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        let (done_tx, done_rx) = mpsc::sync_channel(1000);
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                let (done_tx, first) = (done_tx.clone(), sp.clone());
+                rt.block_on(async {
+                    sp.spawn_detached(async move { chain(first, done_tx, CHAIN) });
+                    done_rx.recv().unwrap();
+                });
+            })
+        });
+    }
+
+    /// 100 000 sleeps (1 s and more, all distinct) registered (polled once) and dropped, split over
+    /// one task per worker.
+    pub(super) fn timers_cancel<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let per_task = TIMERS_CANCELLED / workers;
+                    let tasks: Vec<_> = (0..workers)
+                        .map(|t| {
+                            let inner = sp.clone();
+                            sp.spawn(async move {
+                                for i in 0..per_task {
+                                    let micros = (t * per_task + i) as u64;
+                                    let sleep = inner.sleep(
+                                        Duration::from_secs(1) + Duration::from_micros(micros),
+                                    );
+                                    let mut sleep = pin!(sleep);
+                                    let first =
+                                        futures_lite::future::poll_once(sleep.as_mut()).await;
+                                    assert!(first.is_none(), "a 1 s sleep fired at once");
+                                }
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await;
+                    }
+                })
+            })
+        });
+    }
+
+    /// 10 000 tasks, each sleeping 1–10 ms; done when all have woken.
+    pub(super) fn timers_fire<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let tasks: Vec<_> = (0..TIMERS_FIRED)
+                        .map(|i| {
+                            let inner = sp.clone();
+                            let ms = 1 + (i % 10) as u64;
+                            sp.spawn(async move { inner.sleep(Duration::from_millis(ms)).await })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await;
+                    }
+                })
+            })
+        });
+    }
+
+    /// 100 batches of 16 no-op blocking calls, each batch awaited before the next.
+    pub(super) fn spawn_blocking<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+        let rt = R::new(workers);
+        let sp = rt.spawner();
+        g.bench_function(id::<R>(workers), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    for _ in 0..BLOCKING_BATCHES {
+                        let calls: Vec<_> = (0..BLOCKING_BATCH)
+                            .map(|_| sp.spawn_blocking(|| std::hint::black_box(())))
+                            .collect();
+                        for call in calls {
+                            call.await;
+                        }
+                    }
+                })
+            })
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Worker counts: `SPOOL_BENCH_WORKERS` (e.g. `2,4`), else the machine's cores and 4.
+fn worker_counts() -> Vec<usize> {
+    if let Ok(list) = std::env::var("SPOOL_BENCH_WORKERS") {
+        let counts: Vec<usize> = list
+            .split(',')
+            .filter_map(|w| w.trim().parse().ok())
+            .filter(|&w| w > 0)
+            .collect();
+        if !counts.is_empty() {
+            return counts;
+        }
+    }
+    let cores = thread::available_parallelism().map_or(4, |n| n.get());
+    let mut counts = vec![cores, 4];
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+}
+
+macro_rules! workloads {
+    ($($name:ident),* $(,)?) => {
+        $(
+            fn $name(c: &mut Criterion) {
+                let mut g = c.benchmark_group(stringify!($name));
+                for workers in worker_counts() {
+                    workload::$name::<Spool>(&mut g, workers);
+                    workload::$name::<Tokio>(&mut g, workers);
+                    workload::$name::<Smol>(&mut g, workers);
+                }
+                g.finish();
+            }
+        )*
+
+        /// What `criterion_main!` would write, without its undocumented `pub fn`.
+        fn main() {
+            let mut c = Criterion::default().configure_from_args();
+            $($name(&mut c);)*
+            c.final_summary();
+        }
+    };
+}
+
+workloads!(
+    spawn_many_local,
+    spawn_many_remote_idle,
+    spawn_many_remote_busy1,
+    yield_many,
+    ping_pong,
+    chained_spawn,
+    timers_cancel,
+    timers_fire,
+    spawn_blocking,
+);
