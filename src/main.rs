@@ -30,7 +30,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve HTTP/1.1 and HTTP/2 (prior knowledge) on one port (the default command).
+    /// Serve HTTP/1.1 and HTTP/2 (prior knowledge) on one port, or HTTPS with the TLS flags
+    /// (the default command).
     Serve(Config),
     /// Re-run the chapter's experiments and print what was measured beside the book's figures.
     Lab(lab::LabArgs),
@@ -46,15 +47,46 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(failure) => {
             // One line, no backtrace: the message already says what and why.
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", failure.message);
+            failure.code
         }
     }
 }
 
-fn serve(config: Config) -> Result<(), String> {
+/// Why `serve` failed: the line to print and the exit code.
+struct Failure {
+    message: String,
+    /// 2 for usage errors (as clap exits for a bad flag), 1 for everything else.
+    code: ExitCode,
+}
+
+impl Failure {
+    /// A failure that is not the user's doing: exit code 1.
+    fn other(message: String) -> Self {
+        Failure {
+            message,
+            code: ExitCode::FAILURE,
+        }
+    }
+}
+
+impl From<server::Error> for Failure {
+    fn from(error: server::Error) -> Self {
+        let code = match error {
+            // Unusable TLS files or flags are the user's to fix, like any bad flag.
+            server::Error::Tls(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        };
+        Failure {
+            message: error.to_string(),
+            code,
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), Failure> {
     init_logging(&config.log);
     match config.runtime {
         RuntimeKind::Tokio => serve_on_tokio(config),
@@ -62,14 +94,14 @@ fn serve(config: Config) -> Result<(), String> {
     }
 }
 
-fn serve_on_tokio(config: Config) -> Result<(), String> {
+fn serve_on_tokio(config: Config) -> Result<(), Failure> {
     let workers = config.worker_threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("spool-tokio-worker")
         .enable_all()
         .build()
-        .map_err(|error| format!("cannot start the tokio runtime: {error}"))?;
+        .map_err(|error| Failure::other(format!("cannot start the tokio runtime: {error}")))?;
     tracing::debug!(workers, "tokio runtime started");
 
     let result = runtime.block_on(async {
@@ -80,32 +112,32 @@ fn serve_on_tokio(config: Config) -> Result<(), String> {
     // `run` has already drained or closed the connections; don't let a blocking job that is
     // still spinning (`/work?mode=blocking`) hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
-    result.map_err(|error| error.to_string())
+    result.map_err(Failure::from)
 }
 
 /// The same server on Spool's own runtime (`--runtime spool`).
-fn serve_on_spool(config: Config) -> Result<(), String> {
+fn serve_on_spool(config: Config) -> Result<(), Failure> {
     let workers = config.worker_threads();
     let runtime = spool::Runtime::builder()
         .worker_threads(workers)
         .thread_name("spool")
         .build()
-        .map_err(|error| format!("cannot start the spool runtime: {error}"))?;
+        .map_err(|error| Failure::other(format!("cannot start the spool runtime: {error}")))?;
     tracing::debug!(workers, "spool runtime started");
 
     let listener = {
         let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
-        server::host::spool::bind(config.addr).map_err(|error| error.to_string())?
+        server::host::spool::bind(config.addr)?
     };
-    let shutdown = server::host::spool::shutdown_signal().map_err(|error| error.to_string())?;
+    let shutdown = server::host::spool::shutdown_signal()?;
     // The accept loop runs as a task on a worker (not on this thread, as `block_on` would), so
     // each accepted connection's task starts on a worker's own queue.
     let serving = runtime.spawn(server::host::spool::run(listener, config, shutdown));
     let result = runtime.block_on(serving);
     runtime.shutdown_timeout(Duration::from_millis(100));
     match result {
-        Ok(result) => result.map_err(|error| error.to_string()),
-        Err(error) => Err(format!("the server task failed: {error}")),
+        Ok(result) => result.map_err(Failure::from),
+        Err(error) => Err(Failure::other(format!("the server task failed: {error}"))),
     }
 }
 

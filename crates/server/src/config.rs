@@ -5,6 +5,7 @@
 //! change fields directly.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The address served when `--addr` and `SPOOL_ADDR` are absent.
@@ -45,13 +46,38 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 
     /// How long an HTTP/1 client may take to send a request's headers (also the idle time
-    /// allowed between keep-alive requests); `0` turns it off.
+    /// allowed between keep-alive requests, and the time a TLS handshake may take); `0` turns
+    /// it off.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_read_timeout: Duration,
 
     /// Largest request body `/echo` accepts; not a flag yet (the hardening work adds one).
     #[arg(skip = DEFAULT_MAX_BODY)]
     pub max_body: usize,
+
+    /// Serve HTTPS with this certificate chain (PEM, end-entity certificate first); needs
+    /// --tls-key. HTTP/2 or HTTP/1.1 is then agreed by ALPN, as browsers require for HTTP/2.
+    #[arg(
+        long,
+        env = "SPOOL_TLS_CERT",
+        value_name = "FILE",
+        help_heading = "HTTPS"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1/RSA or SEC1/EC).
+    #[arg(
+        long,
+        env = "SPOOL_TLS_KEY",
+        value_name = "FILE",
+        help_heading = "HTTPS"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1 and ::1
+    /// (its SHA-256 fingerprint is logged); clients must be told to trust it, e.g. `curl -k`.
+    #[arg(long, env = "SPOOL_TLS_SELF_SIGNED", help_heading = "HTTPS")]
+    pub tls_self_signed: bool,
 }
 
 impl Default for Config {
@@ -67,6 +93,9 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_body: DEFAULT_MAX_BODY,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
         }
     }
 }
@@ -195,10 +224,15 @@ mod tests {
     fn default_matches_the_command_line_defaults() {
         // Neither variable may leak in from the environment running the tests.
         let cli = Cli::try_parse_from(["spool"]);
-        if ["SPOOL_ADDR", "RUST_LOG", "SPOOL_RUNTIME"]
-            .iter()
-            .all(|var| std::env::var_os(var).is_none())
-        {
+        let vars = [
+            "SPOOL_ADDR",
+            "RUST_LOG",
+            "SPOOL_RUNTIME",
+            "SPOOL_TLS_CERT",
+            "SPOOL_TLS_KEY",
+            "SPOOL_TLS_SELF_SIGNED",
+        ];
+        if vars.iter().all(|var| std::env::var_os(var).is_none()) {
             assert_eq!(cli.unwrap().config, Config::default());
         }
     }
@@ -228,6 +262,17 @@ mod tests {
         assert_eq!(c.shutdown_timeout, Duration::from_millis(250));
         assert_eq!(c.header_read_timeout, Duration::from_secs(2));
         assert_eq!(c.runtime, RuntimeKind::Spool);
+        assert_eq!(
+            (c.tls_cert, c.tls_key, c.tls_self_signed),
+            (None, None, false)
+        );
+
+        let cli = Cli::try_parse_from(["spool", "--tls-cert", "cert.pem", "--tls-key", "key.pem"])
+            .unwrap();
+        assert_eq!(cli.config.tls_cert, Some(PathBuf::from("cert.pem")));
+        assert_eq!(cli.config.tls_key, Some(PathBuf::from("key.pem")));
+        let cli = Cli::try_parse_from(["spool", "--tls-self-signed"]).unwrap();
+        assert!(cli.config.tls_self_signed);
     }
 
     #[test]

@@ -1,21 +1,169 @@
-//! One connection: HTTP/1.1 or HTTP/2, sniffed from its first bytes, served with [`HttpService`].
+//! One connection: the TLS handshake when TLS is on, then HTTP/1.1 or HTTP/2 served with
+//! [`HttpService`].
+//!
+//! Cleartext connections say which protocol they speak by their first bytes (hyper-util's auto
+//! builder sniffs the HTTP/2 preface); TLS connections agreed on it by ALPN during the handshake,
+//! and are served exactly that protocol ([`Protocol`]).
 //!
 //! This is the part every host shares. It is generic over the byte stream (any
 //! [`hyper::rt::Read`] + [`hyper::rt::Write`]), the executor hyper spawns HTTP/2 streams on, and
 //! the timer hyper uses for its timeouts, so the tokio host and the Spool host configure and serve
 //! connections with exactly the same code.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::rt::{Read, Timer, Write};
 use hyper_util::server::conn::auto::{self, HttpServerConnExec};
 
 use crate::config::Config;
-use crate::service::{HttpService, ResponseBody, ServiceFuture};
+use crate::rt::{race, First, Runtime};
+use crate::service::{ConnInfo, HttpService, ResponseBody, Routes, ServiceFuture};
 use crate::shutdown::ConnWatch;
+use crate::tls::TlsAcceptor;
+
+/// Which HTTP a connection is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Either, told apart by the first bytes: cleartext connections.
+    Sniff,
+    /// HTTP/1.1 only: TLS connections that agreed on `http/1.1` by ALPN, or on nothing.
+    Http1,
+    /// HTTP/2 only: TLS connections that agreed on `h2` by ALPN.
+    Http2,
+}
+
+impl Protocol {
+    /// The protocol for a TLS connection, from the ALPN result (`None`: the client offered no
+    /// ALPN, so it expects HTTP/1.1, as HTTP/2 over TLS requires ALPN, RFC 9113 §3.2).
+    pub fn from_alpn(alpn: Option<&[u8]>) -> Protocol {
+        match alpn {
+            Some(b"h2") => Protocol::Http2,
+            _ => Protocol::Http1,
+        }
+    }
+}
+
+/// The three ways to serve a connection ([`Protocol`]), all made from the one [`builder`]
+/// configuration, once per server.
+#[derive(Debug, Clone)]
+pub struct Builders<E> {
+    sniff: auto::Builder<E>,
+    http1: auto::Builder<E>,
+    http2: auto::Builder<E>,
+}
+
+impl<E: Clone> Builders<E> {
+    /// [`builder`]'s settings, and its HTTP/1-only and HTTP/2-only variants.
+    pub fn new<T>(executor: E, timer: T, config: &Config) -> Self
+    where
+        T: Timer + Clone + Send + Sync + 'static,
+    {
+        let sniff = builder(executor, timer, config);
+        Builders {
+            http1: sniff.clone().http1_only(),
+            http2: sniff.clone().http2_only(),
+            sniff,
+        }
+    }
+
+    /// The builder that serves `protocol`.
+    pub fn get(&self, protocol: Protocol) -> &auto::Builder<E> {
+        match protocol {
+            Protocol::Sniff => &self.sniff,
+            Protocol::Http1 => &self.http1,
+            Protocol::Http2 => &self.http2,
+        }
+    }
+}
+
+/// What every connection's task shares: built once by the host loop, behind an `Arc`.
+#[derive(Debug)]
+pub struct Shared<E> {
+    /// How HTTP is served.
+    pub builders: Builders<E>,
+    /// The routes.
+    pub routes: Arc<Routes>,
+    /// `Some` when the server speaks TLS.
+    pub tls: Option<TlsAcceptor>,
+    /// For the handshake's timeout.
+    pub runtime: Arc<dyn Runtime>,
+    /// How long the TLS handshake may take (the header-read timeout); `None`: no limit.
+    pub handshake_timeout: Option<Duration>,
+}
+
+impl<E: Clone> Shared<E> {
+    /// What connections of a server with `config` share.
+    pub fn new<T>(
+        executor: E,
+        timer: T,
+        runtime: Arc<dyn Runtime>,
+        tls: Option<TlsAcceptor>,
+        config: &Config,
+    ) -> Self
+    where
+        T: Timer + Clone + Send + Sync + 'static,
+    {
+        Shared {
+            builders: Builders::new(executor, timer, config),
+            routes: Arc::new(Routes::new(Arc::clone(&runtime), config)),
+            tls,
+            runtime,
+            handshake_timeout: non_zero(config.header_read_timeout),
+        }
+    }
+}
+
+/// Serves one accepted connection, start to end: the TLS handshake if TLS is on, then HTTP.
+///
+/// This runs in the connection's own task, never in the accept loop, so a client that is slow to
+/// shake hands (or never does) costs its own task only. The handshake is bounded by the
+/// header-read timeout, and abandoned when the server starts shutting down.
+pub async fn accept<I, E>(shared: &Shared<E>, io: I, peer: SocketAddr, mut watch: ConnWatch)
+where
+    I: Read + Write + Unpin + Send + 'static,
+    E: HttpServerConnExec<ServiceFuture, ResponseBody>,
+{
+    let Some(acceptor) = &shared.tls else {
+        let service = HttpService::new(Arc::clone(&shared.routes), ConnInfo::plain(peer));
+        return serve(&shared.builders, Protocol::Sniff, io, service, watch).await;
+    };
+    let handshake = acceptor.accept(io);
+    let bounded = async {
+        match shared.handshake_timeout {
+            Some(limit) => match race(shared.runtime.sleep(limit), handshake).await {
+                First::Left(()) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no TLS handshake within {limit:?}"),
+                )),
+                First::Right(result) => result,
+            },
+            None => handshake.await,
+        }
+    };
+    let stream = match watch.before_serving(bounded).await {
+        Some(Ok(stream)) => stream,
+        Some(Err(error)) => {
+            // Scanners, plain HTTP sent to the HTTPS port, clients that give up: routine.
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        None => {
+            tracing::debug!(%peer, "TLS handshake abandoned: shutting down");
+            return;
+        }
+    };
+    let info = ConnInfo::tls(peer, stream.alpn_protocol());
+    let protocol = Protocol::from_alpn(stream.alpn_protocol());
+    tracing::trace!(%peer, alpn = ?info.alpn, "TLS handshake done");
+    let service = HttpService::new(Arc::clone(&shared.routes), info);
+    serve(&shared.builders, protocol, stream, service, watch).await;
+}
 
 /// The connection settings every host uses: HTTP/1.1 and HTTP/2 with prior knowledge on one
-/// port (hyper-util's auto builder reads the first bytes and picks the protocol).
+/// port (hyper-util's auto builder reads the first bytes and picks the protocol). [`Builders`]
+/// derives the one-protocol variants that TLS connections use from it.
 ///
 /// The timer is set on both protocols: without one hyper *silently* runs HTTP/1 without its
 /// header-read timeout, and HTTP/2 cannot send keep-alive pings.
@@ -39,17 +187,23 @@ fn non_zero(timeout: Duration) -> Option<Duration> {
     (!timeout.is_zero()).then_some(timeout)
 }
 
-/// Serves one connection until the client closes it, it fails, or the drain closes it.
+/// Serves HTTP as `protocol` on `io` until the client closes it, it fails, or the drain
+/// closes it.
 ///
 /// Errors end only this connection, so they are logged at debug level: a client that
 /// disconnects mid-request or sends garbage is normal on a public server, not an incident.
-pub async fn serve<I, E>(builder: &auto::Builder<E>, io: I, service: HttpService, watch: ConnWatch)
-where
+pub async fn serve<I, E>(
+    builders: &Builders<E>,
+    protocol: Protocol,
+    io: I,
+    service: HttpService,
+    watch: ConnWatch,
+) where
     I: Read + Write + Unpin + Send + 'static,
     E: HttpServerConnExec<ServiceFuture, ResponseBody>,
 {
     let peer = service.peer();
-    let conn = builder.serve_connection(io, service);
+    let conn = builders.get(protocol).serve_connection(io, service);
     match watch.watch(conn).await {
         Some(Ok(())) => tracing::trace!(%peer, "connection closed"),
         Some(Err(error)) => tracing::debug!(%peer, %error, "connection error"),

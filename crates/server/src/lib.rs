@@ -1,7 +1,8 @@
 //! The chapter's hyper service, grown into a small real server, and its hosting.
 //!
 //! It answers HTTP/1.1 and HTTP/2 (with prior knowledge, as `curl --http2-prior-knowledge`
-//! speaks it) on one port, through hyper-util's protocol-sniffing auto builder; serves the routes
+//! speaks it) on one port, through hyper-util's protocol-sniffing auto builder — or, with the
+//! TLS flags, HTTPS with HTTP/2 or HTTP/1.1 agreed by ALPN, as browsers need; serves the routes
 //! in [`service`]; logs one line per request; and shuts down gracefully.
 //!
 //! The crate is split so the service never learns which runtime hosts it:
@@ -11,6 +12,8 @@
 //! - [`conn`]: one connection, generic over the byte stream, executor and timer.
 //! - [`host`]: the accept loop and shutdown sequence, written once; [`host::tokio`] runs it on
 //!   tokio, [`host::spool`] on Spool's own runtime (`spool serve --runtime spool`).
+//! - [`tls`]: the TLS settings and a rustls handshake over any hyper I/O, so every host gets
+//!   HTTPS from the same code.
 //! - [`shutdown`]: draining open connections with a deadline.
 //! - [`config`]: every setting, with its default (also the `spool serve` flags).
 //!
@@ -39,6 +42,7 @@ pub mod host;
 pub mod rt;
 pub mod service;
 pub mod shutdown;
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -65,6 +69,10 @@ pub enum Error {
     /// The SIGINT/SIGTERM handlers could not be installed.
     #[error("cannot install the signal handlers: {}", lowercase_first(.0))]
     Signals(#[source] io::Error),
+    /// The TLS flags are inconsistent, or their files cannot be used (a usage error: the
+    /// binary exits with code 2 for it, as for any other bad flag).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// OS messages start with a capital ("Address already in use"); mid-sentence they read better

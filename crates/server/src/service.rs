@@ -3,7 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `/healthz` | `ok` |
-//! | `GET` or `POST /echo` | the request as JSON: method, path, query, version, headers, body |
+//! | `GET` or `POST /echo` | the request as JSON: method, path, query, version, `tls` (bool), `alpn`, headers, body |
 //! | `/sleep?ms=N` | waits N ms on the hosting runtime's timer, then `slept N ms` |
 //! | `/work?ms=N&mode=inline\|blocking` | burns N ms of CPU on the async worker (`inline`, the default: the chapter's warning made visible) or on the blocking pool |
 //! | anything else, any method | `Hello, World!` |
@@ -12,7 +12,8 @@
 //! `400 Bad Request` with a one-line reason.
 //!
 //! This module knows nothing of the runtime that hosts it: it sleeps and offloads work through
-//! [`Runtime`], and it sees a connection only as the peer's address.
+//! [`Runtime`], and it sees a connection only as a [`ConnInfo`]: the peer's address, and
+//! whether TLS is on and which protocol ALPN agreed.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -120,6 +121,12 @@ impl Routes {
             return self.too_large();
         }
         let (parts, body) = req.into_parts();
+        // Absent when the routes are called without a connection (unit tests): plain text then.
+        let info = parts
+            .extensions
+            .get::<ConnInfo>()
+            .copied()
+            .unwrap_or_default();
         let body = match read_body(body, self.max_body).await {
             Ok(body) => body,
             Err(ReadBodyError::TooLarge) => return self.too_large(),
@@ -151,6 +158,8 @@ impl Routes {
             path: parts.uri.path(),
             query: parts.uri.query(),
             version: format!("{:?}", parts.version),
+            tls: info.tls,
+            alpn: info.alpn,
             headers,
             body,
             body_base64,
@@ -224,29 +233,87 @@ struct Echo<'a> {
     path: &'a str,
     query: Option<&'a str>,
     version: String,
+    /// Whether the request came over TLS.
+    tls: bool,
+    /// The protocol agreed by ALPN (`h2`, `http/1.1`), `None` without TLS or without ALPN.
+    alpn: Option<&'static str>,
     /// `[name, value]` pairs in the order received; a repeated header appears once per value.
     headers: Vec<[String; 2]>,
     body: String,
     body_base64: bool,
 }
 
-/// The [`hyper::service::Service`] for one connection: [`Routes`] plus the peer's address,
-/// and the one log line per request.
+/// What the service knows of the connection a request came on.
+///
+/// Each request carries it in its extensions (`req.extensions().get::<ConnInfo>()`), so a
+/// route can ask without the routes' signatures naming connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// The protocol agreed by ALPN during the TLS handshake: `h2` or `http/1.1`
+    /// ([`crate::tls::ALPN_PROTOCOLS`]); `None` without TLS, or when the client offered none.
+    pub alpn: Option<&'static str>,
+}
+
+impl ConnInfo {
+    /// A cleartext connection from `peer`.
+    pub fn plain(peer: SocketAddr) -> Self {
+        ConnInfo {
+            peer,
+            tls: false,
+            alpn: None,
+        }
+    }
+
+    /// A TLS connection from `peer`, where ALPN agreed on `alpn` (as the raw protocol id).
+    ///
+    /// Only ids the server offers are kept; rustls never agrees on another.
+    pub fn tls(peer: SocketAddr, alpn: Option<&[u8]>) -> Self {
+        let alpn = alpn.and_then(|id| match id {
+            b"h2" => Some("h2"),
+            b"http/1.1" => Some("http/1.1"),
+            _ => None,
+        });
+        ConnInfo {
+            peer,
+            tls: true,
+            alpn,
+        }
+    }
+}
+
+impl Default for ConnInfo {
+    /// A cleartext connection from `0.0.0.0:0`: what the routes assume when called directly.
+    fn default() -> Self {
+        ConnInfo::plain(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
+/// The [`hyper::service::Service`] for one connection: [`Routes`] plus the connection's
+/// [`ConnInfo`], and the one log line per request.
 #[derive(Debug, Clone)]
 pub struct HttpService {
     routes: Arc<Routes>,
-    peer: SocketAddr,
+    info: ConnInfo,
 }
 
 impl HttpService {
-    /// The service for a connection from `peer`.
-    pub fn new(routes: Arc<Routes>, peer: SocketAddr) -> Self {
-        HttpService { routes, peer }
+    /// The service for the connection described by `info`.
+    pub fn new(routes: Arc<Routes>, info: ConnInfo) -> Self {
+        HttpService { routes, info }
     }
 
     /// The address of the client this service answers.
     pub fn peer(&self) -> SocketAddr {
-        self.peer
+        self.info.peer
+    }
+
+    /// The connection this service answers.
+    pub fn info(&self) -> ConnInfo {
+        self.info
     }
 }
 
@@ -255,9 +322,11 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
     type Error = Infallible;
     type Future = ServiceFuture;
 
-    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<hyper::body::Incoming>) -> Self::Future {
         let routes = Arc::clone(&self.routes);
-        let peer = self.peer;
+        let info = self.info;
+        let peer = info.peer;
+        req.extensions_mut().insert(info);
         Box::pin(async move {
             let start = Instant::now();
             let method = req.method().clone();
@@ -278,6 +347,7 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 %method,
                 %path,
                 protocol = ?version,
+                tls = info.tls,
                 status = response.status().as_u16(),
                 bytes = response.body().size_hint().exact().unwrap_or(0),
                 duration = ?start.elapsed(),

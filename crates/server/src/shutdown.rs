@@ -17,6 +17,13 @@ use tokio::sync::watch;
 
 use crate::rt::{race, First, Runtime};
 
+/// Logs that a shutdown signal (`"SIGINT"`, `"SIGTERM"`) arrived, under this module's target
+/// (`server::shutdown`) whichever host caught it: the Spool host borrows the tokio host's
+/// signal handling, and its log should not claim to come from tokio.
+pub fn log_signal(name: &str) {
+    tracing::info!("received {name}, shutting down");
+}
+
 /// Tracks every open connection so they can be drained at shutdown.
 #[derive(Debug)]
 pub struct Drain {
@@ -24,6 +31,9 @@ pub struct Drain {
     /// Flipped to `true` when the deadline passes: connections still open then are dropped.
     /// Its receiver count doubles as the number of connections still open.
     force_close: watch::Sender<bool>,
+    /// Flipped to `true` when the drain begins: connections not yet serving HTTP (still in their
+    /// TLS handshake) have nothing in flight, and are dropped at once.
+    draining: watch::Sender<bool>,
 }
 
 /// How a [`Drain::drain`] ended.
@@ -40,6 +50,7 @@ pub enum DrainOutcome {
 pub struct ConnWatch {
     watcher: Watcher,
     force_close: watch::Receiver<bool>,
+    draining: watch::Receiver<bool>,
 }
 
 impl Default for Drain {
@@ -54,6 +65,7 @@ impl Drain {
         Drain {
             graceful: GracefulShutdown::new(),
             force_close: watch::Sender::new(false),
+            draining: watch::Sender::new(false),
         }
     }
 
@@ -63,6 +75,7 @@ impl Drain {
         ConnWatch {
             watcher: self.graceful.watcher(),
             force_close: self.force_close.subscribe(),
+            draining: self.draining.subscribe(),
         }
     }
 
@@ -77,7 +90,10 @@ impl Drain {
         let Drain {
             graceful,
             force_close,
+            draining,
         } = self;
+        // Nobody may be listening (no connection open): ignore that.
+        let _ = draining.send(true);
         match race(graceful.shutdown(), runtime.sleep(timeout)).await {
             First::Left(()) => DrainOutcome::Drained,
             First::Right(()) => {
@@ -94,6 +110,17 @@ impl Drain {
 }
 
 impl ConnWatch {
+    /// Runs `work` that comes before serving (the TLS handshake), unless the drain begins
+    /// first: then returns `None`, and the connection, which has no request in flight yet,
+    /// should just be dropped.
+    pub async fn before_serving<F: std::future::Future>(&mut self, work: F) -> Option<F::Output> {
+        // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as "drop".
+        match race(work, self.draining.wait_for(|&draining| draining)).await {
+            First::Left(output) => Some(output),
+            First::Right(_) => None,
+        }
+    }
+
     /// Runs `conn` to completion, starting its graceful shutdown when the drain begins.
     ///
     /// Returns `None` if the connection was still open at the deadline and was dropped (which
@@ -102,6 +129,7 @@ impl ConnWatch {
         let ConnWatch {
             watcher,
             mut force_close,
+            draining: _,
         } = self;
         // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as "close".
         let outcome = race(watcher.watch(conn), force_close.wait_for(|&forced| forced)).await;

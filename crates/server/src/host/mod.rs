@@ -8,8 +8,8 @@
 //!
 //! [`tokio`] supplies them for tokio, [`spool`] for Spool's own runtime. A runtime plugs in by
 //! implementing [`Listener`] for its TCP listener and [`Runtime`] for its timer and blocking pool,
-//! and by calling [`serve`] with its hyper executor and timer; everything else (protocol
-//! sniffing, routes, logging, back-off, draining) is shared.
+//! and by calling [`serve`] with its hyper executor and timer; everything else (TLS, protocol
+//! choice, routes, logging, back-off, draining) is shared.
 
 pub mod spool;
 pub mod tokio;
@@ -25,8 +25,9 @@ use hyper_util::server::conn::auto::HttpServerConnExec;
 
 use crate::config::Config;
 use crate::rt::{race, BoxFuture, First, Runtime};
-use crate::service::{HttpService, ResponseBody, Routes, ServiceFuture};
+use crate::service::{ResponseBody, ServiceFuture};
 use crate::shutdown::{Drain, DrainOutcome};
+use crate::tls::TlsAcceptor;
 use crate::{conn, Error};
 
 /// How long the accept loop pauses when the process is out of file descriptors or memory.
@@ -60,6 +61,11 @@ pub struct Host<E, T> {
 
 /// Serves HTTP/1.1 and HTTP/2 on `listener` until `shutdown` completes, then drains.
 ///
+/// With TLS configured ([`Config::tls_cert`], [`Config::tls_self_signed`]) every connection is
+/// HTTPS: its handshake runs in the connection's own task, bounded by the header-read timeout,
+/// and ALPN picks the protocol. A TLS setting that cannot be used is an [`Error::Tls`], returned
+/// before the first connection is accepted.
+///
 /// The shutdown sequence: stop accepting and close the listening socket (so new connections
 /// are refused, not left waiting in the backlog), ask open connections to finish their
 /// in-flight requests, and close whatever is still open after `config.shutdown_timeout`.
@@ -85,13 +91,20 @@ where
     } = host;
     let mut listener = listener;
     let local_addr = listener.local_addr().map_err(Error::LocalAddr)?;
-    let builder = Arc::new(conn::builder(executor.clone(), timer, config));
-    let routes = Arc::new(Routes::new(Arc::clone(&runtime), config));
+    let tls = TlsAcceptor::from_config(config)?;
+    let listening = match tls {
+        None => format!("http://{local_addr} (HTTP/1.1 and HTTP/2 with prior knowledge)"),
+        Some(_) => format!("https://{local_addr} (HTTP/2 and HTTP/1.1, by ALPN)"),
+    };
+    let shared = Arc::new(conn::Shared::new(
+        executor.clone(),
+        timer,
+        Arc::clone(&runtime),
+        tls,
+        config,
+    ));
     let drain = Drain::new();
-    tracing::info!(
-        runtime = runtime.name(),
-        "listening on http://{local_addr} (HTTP/1.1 and HTTP/2 with prior knowledge)"
-    );
+    tracing::info!(runtime = runtime.name(), "listening on {listening}");
 
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -101,11 +114,11 @@ where
         };
         match accepted {
             Ok((io, peer)) => {
-                let service = HttpService::new(Arc::clone(&routes), peer);
-                let builder = Arc::clone(&builder);
+                let shared = Arc::clone(&shared);
                 let watch = drain.watch();
+                // The TLS handshake too runs in here, never in this loop.
                 executor.execute(Box::pin(async move {
-                    conn::serve(&builder, io, service, watch).await;
+                    conn::accept(&shared, io, peer, watch).await;
                 }));
             }
             Err(error) => match AcceptError::classify(&error) {

@@ -108,6 +108,6 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Er
             _ = interrupt.recv() => "SIGINT",
             _ = terminate.recv() => "SIGTERM",
         };
-        tracing::info!("received {name}, shutting down");
+        crate::shutdown::log_signal(name);
     })
 }
