@@ -4,13 +4,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Gives up the worker once: the task is re-queued at the **back** of its worker's queue (not in
-/// the LIFO slot, which would run it again immediately), so every task queued before it runs
-/// first.
+/// Gives up the worker once, and lets every other ready task run first: the task is *deferred*
+/// (set aside on its worker, not stealable) until that worker has nothing else to run — its LIFO
+/// slot, its queue *and* the runtime's injection queue (tasks spawned from outside) are empty. A
+/// worker that never runs dry still runs its deferred tasks every 61 ticks, so a yielder always
+/// makes progress. (Requeuing at the back of the worker's own queue, as Spool once did, starved
+/// the injection queue behind a few yield loops: see `scheduler/worker.rs`.)
 ///
 /// The future wakes itself and returns `Pending` once. async-task sees a task woken while it was
 /// running and tells the schedule function so (`ScheduleInfo::woken_while_running`), which is how
-/// Spool knows to queue it at the back.
+/// Spool knows to defer it. (Any task woken during its own poll, by itself or another thread, is
+/// deferred the same way.)
 ///
 /// ```
 /// let rt = spool::Runtime::new()?;

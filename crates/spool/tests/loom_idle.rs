@@ -7,7 +7,9 @@
 //! is `src/scheduler/worker.rs`'s decisions reduced to their synchronisation: look in the queue,
 //! search, park (the last searcher re-checks), and after waking, search again unless still
 //! listed as parked. If any interleaving loses the wake-up, every worker parks forever and loom
-//! reports the deadlock.
+//! reports the deadlock. (Deferred, i.e. yielded, tasks are not modelled: they live in a
+//! thread-local list that only their worker touches, and the worker moves them to its queue
+//! before it searches or parks, so to this model they are just "the queue was not empty".)
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p spool --release --test 'loom_*'

@@ -9,20 +9,22 @@
 //! - **Called on one of this runtime's workers** (a task woke another, a task spawned one, a timer
 //!   fired in the driver): the task goes to *that worker's* local queue (`queue.rs`), into its LIFO slot —
 //!   no lock, no other core involved, and the task runs next while its data is still in the cache.
-//!   A task that woke *itself* while running (`yield_now`) goes to the back instead, so others run.
+//!   A task that woke *itself* while running (`yield_now`) is *deferred* instead: set aside until
+//!   nothing else is ready, the injection queue included (`worker.rs` tells why that matters).
 //! - **Called anywhere else** (the main thread, a blocking-pool thread, another runtime): the task
 //!   goes to the shared injection queue (crossbeam's `Injector`) and *one* parked worker is woken,
 //!   but only if no worker is already searching (`idle.rs`).
 //!
 //! Each worker (`worker.rs`) then runs: the LIFO slot, its own queue, the injection queue (first,
-//! every `global_queue_interval` ticks, so that injected tasks are not starved by local ones), and
-//! when all are empty it steals half of a random other worker's queue. With nothing anywhere it
-//! parks (`park.rs`): in the driver, waiting for I/O and timers, if nobody else is; on a condvar
-//! otherwise.
+//! a batch every `global_queue_interval` ticks, so that injected tasks are not starved by local
+//! ones), then its deferred (yielded) tasks, and when all are empty it steals half of a random
+//! other worker's queue. With nothing anywhere it parks (`park.rs`): in the driver, waiting for
+//! I/O and timers, if nobody else is; on a condvar otherwise.
 //!
 //! There is no cooperative budget (tokio's 128 polls per task before a forced yield): a task that
-//! never returns `Pending` keeps its worker, and the LIFO cap and the injection interval are the
-//! only fairness mechanisms. The blocking detector reports such tasks.
+//! never returns `Pending` keeps its worker, and the LIFO cap, the injection interval and the
+//! deferred list (flushed every maintenance tick) are the only fairness mechanisms. The blocking
+//! detector reports such tasks.
 
 pub(crate) mod idle;
 pub(crate) mod park;

@@ -2,9 +2,11 @@
 //!
 //! ```text
 //! loop {
-//!     every 61st tick: a task from the injection queue first      (fairness for remote work)
-//!     every 61st tick: turn the driver with a zero timeout        (busy workers fire timers)
+//!     every 61st tick: a batch from the injection queue first     (fairness for remote work)
+//!     every 61st tick: deferred tasks → back of own queue         (fairness for yielders)
+//!                      + turn the driver with a zero timeout      (busy workers fire timers)
 //!     LIFO slot (at most 3 in a row) → own queue → injection queue (a batch)
+//!     → deferred: the tasks that yielded, now that nothing else is ready
 //!     → search: steal half of a random worker's queue → injection queue again
 //!     → park: in the driver if free (epoll_wait until the next timer), else on the condvar
 //! }
@@ -17,8 +19,41 @@
 //!
 //! The worker's [`LocalQueue`] is reachable from the schedule function through a thread-local
 //! ([`schedule_local`]), which is how "scheduled from a worker of this runtime" is detected.
+//!
+//! # Yielding: defer, do not requeue (the step that made remote spawns fair)
+//!
+//! A task that wakes itself while it runs ([`yield_now`](crate::yield_now)) used to go to the
+//! back of its worker's queue. That looks fair, and is not: a worker running a few tasks that loop
+//! `yield_now` + some work *always* has a local task, so it looked at the injection queue only on
+//! the every-61st-tick path — and took *one* task there. Each task spawned from outside the
+//! runtime waited 61 polls of the yielders: tokio's `spawn_many_remote_busy1` benchmark (10 000
+//! remote spawns beside 2 × workers yielders spinning 10 µs) ran 400–500× slower than on tokio,
+//! with the time exactly proportional to the interval and the scheduler under 0.5 % of the
+//! profile. The policy was wrong, not the code's speed.
+//!
+//! The fix is tokio's, in two parts:
+//!
+//! - **Yielded tasks are deferred**: they go to a per-worker list (`Local::deferred`, a plain
+//!   `Vec`, not stealable) and move back to the queue only when the LIFO slot, the local queue
+//!   *and the injection queue* are empty. "Let every other ready task run first" now includes
+//!   the tasks waiting in the injection queue, so a worker of yielders admits remote work every
+//!   round instead of every 61st tick. It never parks with deferred tasks (they are flushed before
+//!   it searches or parks), and at shutdown they are dropped like queued tasks.
+//! - **The interval tick takes a batch** from the injection queue (`len / workers + 1`, at most
+//!   128 and at most the queue's free room), not one task.
+//!
+//! And the other way round: a worker that never runs dry (a flood of local spawns, I/O, the
+//! injection queue) would never reach the "nothing else is ready" point, so the deferred list is
+//! also moved to the back of the queue on every maintenance tick (tokio wakes its deferred tasks
+//! after each zero-timeout park, which is the same tick). A yielder then waits at most one
+//! maintenance interval plus the queue ahead of it (~180 polls per yield beside 32 tasks that
+//! keep respawning themselves, on one worker).
+//!
+//! Measured: beside 2 × workers yielders, a remote task went from 61.0 worker polls to 1.0–1.2
+//! (1, 2 and 4 workers; `tests/rt_fairness.rs` asserts < 20), and `spawn_many_remote_busy1`
+//! from ~400–600× tokio's time to ~1× (`docs/benchmarks.md`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -27,7 +62,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker};
 
-use super::queue::{LocalQueue, MAX_LIFO_POLLS};
+use super::queue::{LocalQueue, LOCAL_QUEUE_CAPACITY, MAX_LIFO_POLLS};
 use super::Shared;
 use crate::detector;
 use crate::metrics::PollSpan;
@@ -47,7 +82,11 @@ struct Local {
     queue: LocalQueue,
     /// The worker is inside `park` (firing timers in the driver): tasks it schedules now are
     /// its own to run right after, so they do not wake anybody.
-    in_park: std::cell::Cell<bool>,
+    in_park: Cell<bool>,
+    /// Tasks that woke themselves while running (`yield_now`), in yield order: they run again
+    /// once nothing else is ready here or in the injection queue, or at the next maintenance
+    /// tick. Not stealable: nobody else is short of work while this worker still has some.
+    deferred: RefCell<Vec<Runnable>>,
 }
 
 thread_local! {
@@ -76,14 +115,13 @@ pub(crate) fn schedule_local(
         Some(local) if Arc::ptr_eq(&local.shared, shared) => local,
         _ => return Some(runnable),
     };
-    let stealable = if yielded {
-        // It yielded to let others run: back of the queue, not the LIFO slot. No wake-up either:
-        // this worker will come back to it as soon as the queue ahead of it is done.
-        local.queue.push_back(runnable, &shared.injector);
-        false
-    } else {
-        local.queue.push_lifo(runnable, &shared.injector)
-    };
+    if yielded {
+        // It yielded to let others run: deferred until nothing else is ready (not even in the
+        // injection queue). No wake-up: this worker comes back to it before it could park.
+        local.deferred.borrow_mut().push(runnable);
+        return None;
+    }
+    let stealable = local.queue.push_lifo(runnable, &shared.injector);
     if stealable && !local.in_park.get() {
         shared.notify_parked();
     }
@@ -100,7 +138,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>) {
     let local = Rc::new(Local {
         shared: shared.clone(),
         queue: LocalQueue::new(deque),
-        in_park: std::cell::Cell::new(false),
+        in_park: Cell::new(false),
+        deferred: RefCell::new(Vec::new()),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
     let _context = context::enter(Handle::from_shared(shared.clone()));
@@ -144,15 +183,16 @@ impl WorkerLoop {
         }
     }
 
-    /// Drops whatever is left in the local queue at shutdown (dropping a task may schedule
-    /// another onto this queue: `schedule` drops those directly once the flag is set, but loop
-    /// anyway).
+    /// Drops whatever is left in the local queue and the deferred list at shutdown (dropping a
+    /// task may schedule another onto this queue: `schedule` drops those directly once the flag
+    /// is set, but loop anyway).
     fn drain(&mut self) {
         while let Some(task) = self
             .local
             .queue
             .take_lifo()
             .or_else(|| self.local.queue.pop())
+            .or_else(|| self.local.deferred.borrow_mut().pop())
         {
             let _ = catch_unwind(AssertUnwindSafe(|| drop(task)));
         }
@@ -161,7 +201,8 @@ impl WorkerLoop {
     fn next_task(&mut self) -> Option<Runnable> {
         let queue = &self.local.queue;
         if self.tick % self.shared.config.global_queue_interval == 0 {
-            if let Some(task) = steal_one(&self.shared.injector) {
+            // A batch, not one task: the rest waits at the back of the local queue.
+            if let Some(task) = self.take_from_injector() {
                 return Some(task);
             }
         }
@@ -175,17 +216,45 @@ impl WorkerLoop {
             queue.push_back(task, &self.shared.injector);
         }
         self.lifo_polls = 0;
-        queue.pop().or_else(|| self.take_from_injector())
+        if let Some(task) = queue.pop().or_else(|| self.take_from_injector()) {
+            return Some(task);
+        }
+        // Nothing else is ready: the yielders' turn.
+        if self.flush_deferred() {
+            let task = self.local.queue.pop();
+            if self.local.queue.has_stealable() {
+                self.shared.notify_parked();
+            }
+            return task;
+        }
+        None
+    }
+
+    /// Moves the deferred (yielded) tasks to the back of the local queue, in yield order.
+    /// Returns whether there were any.
+    fn flush_deferred(&self) -> bool {
+        let mut deferred = self.local.deferred.borrow_mut();
+        if deferred.is_empty() {
+            return false;
+        }
+        for task in deferred.drain(..) {
+            self.local.queue.push_back(task, &self.shared.injector);
+        }
+        true
     }
 
     /// A batch from the injection queue: a fair share (`len / workers + 1`) so that one worker
-    /// does not hoard work that idle ones could run.
+    /// does not hoard work that idle ones could run, and no more than the local queue has room
+    /// for.
     fn take_from_injector(&self) -> Option<Runnable> {
         let injector = &self.shared.injector;
         if injector.is_empty() {
             return None;
         }
-        let limit = (injector.len() / self.shared.remotes.len() + 1).min(MAX_BATCH);
+        let free = LOCAL_QUEUE_CAPACITY.saturating_sub(self.local.queue.deque().len());
+        let limit = (injector.len() / self.shared.remotes.len() + 1)
+            .min(MAX_BATCH)
+            .min(free.max(1));
         loop {
             match injector.steal_batch_with_limit_and_pop(self.local.queue.deque(), limit) {
                 Steal::Success(task) => return Some(task),
@@ -280,23 +349,27 @@ impl WorkerLoop {
         }
     }
 
-    /// Fires due timers (and, once the reactor exists, polls I/O) without blocking, if the
-    /// driver is free.
+    /// Requeues the deferred tasks (a worker that never runs dry must still run its yielders),
+    /// and fires due timers and polls I/O without blocking, if the driver is free.
     fn maintenance(&mut self) {
+        let mut scheduled = self.flush_deferred();
         if let Some(mut driver) = self.shared.driver.try_lock() {
             self.local.in_park.set(true);
             driver.turn(Some(Duration::ZERO));
             self.local.in_park.set(false);
-            if self.local.queue.has_stealable() {
-                self.shared.notify_parked();
-            }
+            scheduled = true;
+        }
+        if scheduled && self.local.queue.has_stealable() {
+            self.shared.notify_parked();
         }
     }
 
     fn park(&mut self) {
         let shared = self.shared.clone();
         let remote = &shared.remotes[self.index];
-        if self.local.queue.has_tasks() {
+        // Never sleep on deferred tasks (`next_task` flushes them before searching, so this is
+        // a safety net): they would wait for a wake-up that nobody sends.
+        if self.flush_deferred() || self.local.queue.has_tasks() {
             return;
         }
         if shared
@@ -336,16 +409,5 @@ impl WorkerLoop {
         }
         self.local.in_park.set(false);
         self.lifo_polls = 0;
-    }
-}
-
-/// One task from the injection queue.
-fn steal_one(injector: &crossbeam_deque::Injector<Runnable>) -> Option<Runnable> {
-    loop {
-        match injector.steal() {
-            Steal::Success(task) => return Some(task),
-            Steal::Empty => return None,
-            Steal::Retry => continue,
-        }
     }
 }
