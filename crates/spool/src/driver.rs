@@ -1,15 +1,25 @@
 //! The driver: the one place an idle runtime waits, for I/O and for its timers at once.
 //!
-//! A [`polling::Poller`] (epoll on Linux) plus the [`TimerQueue`]. A worker with nothing to do
+//! A [`mio::Poll`] (epoll on Linux) plus the [`TimerQueue`]. A worker with nothing to do
 //! tries to take the driver ([`Driver::try_lock`]); if it gets it, it blocks in
-//! `poller.wait(timeout = nearest timer deadline)` ([`DriverGuard::turn`]), so a runtime full of
+//! `poll.poll(timeout = nearest timer deadline)` ([`DriverGuard::turn`]), so a runtime full of
 //! sleeping tasks costs no CPU at all until the first deadline. On return it dispatches I/O events
 //! and fires the expired timers, whose tasks land on its own queue. The other idle workers sleep
 //! on their condvars (see [`crate::scheduler::park`]).
 //!
-//! Waking the holder is [`Driver::unpark`]: `poller.notify()`, an eventfd write that makes the
-//! current (or the next) `epoll_wait` return. polling v3 arms a timerfd for the timeout, so the
-//! resolution is sub-millisecond, not epoll's whole milliseconds.
+//! Waking the holder is [`Driver::unpark`]: a [`mio::Waker`], an eventfd registered
+//! edge-triggered in the same epoll. `wake()` is one `write(2)`; the event it raises stays in
+//! epoll's ready list until an `epoll_wait` collects it, so a notification sent before the wait
+//! starts still makes it return at once (it is sticky, `tests/loom_park.rs` relies on it). The
+//! eventfd is never read: with edge triggering, every write raises a new edge anyway (mio resets
+//! the counter in the rare case it would overflow).
+//!
+//! One turn is one syscall, `epoll_wait`, whatever the timeout. Its resolution is a millisecond:
+//! mio rounds the timeout *up* to whole milliseconds (a 0.3 ms wait becomes 1 ms, never a 0 ms
+//! busy loop; only an explicit zero stays zero), so a timer fires at its deadline or up to about
+//! a millisecond after it, never before. (The `polling` crate used before armed a timerfd for
+//! sub-millisecond waits, at the price of several syscalls per wait — and it cannot report
+//! `EPOLLRDHUP`, see [`crate::io`].)
 //!
 //! Busy workers must still fire due timers: every few dozen ticks a worker try-locks the driver and
 //! turns it with a zero timeout (maintenance), see [`crate::scheduler::worker`].
@@ -21,11 +31,14 @@
 //!
 //! 1. The driver keeps the table of sources (`io/sources.rs`: a slab of `ScheduledIo`, readiness
 //!    bits + reader and writer wakers). Registering a source inserts into it and adds the fd to
-//!    the poller once, edge-triggered, with the slab index (+ a generation) as its key.
+//!    the poller once, edge-triggered, with the slab index (+ a generation) as its key (mio's
+//!    `Token`).
 //! 2. [`Driver::has_io`] is `true` while sources are registered, so that zero-timeout
 //!    maintenance turns really poll the kernel (they skip the syscall while there are none).
-//! 3. [`DriverGuard::turn`] hands the events to the table, which sets readiness and collects the
-//!    wakers into a buffer kept across turns; they are woken once the table's lock is released.
+//! 3. [`DriverGuard::turn`] translates each event into readiness bits (`READABLE`, `WRITABLE`,
+//!    and `READ_CLOSED` when the peer shut down its write side) and hands them to the table,
+//!    which sets them and collects the wakers into a buffer kept across turns; they are woken
+//!    once the table's lock is released.
 //!    The turn runs on a worker thread, so the woken tasks go to that worker's own queue, exactly
 //!    like fired timers: an I/O event costs no cross-thread wake-up.
 
@@ -34,24 +47,36 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use polling::{Events, Poller};
+use mio::{Events, Poll, Registry, Token};
 
+use crate::io::scheduled::{READABLE, READ_CLOSED, WRITABLE};
 use crate::io::sources::Sources;
 use crate::time::timers::{TimerKey, TimerQueue};
+
+/// The key of the driver's own waker; source keys never take it (`io/sources.rs`).
+const WAKE_TOKEN: Token = Token(usize::MAX);
+
+/// Events collected per `epoll_wait` (more stay in epoll's ready list for the next turn).
+const EVENTS_CAPACITY: usize = 1024;
 
 /// Poller + timers of one runtime.
 #[derive(Debug)]
 pub(crate) struct Driver {
-    poller: Poller,
+    /// Adds and removes sources without the turn's lock (a `dup` of the `Poll`'s epoll fd).
+    registry: Registry,
+    /// Interrupts the wait (an eventfd in the same epoll).
+    waker: mio::Waker,
     timers: TimerQueue,
     sources: Sources,
     /// Held by whoever turns the driver; `try_lock` decides who waits in it.
     turn: Mutex<TurnBuffers>,
 }
 
-/// What a turn fills and empties, kept between turns so that a turn allocates nothing.
+/// What a turn fills and empties, kept between turns so that a turn allocates nothing — and the
+/// `Poll` itself, which only the holder of the turn may wait on (`Poll::poll` takes `&mut`).
 #[derive(Debug)]
 struct TurnBuffers {
+    poll: Poll,
     events: Events,
     wakers: Vec<Waker>,
 }
@@ -65,12 +90,17 @@ pub(crate) struct DriverGuard<'a> {
 
 impl Driver {
     pub(crate) fn new() -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
         Ok(Driver {
-            poller: Poller::new()?,
+            registry,
+            waker,
             timers: TimerQueue::new(),
             sources: Sources::default(),
             turn: Mutex::new(TurnBuffers {
-                events: Events::new(),
+                poll,
+                events: Events::with_capacity(EVENTS_CAPACITY),
                 wakers: Vec::new(),
             }),
         })
@@ -91,8 +121,8 @@ impl Driver {
 
     /// Interrupts the wait of the driver's holder (or makes its next wait return at once).
     pub(crate) fn unpark(&self) {
-        if let Err(err) = self.poller.notify() {
-            tracing::error!(%err, "spool: failed to notify the poller");
+        if let Err(err) = self.waker.wake() {
+            tracing::error!(%err, "spool: failed to wake the poller");
         }
     }
 
@@ -109,9 +139,9 @@ impl Driver {
         &self.timers
     }
 
-    /// The poller, for registering sources (`io/registration.rs`).
-    pub(crate) fn poller(&self) -> &Poller {
-        &self.poller
+    /// The poller's registry, for registering sources (`io/registration.rs`).
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The table of registered I/O sources.
@@ -145,9 +175,11 @@ impl DriverGuard<'_> {
         let timeout = driver.timers.begin_wait(max_wait);
         let skip_poll = timeout == Some(Duration::ZERO) && !driver.has_io();
         if !skip_poll {
-            self.buffers.events.clear();
-            match driver.poller.wait(&mut self.buffers.events, timeout) {
-                Ok(_) => self.dispatch(),
+            let TurnBuffers { poll, events, .. } = &mut *self.buffers;
+            match poll.poll(events, timeout) {
+                Ok(()) => self.dispatch(),
+                // A signal cut the wait short: a turn with no events (the caller loops anyway).
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => {
                     // Should never happen with a healthy epoll fd. Sleep a little rather than
                     // turning a broken poller into a busy loop.
@@ -168,13 +200,51 @@ impl DriverGuard<'_> {
     /// under the sources' lock and woken after it is released: a wake-up may drop a task (at
     /// shutdown), whose sockets then deregister, which takes that lock.
     fn dispatch(&mut self) {
-        let TurnBuffers { events, wakers } = &mut *self.buffers;
+        let TurnBuffers { events, wakers, .. } = &mut *self.buffers;
         if events.is_empty() {
             return;
         }
-        self.driver.sources.dispatch(events.iter(), wakers);
+        let ready = events
+            .iter()
+            .filter(|event| event.token() != WAKE_TOKEN)
+            .map(|event| (event.token().0, readiness_of(event)));
+        self.driver.sources.dispatch(ready, wakers);
         for waker in wakers.drain(..) {
             waker.wake();
         }
+    }
+}
+
+/// An epoll event as readiness bits.
+///
+/// An error (`EPOLLERR`) or a hang-up (`EPOLLHUP`) wakes both directions: the operation that
+/// follows returns the error or the end of the stream. `READ_CLOSED` is set when the peer shut
+/// down its write side (`EPOLLRDHUP`), on a hang-up and on an error: in each case no further
+/// read edge may come, so a short read must not clear `READABLE` (see `io/scheduled.rs`).
+fn readiness_of(event: &mio::event::Event) -> usize {
+    let closed = event.is_read_closed() || event.is_error();
+    let mut ready = 0;
+    if closed {
+        ready |= READABLE | READ_CLOSED;
+    } else if event.is_readable() {
+        ready |= READABLE;
+    }
+    if event.is_writable() || event.is_write_closed() || event.is_error() {
+        ready |= WRITABLE;
+    }
+    ready
+}
+
+#[cfg(all(test, not(loom)))]
+impl Driver {
+    /// Waits once, without dispatching; returns how many source events came (tests).
+    pub(crate) fn wait_for_test(&self, timeout: Duration) -> usize {
+        let mut guard = self.try_lock().expect("the driver is free in this test");
+        let TurnBuffers { poll, events, .. } = &mut *guard.buffers;
+        poll.poll(events, Some(timeout)).unwrap();
+        events
+            .iter()
+            .filter(|event| event.token() != WAKE_TOKEN)
+            .count()
     }
 }

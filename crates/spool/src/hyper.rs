@@ -49,7 +49,6 @@ use std::time::{Duration, Instant};
 
 use hyper::rt::{Executor, ReadBufCursor, Sleep, Timer};
 
-use crate::io::scheduled::Direction;
 use crate::net::TcpStream;
 
 /// hyper's [`Executor`] on Spool: each future hyper hands over becomes a detached task of the
@@ -146,7 +145,9 @@ impl hyper::rt::Read for TcpStream {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let io = self.io();
-        let n = ready!(io.poll_io(cx, Direction::Read, |stream| {
+        // A short read clears readiness (unless the peer closed): see `TcpStream::poll_read_priv`.
+        let len = buf.remaining();
+        let n = ready!(io.poll_read_stream(cx, len, |stream| {
             // SAFETY: `as_mut` requires that we do not de-initialise bytes through the slice:
             // `recv` only ever writes bytes into it (and socket2's signature takes
             // `MaybeUninit`, so no `&mut [u8]` to uninitialised memory is ever formed).

@@ -61,7 +61,7 @@
 //!
 //! # What is written by hand
 //!
-//! The task cell is async-task's, the deques are crossbeam's, the poller is polling's. Written
+//! The task cell is async-task's, the deques are crossbeam's, the poller is mio's. Written
 //! here, because they are the point of the project: the scheduling decisions
 //! ([`scheduler`]), the searching/parked bookkeeping and the parker, the timer hand-off with the
 //! driver, the blocking pool and the detector. The hand-written concurrent parts are modelled
@@ -76,10 +76,10 @@
 //!
 //! # `unsafe`
 //!
-//! Denied crate-wide, allowed in two places, each with its `// SAFETY:` argument: registering a
-//! socket with the poller (`io/registration.rs`: polling requires the socket to be removed from
-//! the poller before it is closed, which the registration guarantees by owning it), and, with the
-//! `hyper` feature, reading into hyper's uninitialised buffer without zeroing it.
+//! Denied crate-wide, allowed in one place, with its `// SAFETY:` argument: with the `hyper`
+//! feature, reading into hyper's uninitialised buffer without zeroing it. (Registering a socket
+//! with the poller is safe with mio; `io/registration.rs` still guarantees by construction that
+//! a socket leaves the poller before it is closed.)
 #![warn(
     missing_docs,
     rust_2018_idioms,

@@ -2,7 +2,8 @@
 //! condvar or inside the driver — is never lost.
 //!
 //! The driver is modelled by a fake poller whose `wait` blocks until `notify` (as `epoll_wait`
-//! with no timer would) and whose notification is sticky (as polling's eventfd is).
+//! with no timer would) and whose notification is sticky (as the driver's mio waker is: its
+//! eventfd's edge stays in epoll's ready list until a wait collects it).
 #![cfg(loom)]
 
 #[allow(dead_code)]

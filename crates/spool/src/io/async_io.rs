@@ -215,6 +215,32 @@ impl<T: AsFd> Async<T> {
         self.registration.clear_readiness(event);
     }
 
+    /// A stream read into a buffer of `len` bytes: [`poll_io`](Self::poll_io) for reads, plus
+    /// the short-read rule (see `io/scheduled.rs`): `0 < n < len` bytes read means the receive
+    /// queue is drained, so readiness is cleared right away (unless the peer has closed its side),
+    /// sparing the next read the syscall that would return `WouldBlock`. Only for stream sockets,
+    /// where a read takes everything queued up to `len`; 0 (end of stream) clears nothing.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let event = ready!(self.poll_ready(cx, Direction::Read))?;
+            match op(self.get_ref()) {
+                Ok(n) => {
+                    if n > 0 && n < len {
+                        self.registration.clear_after_short_read(event);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.clear(event),
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+    }
+
     /// Readiness-driven I/O: try `op` while the source is ready; on `WouldBlock`, clear and wait.
     pub(crate) fn poll_io<R>(
         &self,

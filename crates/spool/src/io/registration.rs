@@ -1,24 +1,26 @@
 //! [`Registration`]: a source owned together with its place in the poller, so that it is
 //! always removed from the poller *before* it is closed.
 //!
-//! polling's `Poller::add` is `unsafe` for exactly one reason: the caller promises to `delete`
-//! the source before dropping it. (With epoll, an fd closed while registered stays in the
-//! interest list as long as another fd — a `dup`, a forked child's copy — points to the same
-//! open file, and keeps producing events for a key we may have given to somebody else.) The
-//! promise is kept by construction here: a `Registration` *owns* its source, the only way to
-//! drop the source is to drop (or unwrap) the registration, and both delete it first.
+//! Why the order matters: epoll tracks the *open file*, not the fd number. An fd closed while
+//! registered stays in the interest list as long as another fd — a `dup`, a forked child's
+//! copy — points to the same open file, and keeps producing events for a key we may have given
+//! to somebody else since. mio's `Registry::register` is safe (a stray event is a logic error, not
+//! memory unsafety, and the generation in our keys filters it, see `sources.rs`), but the rule is
+//! still kept by construction here: a `Registration` *owns* its source, the only way to drop the
+//! source is to drop (or unwrap) the registration, and both deregister it first.
 //!
-//! Registration happens once per source, edge-triggered, for both directions
-//! (`Event::all(key)`, `PollMode::Edge`): after that no `epoll_ctl` is ever needed again, not per
-//! read, not per write. (polling's default is oneshot mode, which would need an `epoll_ctl` to
-//! re-arm after every event.)
+//! Registration happens once per source, edge-triggered, for both directions (mio always
+//! registers `EPOLLET`; `Interest::READABLE` adds `EPOLLIN | EPOLLRDHUP`, `WRITABLE` adds
+//! `EPOLLOUT`): after that no `epoll_ctl` is ever needed again, not per read, not per write.
+//! (Oneshot mode would need an `epoll_ctl` to re-arm after every event.)
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use polling::{Event, PollMode};
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
 
 use super::scheduled::{Direction, ReadyEvent, ScheduledIo};
 use crate::driver::Driver;
@@ -44,20 +46,18 @@ impl<T: AsFd> Registration<T> {
         Self::with_driver(io, initial, driver)
     }
 
-    /// Registers `io` with `driver`. The one place Spool calls `Poller::add`.
-    #[allow(unsafe_code)]
+    /// Registers `io` with `driver`: the one `epoll_ctl(ADD)` of its life.
     pub(crate) fn with_driver(io: T, initial: usize, driver: Arc<Driver>) -> io::Result<Self> {
         let (key, state) = driver.sources().insert(initial)?;
-        // SAFETY: `Poller::add_with_mode` requires the source to be deleted from the poller before
-        // it is closed. `io` moves into the `Registration` built below and nothing else owns it;
-        // the registration hands it out only by reference (`get_ref`) or through `into_inner`,
-        // which deletes it first, and its `Drop` deletes it before dropping it (`deregister`). If
-        // the add fails, nothing was registered and `io` is dropped here unregistered.
-        let added = unsafe {
-            driver
-                .poller()
-                .add_with_mode(&io.as_fd(), Event::all(key), PollMode::Edge)
-        };
+        // `io` moves into the `Registration` built below and nothing else owns it; it is handed
+        // out only by reference (`get_ref`) or through `into_inner`, which deregisters it first,
+        // and `Drop` deregisters it before dropping it. If the add fails, nothing was registered
+        // and `io` is dropped here unregistered.
+        let added = driver.registry().register(
+            &mut SourceFd(&io.as_fd().as_raw_fd()),
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        );
         if let Err(err) = added {
             driver.sources().remove(key);
             return Err(err);
@@ -102,10 +102,19 @@ impl<T: AsFd> Registration<T> {
         self.state.clear_readiness(event);
     }
 
+    /// See [`ScheduledIo::clear_after_short_read`].
+    pub(crate) fn clear_after_short_read(&self, event: ReadyEvent) {
+        self.state.clear_after_short_read(event);
+    }
+
     /// Deletes the source from the poller and the table, and hands it back (still open).
     fn deregister(&mut self) -> Option<T> {
         let io = self.io.take()?;
-        if let Err(err) = self.driver.poller().delete(&io) {
+        let deleted = self
+            .driver
+            .registry()
+            .deregister(&mut SourceFd(&io.as_fd().as_raw_fd()));
+        if let Err(err) = deleted {
             // Cannot happen for a source we registered and still own; if it does, the source is
             // still closed after this (the kernel then drops it from the interest list itself
             // unless the fd was duplicated), and its stale events are filtered by generation.
@@ -128,7 +137,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// The invariant `Poller::add` asks for, observed from the kernel's side: after the
+    /// The invariant registration keeps, observed from the kernel's side: after the
     /// registration is dropped, its socket is no longer in the epoll interest list, even though a
     /// duplicate fd keeps the socket itself open (epoll tracks the open file, not the fd: a close
     /// without `EPOLL_CTL_DEL` would leave it there, reporting events).
@@ -144,25 +153,15 @@ mod tests {
 
         // Registered: a pending connection produces an event.
         let _first = std::net::TcpStream::connect(addr).unwrap();
-        let mut events = polling::Events::new();
-        driver
-            .poller()
-            .wait(&mut events, Some(Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(events.iter().count(), 1);
+        assert_eq!(driver.wait_for_test(Duration::from_secs(5)), 1);
 
         drop(registration);
         assert_eq!(driver.sources().len(), 0);
         // Make the (still open) socket readable again: nothing may be reported any more.
         drop(duplicate.accept().unwrap());
         let _second = std::net::TcpStream::connect(addr).unwrap();
-        events.clear();
-        driver
-            .poller()
-            .wait(&mut events, Some(Duration::from_millis(100)))
-            .unwrap();
         assert_eq!(
-            events.iter().count(),
+            driver.wait_for_test(Duration::from_millis(100)),
             0,
             "the dropped source is still registered"
         );

@@ -4,10 +4,26 @@
 //! # Readiness is a hint, kept until an operation says otherwise
 //!
 //! Sources are registered **edge-triggered**: the kernel reports a socket once when it *becomes*
-//! readable (new data, a FIN, an error), not on every `epoll_wait` while it stays readable. So
-//! the reactor must remember it: the event sets a `READABLE` bit here, and the bit stays set
-//! until an operation on the socket returns `WouldBlock`. Only then do we know the socket is
-//! drained, and only then may the bit be cleared — the next edge will set it again.
+//! readable (new data, a FIN, an error), not on every `epoll_wait` while it stays readable. That
+//! is what makes one registration per socket enough (no `epoll_ctl` to re-arm it after each
+//! event, as oneshot mode needs) and keeps a busy socket from being reported on every turn (as
+//! level-triggered mode would, until it is drained). The price: the reactor must remember the
+//! state itself. The event sets a `READABLE` bit here, and the bit stays set until an operation
+//! proves the socket drained. Only then may the bit be cleared — the next edge sets it again.
+//!
+//! Two things prove it drained:
+//!
+//! - an operation returned `WouldBlock` (always enough);
+//! - a stream read returned *fewer bytes than asked* (but more than 0): the receive queue is
+//!   empty, so the `read` that would follow could only return `WouldBlock` — one syscall per
+//!   request saved, on every keep-alive HTTP/1 connection. This one has a catch: what if the
+//!   peer's FIN came in with the data? Then the socket's single edge (data + FIN) has already
+//!   been reported, the next `read` would return 0 (end of stream), and no further edge will
+//!   ever come: clearing `READABLE` would leave the reader waiting forever for an EOF that is
+//!   already there. So the reactor registers for `EPOLLRDHUP` ("the peer shut down its write
+//!   side"), records it as the sticky `READ_CLOSED` bit, and a short read clears `READABLE` only
+//!   while `READ_CLOSED` is unset ([`ScheduledIo::clear_after_short_read`]). A read that returns
+//!   0 clears nothing: end-of-stream is sticky, every later read returns 0 at once.
 //!
 //! # The lost-wakeup race, and the tick
 //!
@@ -40,7 +56,11 @@ pub(crate) const READABLE: usize = 0b001;
 pub(crate) const WRITABLE: usize = 0b010;
 /// The runtime shut down: no event will ever come again.
 const SHUTDOWN: usize = 0b100;
-const READY_MASK: usize = READABLE | WRITABLE | SHUTDOWN;
+/// The peer closed its write side (`EPOLLRDHUP`), or the socket hung up or failed: reads will
+/// reach the end (or the error) and no further read edge may come. Sticky. A short read must not
+/// clear `READABLE` once this is set.
+pub(crate) const READ_CLOSED: usize = 0b1000;
+const READY_MASK: usize = READABLE | WRITABLE | SHUTDOWN | READ_CLOSED;
 /// The tick lives above the readiness bits; 16 bits of it (it only has to differ between an
 /// observation and the clear that follows it, a few microseconds later).
 const TICK_SHIFT: u32 = 16;
@@ -81,7 +101,7 @@ struct Waiters {
 /// Readiness and waiters of one registered source.
 #[derive(Debug)]
 pub(crate) struct ScheduledIo {
-    /// `tick << TICK_SHIFT | SHUTDOWN? | WRITABLE? | READABLE?`
+    /// `tick << TICK_SHIFT | READ_CLOSED? | SHUTDOWN? | WRITABLE? | READABLE?`
     readiness: AtomicUsize,
     waiters: Mutex<Waiters>,
 }
@@ -107,11 +127,12 @@ impl ScheduledIo {
         }
     }
 
-    /// Reactor side: an event made the source `ready` (`READABLE`, `WRITABLE` or both). Sets the
-    /// bits, moves the tick, and hands the wakers waiting for those directions to `wake` (the
-    /// caller wakes them after releasing its own locks).
+    /// Reactor side: an event made the source `ready` (`READABLE`, `WRITABLE` or both, plus
+    /// `READ_CLOSED` when the peer closed its side). Sets the bits, moves the tick, and hands the
+    /// wakers waiting for those directions to `wake` (the caller wakes them after releasing its
+    /// own locks).
     pub(crate) fn set_readiness(&self, ready: usize, mut wake: impl FnMut(Waker)) {
-        let ready = ready & (READABLE | WRITABLE);
+        let ready = ready & (READABLE | WRITABLE | READ_CLOSED);
         let mut current = self.readiness.load(Ordering::Acquire);
         loop {
             let tick = (tick_of(current) + 1) & TICK_MASK;
@@ -197,8 +218,22 @@ impl ScheduledIo {
     /// Clears that readiness, unless an event arrived since (the tick moved): then the bit
     /// stays, and the caller will simply try again.
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        self.clear_unless(event, 0);
+    }
+
+    /// Task side: a stream read after `event` returned fewer bytes than asked, but not 0: the
+    /// receive queue is drained. Clears `READABLE` like a `WouldBlock` would (saving the `read`
+    /// that would have returned it), except when the peer has closed its side (`READ_CLOSED`):
+    /// then the end of the stream is waiting behind the data and no edge will announce it, so
+    /// the bit stays and the next read returns 0.
+    pub(crate) fn clear_after_short_read(&self, event: ReadyEvent) {
+        self.clear_unless(event, READ_CLOSED);
+    }
+
+    /// Clears `event`'s bits if the tick has not moved and none of the `keep_if` bits is set.
+    fn clear_unless(&self, event: ReadyEvent, keep_if: usize) {
         let mut current = self.readiness.load(Ordering::Acquire);
-        while tick_of(current) == event.tick {
+        while tick_of(current) == event.tick && current & keep_if == 0 {
             match self.readiness.compare_exchange_weak(
                 current,
                 current & !event.ready,
@@ -259,6 +294,48 @@ mod tests {
         assert_eq!(counter.0.load(SeqCst), 0);
         io.set_readiness(READABLE, |w| w.wake());
         assert_eq!(counter.0.load(SeqCst), 1);
+    }
+
+    fn ready_now(io: &ScheduledIo, cx: &mut Context<'_>) -> ReadyEvent {
+        match io.poll_ready(cx, Direction::Read) {
+            Poll::Ready(Ok(event)) => event,
+            other => panic!("expected ready, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_short_read_clears_readable_unless_the_peer_closed() {
+        let waker = Waker::from(Arc::new(CountingWaker::default()));
+        let mut cx = Context::from_waker(&waker);
+        // Data only: a short read proves the socket drained.
+        let io = ScheduledIo::new(0);
+        io.set_readiness(READABLE, drop);
+        io.clear_after_short_read(ready_now(&io, &mut cx));
+        assert!(!io.is_ready(Direction::Read));
+        // Data and FIN in one edge: the bit must survive, the next read finds the EOF.
+        io.set_readiness(READABLE | READ_CLOSED, drop);
+        let seen = ready_now(&io, &mut cx);
+        io.clear_after_short_read(seen);
+        assert!(io.is_ready(Direction::Read), "EOF waiting behind the data");
+        // READ_CLOSED is sticky: a later data-only edge does not reset it.
+        io.set_readiness(READABLE, drop);
+        io.clear_after_short_read(ready_now(&io, &mut cx));
+        assert!(io.is_ready(Direction::Read));
+        // A WouldBlock is authoritative (a source that is not a stream, say).
+        io.clear_readiness(ready_now(&io, &mut cx));
+        assert!(!io.is_ready(Direction::Read));
+    }
+
+    #[test]
+    fn a_short_read_racing_with_an_edge_keeps_readable() {
+        let waker = Waker::from(Arc::new(CountingWaker::default()));
+        let mut cx = Context::from_waker(&waker);
+        let io = ScheduledIo::new(READABLE | WRITABLE);
+        let seen = ready_now(&io, &mut cx);
+        // The FIN's edge is dispatched between the short read and the clear.
+        io.set_readiness(READABLE | READ_CLOSED, drop);
+        io.clear_after_short_read(seen);
+        assert!(io.is_ready(Direction::Read));
     }
 
     #[test]

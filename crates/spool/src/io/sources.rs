@@ -1,5 +1,5 @@
 //! The reactor's table of registered sources: a slab of [`ScheduledIo`], looked up by the key the
-//! poller hands back with each event.
+//! poller hands back with each event (mio's `Token`, epoll's `data.u64`).
 //!
 //! The key given to `epoll_ctl` is `generation << INDEX_BITS | slab index`. The index finds the
 //! entry in O(1); the generation is there because slab slots are reused. A source may be
@@ -18,14 +18,14 @@ use std::task::Waker;
 
 use slab::Slab;
 
-use super::scheduled::{ScheduledIo, READABLE, WRITABLE};
+use super::scheduled::ScheduledIo;
 use crate::loom::std_lock;
 
 /// Low bits of a key: the slab index (up to 2^32 sources on 64-bit targets, 2^20 on 32-bit).
 const INDEX_BITS: u32 = if usize::BITS >= 64 { 32 } else { 20 };
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
-/// High bits: the generation, one bit short of the top so a key is never `usize::MAX` (polling
-/// reserves that one for its notifier).
+/// High bits: the generation, one bit short of the top so a key is never `usize::MAX` (the
+/// driver's waker uses that one, [`crate::driver`]).
 const GENERATION_MASK: usize = usize::MAX >> (INDEX_BITS + 1);
 
 #[derive(Debug)]
@@ -96,29 +96,21 @@ impl Sources {
         self.count.load(Relaxed)
     }
 
-    /// Applies a turn's events: sets readiness and collects the wakers to wake into `wakers`.
-    /// Events for keys no longer registered (stale generations) are dropped.
+    /// Applies a turn's events, each a `(key, readiness bits)` pair (the driver translates the
+    /// poller's flags, see `Driver::dispatch`): sets readiness and collects the wakers to wake
+    /// into `wakers`. Events for keys no longer registered (stale generations) are dropped.
     pub(crate) fn dispatch(
         &self,
-        events: impl Iterator<Item = polling::Event>,
+        events: impl Iterator<Item = (usize, usize)>,
         wakers: &mut Vec<Waker>,
     ) {
         let table = std_lock(&self.table);
-        for event in events {
-            let index = event.key & INDEX_MASK;
+        for (key, ready) in events {
+            let index = key & INDEX_MASK;
             let entry = match table.slab.get(index) {
-                Some(entry) if entry.generation == event.key >> INDEX_BITS => entry,
+                Some(entry) if entry.generation == key >> INDEX_BITS => entry,
                 _ => continue,
             };
-            // polling reports EPOLLERR and EPOLLHUP as both readable and writable, so errors and
-            // hang-ups wake both directions; the operation that follows returns the error or EOF.
-            let mut ready = 0;
-            if event.readable {
-                ready |= READABLE;
-            }
-            if event.writable {
-                ready |= WRITABLE;
-            }
             if ready != 0 {
                 entry.io.set_readiness(ready, |waker| wakers.push(waker));
             }
@@ -138,6 +130,7 @@ impl Sources {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use super::super::scheduled::{READABLE, WRITABLE};
     use super::*;
 
     #[test]
@@ -149,9 +142,9 @@ mod tests {
         assert_eq!(old_key & INDEX_MASK, new_key & INDEX_MASK, "slot reused");
         assert_ne!(old_key, new_key, "but under a new generation");
         let mut wakers = Vec::new();
-        sources.dispatch(std::iter::once(polling::Event::all(old_key)), &mut wakers);
+        sources.dispatch(std::iter::once((old_key, READABLE | WRITABLE)), &mut wakers);
         assert!(!new.is_ready(super::super::scheduled::Direction::Read));
-        sources.dispatch(std::iter::once(polling::Event::all(new_key)), &mut wakers);
+        sources.dispatch(std::iter::once((new_key, READABLE | WRITABLE)), &mut wakers);
         assert!(new.is_ready(super::super::scheduled::Direction::Read));
         assert_eq!(sources.len(), 1);
         sources.remove(new_key);

@@ -205,16 +205,18 @@ impl TcpStream {
 
     /// Reads into `buf`, waiting for data.
     ///
-    /// Unlike writes, a short read does not clear the readable state: the `polling` crate does
-    /// not report `EPOLLRDHUP`, so a short read cannot tell "drained" from "drained, and the
-    /// peer's FIN is next"; clearing there could miss the end of the stream. The next read
-    /// finds out (`WouldBlock`, or 0 at the end).
+    /// Like writes, a short read (fewer bytes than `buf` holds) clears the readable state at
+    /// once: the socket is drained, and the `read` that would return `WouldBlock` is skipped. The
+    /// exception is a peer that has shut down its write side (the reactor learns it from
+    /// `EPOLLRDHUP`): its FIN may have come with the data, in the same edge, so the state stays
+    /// readable and the next read returns 0 (see `io/scheduled.rs`).
     pub(crate) fn poll_read_priv(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |mut stream| stream.read(buf))
+        self.io
+            .poll_read_stream(cx, buf.len(), |mut stream| stream.read(buf))
     }
 
     fn poll_read_vectored_priv(
@@ -222,8 +224,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_read_with(cx, |mut stream| stream.read_vectored(bufs))
+            .poll_read_stream(cx, len, |mut stream| stream.read_vectored(bufs))
     }
 
     /// Runs a write that was asked to send `len` bytes. A short write means the send buffer

@@ -13,9 +13,10 @@
 //! - Registration is lazy (first poll) and cheap to repeat: a re-poll with the same waker
 //!   (`will_wake`) touches nothing; a new waker replaces the old one under the timer lock.
 //! - Dropping a `Sleep` removes its entry, so cancelled timeouts do not pile up.
-//! - Resolution: the deadline is an exact `Instant`, and polling v3 arms a timerfd for the wait,
-//!   so a timer fires within tens of microseconds of its deadline on an idle machine (better than
-//!   the 1 ms of tokio's wheel).
+//! - Resolution: the deadline is an exact `Instant`; the driver's `epoll_wait` takes whole
+//!   milliseconds, rounded *up* (mio), so a timer fires at its deadline or up to about 1 ms after
+//!   it on an idle machine, never early, and a sub-millisecond wait never turns into a
+//!   zero-timeout busy loop (tokio's wheel has the same 1 ms).
 //!
 //! # Which driver?
 //!
