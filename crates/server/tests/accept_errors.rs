@@ -119,5 +119,14 @@ async fn accept_loop_survives_emfile() {
             line.contains("WARN") && line.contains("accept failed") && line.contains("os error 24")
         });
         assert!(warned, "no EMFILE warning was logged:\n{logs}");
+
+        // Wait until this host has really stopped: a server still closing its descriptors
+        // while the next host's limit is in force would free them and hide that host's EMFILE.
+        let mut server = server;
+        server.begin_shutdown();
+        server
+            .stopped(Duration::from_secs(15))
+            .await
+            .expect("the server stopped with an error");
     }
 }
