@@ -10,8 +10,27 @@ use std::time::Duration;
 
 /// The address served when `--addr` and `SPOOL_ADDR` are absent.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
-/// The largest request body `/echo` reads (1 MiB); larger ones get `413 Payload Too Large`.
+/// The largest request body accepted (1 MiB, `--max-body`); larger ones get
+/// `413 Payload Too Large`.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// The largest request head accepted (16 KiB, `--max-header-bytes`).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// hyper refuses an HTTP/1 read buffer smaller than this (it panics), so neither may
+/// `--max-header-bytes` be.
+pub const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Connections served at once when `--max-connections` is absent.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// HTTP/2 streams a client may have open on one connection when
+/// `--h2-max-concurrent-streams` is absent.
+pub const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 256;
+/// Streams a client may reset before the server has accepted them, before the connection is
+/// closed with `ENHANCE_YOUR_CALM`: h2's default, the defence against "rapid reset"
+/// (CVE-2023-44487). Set explicitly so that a change of default upstream cannot silently lift it.
+pub const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+/// Streams the server may reset because the *client* broke the protocol, before the
+/// connection is closed: h2's default, the defence against floods of malformed frames
+/// (e.g. "MadeYouReset"). Set explicitly for the same reason.
+pub const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// The largest `ms` accepted by `/sleep` and `/work` (one minute).
 pub const MAX_MS: u64 = 60_000;
 
@@ -45,15 +64,95 @@ pub struct Config {
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_timeout: Duration,
 
-    /// How long an HTTP/1 client may take to send a request's headers (also the idle time
-    /// allowed between keep-alive requests, and the time a TLS handshake may take); `0` turns
-    /// it off.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    /// How long a new connection may take to send its first request's headers (the TLS
+    /// handshake and the HTTP/1-or-2 sniff included; slowloris defence), and an HTTP/1 client
+    /// each later request's headers, idle time before it included; `0` turns it off.
+    #[arg(
+        long,
+        env = "SPOOL_HEADER_READ_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration,
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
     pub header_read_timeout: Duration,
 
-    /// Largest request body `/echo` accepts; not a flag yet (the hardening work adds one).
-    #[arg(skip = DEFAULT_MAX_BODY)]
+    /// How long a connection may stay open with no request in flight before it is closed
+    /// (HTTP/2: GOAWAY); `0` turns it off. HTTP/1 connections are also bound by
+    /// --header-read-timeout while they wait for the next request.
+    #[arg(
+        long,
+        env = "SPOOL_IDLE_TIMEOUT",
+        default_value = "60s",
+        value_parser = parse_duration,
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
+    pub idle_timeout: Duration,
+
+    /// How long a handler may run; a slower one is cancelled and its client gets
+    /// `503 Service Unavailable`; `0` turns it off.
+    #[arg(
+        long,
+        env = "SPOOL_REQUEST_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration,
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
+    pub request_timeout: Duration,
+
+    /// Connections served at once; above it, accepting pauses and new connections wait in the
+    /// kernel's backlog while the open ones keep being served.
+    #[arg(
+        long,
+        env = "SPOOL_MAX_CONNECTIONS",
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = parse_max_connections,
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    pub max_connections: usize,
+
+    /// Largest request body (e.g. `1MiB`, `64KiB`, `1000`); a larger one gets `413` without
+    /// being read (a declared Content-Length is checked before the first byte).
+    #[arg(
+        long,
+        env = "SPOOL_MAX_BODY",
+        default_value = "1MiB",
+        value_parser = parse_body_size,
+        value_name = "SIZE",
+        help_heading = "Limits"
+    )]
     pub max_body: usize,
+
+    /// Largest request head (request line and headers; at least 8KiB): HTTP/1 answers `431`,
+    /// HTTP/2 resets the stream.
+    #[arg(
+        long,
+        env = "SPOOL_MAX_HEADER_BYTES",
+        default_value = "16KiB",
+        value_parser = parse_header_size,
+        value_name = "SIZE",
+        help_heading = "Limits"
+    )]
+    pub max_header_bytes: usize,
+
+    /// HTTP/2 streams (requests) a client may have open at once on one connection.
+    #[arg(
+        long,
+        env = "SPOOL_H2_MAX_CONCURRENT_STREAMS",
+        default_value_t = DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+        value_name = "N",
+        help_heading = "Limits"
+    )]
+    pub h2_max_concurrent_streams: u32,
+
+    /// Adds a `/panic` route whose handler panics, to watch the server survive it. For tests
+    /// and demonstrations only, hence hidden from `--help`.
+    #[arg(long, hide = true)]
+    pub debug_panic_route: bool,
 
     /// Serve HTTPS with this certificate chain (PEM, end-entity certificate first); needs
     /// --tls-key. HTTP/2 or HTTP/1.1 is then agreed by ALPN, as browsers require for HTTP/2.
@@ -92,7 +191,13 @@ impl Default for Config {
             log: "info".to_owned(),
             shutdown_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             max_body: DEFAULT_MAX_BODY,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            h2_max_concurrent_streams: DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+            debug_panic_route: false,
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
@@ -118,6 +223,76 @@ impl Config {
             Some(n) => usize::from(n),
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
+    }
+}
+
+/// Why a size string was rejected by [`parse_size`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid size `{input}`: expected a whole number of bytes with an optional unit \
+     B, KiB, MiB or GiB (e.g. `1MiB`, `16KiB`, `4096`), {limits}"
+)]
+pub struct SizeError {
+    input: String,
+    limits: String,
+}
+
+/// Parses a size in bytes: `4096`, `16KiB`, `1MiB`, `1GiB` (also `K`/`KB`/`M`/`MB`/`G`/`GB`,
+/// which mean the same powers of 1024), and checks it lies in `min..=max`.
+///
+/// ```
+/// use server::config::parse_size;
+///
+/// assert_eq!(parse_size("16KiB", 1, usize::MAX), Ok(16 * 1024));
+/// assert_eq!(parse_size("1MiB", 1, usize::MAX), Ok(1 << 20));
+/// assert!(parse_size("1.5MiB", 1, usize::MAX).is_err());
+/// assert!(parse_size("0", 1, usize::MAX).is_err());
+/// ```
+pub fn parse_size(input: &str, min: usize, max: usize) -> Result<usize, SizeError> {
+    let error = || SizeError {
+        input: input.to_owned(),
+        limits: format!("from {min} to {max} bytes"),
+    };
+    let s = input.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = (&s[..split], s[split..].trim());
+    let multiplier: usize = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(error()),
+    };
+    let bytes = number
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(error)?;
+    if (min..=max).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(error())
+    }
+}
+
+/// `--max-body`: 1 byte to 1 GiB. `0` would refuse every body, surely a mistake, not "off".
+fn parse_body_size(input: &str) -> Result<usize, SizeError> {
+    parse_size(input, 1, 1 << 30)
+}
+
+/// `--max-header-bytes`: hyper's minimum read buffer to 1 MiB (h2 takes a `u32`).
+fn parse_header_size(input: &str) -> Result<usize, SizeError> {
+    parse_size(input, MIN_MAX_HEADER_BYTES, 1 << 20)
+}
+
+/// `--max-connections`: 1 to 1 000 000. No "off": an unbounded server is what this flag is
+/// there to prevent, and the file-descriptor limit would stop it anyway, less gracefully.
+fn parse_max_connections(input: &str) -> Result<usize, String> {
+    match input.trim().parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid connection count `{input}`: expected a whole number from 1 to 1000000"
+        )),
     }
 }
 
@@ -224,15 +399,9 @@ mod tests {
     fn default_matches_the_command_line_defaults() {
         // Neither variable may leak in from the environment running the tests.
         let cli = Cli::try_parse_from(["spool"]);
-        let vars = [
-            "SPOOL_ADDR",
-            "RUST_LOG",
-            "SPOOL_RUNTIME",
-            "SPOOL_TLS_CERT",
-            "SPOOL_TLS_KEY",
-            "SPOOL_TLS_SELF_SIGNED",
-        ];
-        if vars.iter().all(|var| std::env::var_os(var).is_none()) {
+        let clean = std::env::vars_os()
+            .all(|(name, _)| name != "RUST_LOG" && !name.to_string_lossy().starts_with("SPOOL_"));
+        if clean {
             assert_eq!(cli.unwrap().config, Config::default());
         }
     }
@@ -253,6 +422,18 @@ mod tests {
             "2",
             "--runtime",
             "spool",
+            "--idle-timeout",
+            "0",
+            "--request-timeout",
+            "5s",
+            "--max-connections",
+            "7",
+            "--max-body",
+            "64KiB",
+            "--max-header-bytes",
+            "8192",
+            "--h2-max-concurrent-streams",
+            "3",
         ])
         .unwrap();
         let c = cli.config;
@@ -282,6 +463,11 @@ mod tests {
             ["--workers", "0"],
             ["--shutdown-timeout", "soon"],
             ["--runtime", "glommio"],
+            ["--max-connections", "0"],
+            ["--max-body", "0"],
+            ["--max-header-bytes", "1KiB"],
+            ["--h2-max-concurrent-streams", "0"],
+            ["--idle-timeout", "forever"],
         ] {
             assert!(
                 Cli::try_parse_from(["spool"].into_iter().chain(args)).is_err(),

@@ -5,6 +5,20 @@
 //! builder sniffs the HTTP/2 preface); TLS connections agreed on it by ALPN during the handshake,
 //! and are served exactly that protocol ([`Protocol`]).
 //!
+//! # Timeouts
+//!
+//! hyper bounds only the reading of HTTP/1 request headers, and only once it knows the
+//! connection is HTTP/1: hyper-util's auto builder has **no timeout while it sniffs** the first
+//! bytes (hyper#3962), so a client that connects and sends nothing would hold its socket
+//! forever. Each connection therefore gets a guard (`Timeouts`) that watches its
+//! [`Activity`], on the host's timer:
+//!
+//! - until the first request's headers have arrived, `--header-read-timeout` counts from the
+//!   accept (TLS handshake and sniff included): past it the connection is dropped;
+//! - with no request in flight for `--idle-timeout`, the connection is shut down gracefully
+//!   (HTTP/2: GOAWAY). An idle HTTP/1 connection is also closed by hyper's own header-read
+//!   timeout, which since hyper 1.6 runs while it waits for the next request.
+//!
 //! This is the part every host shares. It is generic over the byte stream (any
 //! [`hyper::rt::Read`] + [`hyper::rt::Write`]), the executor hyper spawns HTTP/2 streams on, and
 //! the timer hyper uses for its timeouts, so the tokio host and the Spool host configure and serve
@@ -17,10 +31,15 @@ use std::time::Duration;
 use hyper::rt::{Read, Timer, Write};
 use hyper_util::server::conn::auto::{self, HttpServerConnExec};
 
-use crate::config::Config;
-use crate::rt::{race, First, Runtime};
-use crate::service::{ConnInfo, HttpService, ResponseBody, Routes, ServiceFuture};
-use crate::shutdown::ConnWatch;
+use std::task::{Context, Poll};
+
+use crate::config::{
+    Config, H2_MAX_LOCAL_ERROR_RESET_STREAMS, H2_MAX_PENDING_ACCEPT_RESET_STREAMS,
+};
+use crate::metrics::{Limit, Metrics};
+use crate::rt::{race, BoxFuture, First, Runtime};
+use crate::service::{Activity, ConnInfo, HttpService, ResponseBody, Routes, ServiceFuture};
+use crate::shutdown::{ConnWatch, GuardAction, Watched};
 use crate::tls::TlsAcceptor;
 
 /// Which HTTP a connection is served.
@@ -91,6 +110,10 @@ pub struct Shared<E> {
     pub runtime: Arc<dyn Runtime>,
     /// How long the TLS handshake may take (the header-read timeout); `None`: no limit.
     pub handshake_timeout: Option<Duration>,
+    /// How long a new connection may take to send its first request's headers; `None`: no limit.
+    pub header_read_timeout: Option<Duration>,
+    /// How long a connection may have no request in flight; `None`: no limit.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl<E: Clone> Shared<E> {
@@ -111,6 +134,8 @@ impl<E: Clone> Shared<E> {
             tls,
             runtime,
             handshake_timeout: non_zero(config.header_read_timeout),
+            header_read_timeout: non_zero(config.header_read_timeout),
+            idle_timeout: non_zero(config.idle_timeout),
         }
     }
 }
@@ -125,9 +150,15 @@ where
     I: Read + Write + Unpin + Send + 'static,
     E: HttpServerConnExec<ServiceFuture, ResponseBody>,
 {
+    // Created before the handshake, so that the header-read timeout counts from the accept.
+    let activity = Arc::new(Activity::new());
     let Some(acceptor) = &shared.tls else {
-        let service = HttpService::new(Arc::clone(&shared.routes), ConnInfo::plain(peer));
-        return serve(&shared.builders, Protocol::Sniff, io, service, watch).await;
+        let service = HttpService::new(
+            Arc::clone(&shared.routes),
+            ConnInfo::plain(peer),
+            Arc::clone(&activity),
+        );
+        return serve(shared, Protocol::Sniff, io, service, activity, watch).await;
     };
     let handshake = acceptor.accept(io);
     let bounded = async {
@@ -157,8 +188,8 @@ where
     let info = ConnInfo::tls(peer, stream.alpn_protocol());
     let protocol = Protocol::from_alpn(stream.alpn_protocol());
     tracing::trace!(%peer, alpn = ?info.alpn, "TLS handshake done");
-    let service = HttpService::new(Arc::clone(&shared.routes), info);
-    serve(&shared.builders, protocol, stream, service, watch).await;
+    let service = HttpService::new(Arc::clone(&shared.routes), info, Arc::clone(&activity));
+    serve(shared, protocol, stream, service, activity, watch).await;
 }
 
 /// The connection settings every host uses: HTTP/1.1 and HTTP/2 with prior knowledge on one
@@ -177,8 +208,21 @@ where
         .timer(timer.clone())
         // A client gets this long to send its request headers (slowloris defence), and hyper
         // applies it to the idle time between keep-alive requests too.
-        .header_read_timeout(non_zero(config.header_read_timeout));
-    builder.http2().timer(timer);
+        .header_read_timeout(non_zero(config.header_read_timeout))
+        // The most hyper buffers while parsing a request head: a larger one is answered
+        // `431 Request Header Fields Too Large` and the connection closed.
+        .max_buf_size(config.max_header_bytes);
+    let max_header_list = u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX);
+    builder
+        .http2()
+        .timer(timer)
+        .max_concurrent_streams(config.h2_max_concurrent_streams)
+        // Advertised in SETTINGS; a larger header block resets the stream. It also caps the
+        // CONTINUATION frames h2 will buffer for one header block.
+        .max_header_list_size(max_header_list)
+        // The flood defences, explicit so no upstream default change can switch them off.
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(H2_MAX_LOCAL_ERROR_RESET_STREAMS);
     builder
 }
 
@@ -187,26 +231,108 @@ fn non_zero(timeout: Duration) -> Option<Duration> {
     (!timeout.is_zero()).then_some(timeout)
 }
 
-/// Serves HTTP as `protocol` on `io` until the client closes it, it fails, or the drain
-/// closes it.
+/// Serves HTTP as `protocol` on `io` until the client closes it, it fails, its timeouts close
+/// it (see the module docs), or the drain closes it.
 ///
 /// Errors end only this connection, so they are logged at debug level: a client that
 /// disconnects mid-request or sends garbage is normal on a public server, not an incident.
 pub async fn serve<I, E>(
-    builders: &Builders<E>,
+    shared: &Shared<E>,
     protocol: Protocol,
     io: I,
     service: HttpService,
+    activity: Arc<Activity>,
     watch: ConnWatch,
 ) where
     I: Read + Write + Unpin + Send + 'static,
     E: HttpServerConnExec<ServiceFuture, ResponseBody>,
 {
     let peer = service.peer();
-    let conn = builders.get(protocol).serve_connection(io, service);
-    match watch.watch(conn).await {
-        Some(Ok(())) => tracing::trace!(%peer, "connection closed"),
-        Some(Err(error)) => tracing::debug!(%peer, %error, "connection error"),
-        None => tracing::debug!(%peer, "connection closed at the shutdown deadline"),
+    let conn = shared.builders.get(protocol).serve_connection(io, service);
+    let mut timeouts = Timeouts {
+        activity,
+        header_read: shared.header_read_timeout,
+        idle: shared.idle_timeout,
+        runtime: Arc::clone(&shared.runtime),
+        metrics: Arc::clone(shared.routes.metrics()),
+        timer: None,
+    };
+    match watch.watch(conn, |cx| timeouts.poll(cx)).await {
+        Watched::Finished(Ok(())) => tracing::trace!(%peer, "connection closed"),
+        Watched::Finished(Err(error)) => tracing::debug!(%peer, %error, "connection error"),
+        Watched::ForcedClose => {
+            tracing::debug!(%peer, "connection closed at the shutdown deadline");
+        }
+        Watched::TimedOut => tracing::debug!(
+            %peer,
+            timeout = ?shared.header_read_timeout,
+            "connection closed: no request headers within the header-read timeout"
+        ),
+    }
+}
+
+/// One connection's header-read and idle timeouts (see the module docs), checked against its
+/// [`Activity`] whenever its single timer fires.
+///
+/// One timer per connection, re-armed at the nearest deadline; activity never moves a
+/// deadline earlier (a request only pushes the idle deadline later, and the first request ends
+/// the header-read one), so a timer armed for the nearest deadline never fires too late.
+struct Timeouts {
+    activity: Arc<Activity>,
+    header_read: Option<Duration>,
+    idle: Option<Duration>,
+    runtime: Arc<dyn Runtime>,
+    metrics: Arc<Metrics>,
+    timer: Option<BoxFuture<()>>,
+}
+
+impl Timeouts {
+    /// `Ready` when a timeout has passed; else `Pending`, with a timer armed to look again.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<GuardAction> {
+        loop {
+            if let Some(timer) = &mut self.timer {
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.timer = None;
+            }
+            let wait = match self.check() {
+                Err(action) => return Poll::Ready(action),
+                Ok(None) => return Poll::Pending,
+                Ok(Some(wait)) => wait,
+            };
+            self.timer = Some(self.runtime.sleep(wait));
+        }
+    }
+
+    /// A passed timeout's action, or how long until the next one may pass (`None`: never).
+    fn check(&self) -> Result<Option<Duration>, GuardAction> {
+        let mut next: Option<Duration> = None;
+        let mut sooner = |wait: Duration| next = Some(next.map_or(wait, |n| n.min(wait)));
+        if let Some(limit) = self.header_read {
+            if self.activity.requests() == 0 {
+                let age = self.activity.age();
+                if age >= limit {
+                    self.metrics.record_limit(Limit::HeaderReadTimeout);
+                    return Err(GuardAction::Close);
+                }
+                sooner(limit - age);
+            }
+        }
+        if let Some(limit) = self.idle {
+            if self.activity.in_flight() == 0 {
+                let idle = self.activity.idle_for();
+                if idle >= limit {
+                    self.metrics.record_limit(Limit::IdleTimeout);
+                    tracing::debug!(idle = ?limit, "connection idle: shutting it down");
+                    return Err(GuardAction::Shutdown);
+                }
+                sooner(limit - idle);
+            } else {
+                // Busy: look again a whole idle period from now at the earliest.
+                sooner(limit);
+            }
+        }
+        Ok(next)
     }
 }

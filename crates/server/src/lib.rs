@@ -9,9 +9,12 @@
 //!
 //! - [`service`]: the routes. They need a timer and a blocking pool, which they get through
 //!   the runtime-neutral [`Runtime`] trait.
-//! - [`conn`]: one connection, generic over the byte stream, executor and timer.
-//! - [`host`]: the accept loop and shutdown sequence, written once; [`host::tokio`] runs it on
-//!   tokio, [`host::spool`] on Spool's own runtime (`spool serve --runtime spool`).
+//! - [`conn`]: one connection, generic over the byte stream, executor and timer, with the
+//!   limits and timeouts hyper does not enforce itself (a silent or slow client, an idle one).
+//! - [`host`]: the accept loop (with `--max-connections`) and shutdown sequence, written
+//!   once; [`host::tokio`] runs it on tokio, [`host::spool`] on Spool's own runtime
+//!   (`spool serve --runtime spool`).
+//! - [`metrics`]: the counters served at `/metrics`, in Prometheus' text format.
 //! - [`tls`]: the TLS settings and a rustls handshake over any hyper I/O, so every host gets
 //!   HTTPS from the same code.
 //! - [`shutdown`]: draining open connections with a deadline.
@@ -39,6 +42,7 @@
 pub mod config;
 pub mod conn;
 pub mod host;
+pub mod metrics;
 pub mod rt;
 pub mod service;
 pub mod shutdown;

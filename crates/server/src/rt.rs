@@ -37,6 +37,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// The output is `Err` with the panic payload if the job panicked (or a string payload if
     /// the runtime cancelled it, e.g. while shutting down), as with [`std::thread::Result`].
     fn spawn_blocking(&self, job: BlockingJob) -> BoxFuture<std::thread::Result<()>>;
+
+    /// The runtime's own figures (workers, live tasks, queue depths...) as Prometheus text
+    /// lines, appended to `/metrics`. Each runtime shows what it measures; names start with
+    /// `spool_runtime_`. The default shows nothing.
+    fn metrics_text(&self) -> String {
+        String::new()
+    }
 }
 
 impl std::fmt::Debug for dyn Runtime {

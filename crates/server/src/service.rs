@@ -6,6 +6,8 @@
 //! | `GET` or `POST /echo` | the request as JSON: method, path, query, version, `tls` (bool), `alpn`, headers, body |
 //! | `/sleep?ms=N` | waits N ms on the hosting runtime's timer, then `slept N ms` |
 //! | `/work?ms=N&mode=inline\|blocking` | burns N ms of CPU on the async worker (`inline`, the default: the chapter's warning made visible) or on the blocking pool |
+//! | `/metrics` | the server's counters in Prometheus' text format ([`crate::metrics`]) |
+//! | `/panic` | only with the hidden `--debug-panic-route` flag: a handler that panics (answered 500) |
 //! | anything else, any method | `Hello, World!` |
 //!
 //! `N` is at most [`MAX_MS`]; a missing, unparsable or larger `N`, or an unknown `mode`, is a
@@ -20,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -32,7 +35,8 @@ use http_body::Body;
 use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 
 use crate::config::{Config, MAX_MS};
-use crate::rt::Runtime;
+use crate::metrics::{Limit, Metrics};
+use crate::rt::{race, First, Runtime};
 
 /// The body of every response: all of them are small and fully built before they are sent.
 pub type ResponseBody = Full<Bytes>;
@@ -51,6 +55,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Routes {
     runtime: Arc<dyn Runtime>,
     max_body: usize,
+    /// `None`: handlers may run as long as they like.
+    request_timeout: Option<Duration>,
+    panic_route: bool,
+    metrics: Arc<Metrics>,
 }
 
 impl Routes {
@@ -59,7 +67,15 @@ impl Routes {
         Routes {
             runtime,
             max_body: config.max_body,
+            request_timeout: (!config.request_timeout.is_zero()).then_some(config.request_timeout),
+            panic_route: config.debug_panic_route,
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The counters `/metrics` shows; the host counts connections in them too.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Answers one request. Generic over the body so tests can call it without a connection.
@@ -80,6 +96,16 @@ impl Routes {
             "/echo" => self.echo(req).await,
             "/sleep" => self.sleep(req.uri().query()).await,
             "/work" => self.work(req.uri().query()).await,
+            "/metrics" => {
+                let page = self.metrics.render(&self.runtime.metrics_text());
+                let mut response = text(StatusCode::OK, page);
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+            "/panic" if self.panic_route => panic!("/panic was asked for (--debug-panic-route)"),
             _ => self.hello(req).await,
         }
     }
@@ -221,6 +247,7 @@ impl Routes {
     }
 
     fn too_large(&self) -> Response<ResponseBody> {
+        self.metrics.record_limit(Limit::MaxBody);
         let reason = format!("request body larger than {} bytes\n", self.max_body);
         text(StatusCode::PAYLOAD_TOO_LARGE, reason)
     }
@@ -298,12 +325,18 @@ impl Default for ConnInfo {
 pub struct HttpService {
     routes: Arc<Routes>,
     info: ConnInfo,
+    activity: Arc<Activity>,
 }
 
 impl HttpService {
-    /// The service for the connection described by `info`.
-    pub fn new(routes: Arc<Routes>, info: ConnInfo) -> Self {
-        HttpService { routes, info }
+    /// The service for the connection described by `info`; it records its requests in
+    /// `activity`, which the connection's timeouts read.
+    pub fn new(routes: Arc<Routes>, info: ConnInfo, activity: Arc<Activity>) -> Self {
+        HttpService {
+            routes,
+            info,
+            activity,
+        }
     }
 
     /// The address of the client this service answers.
@@ -327,21 +360,59 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
         let info = self.info;
         let peer = info.peer;
         req.extensions_mut().insert(info);
+        // Counted from here, when hyper hands over the request headers, until the future is
+        // dropped, finished or cancelled (an HTTP/2 client may reset the stream): the guard
+        // keeps the in-flight count right on every path.
+        let in_flight = self.activity.request_started();
         Box::pin(async move {
+            let _in_flight = in_flight;
             let start = Instant::now();
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
             let version = req.version();
-            let handled: ServiceFuture = Box::pin(async move { Ok(routes.handle(req).await) });
-            // A panicking handler answers 500 instead of taking the connection down with it.
-            let response = match CatchUnwind(handled).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(_) => {
-                    tracing::error!(%peer, %method, %path, "handler panicked");
-                    text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
+            let metrics = Arc::clone(&routes.metrics);
+            let timeout = routes.request_timeout;
+            let runtime = Arc::clone(&routes.runtime);
+            let response = if content_length(req.headers())
+                .is_some_and(|len| len > routes.max_body as u64)
+            {
+                // Every route, not only the ones that read bodies: a declared-too-large body
+                // is refused before a byte of it is read. hyper then closes an HTTP/1
+                // connection rather than read the rest; HTTP/2 resets the stream.
+                routes.too_large()
+            } else {
+                let handled: ServiceFuture = Box::pin(async move { Ok(routes.handle(req).await) });
+                // A panicking handler answers 500 instead of taking the connection down with it.
+                let guarded = CatchUnwind(handled);
+                let outcome = match timeout {
+                    None => Some(guarded.await),
+                    // Dropping the handler's future is what cancels it: whatever it awaits
+                    // (a sleep, a blocking job's result, a body read) is dropped with it.
+                    // CPU burnt inline (`/work?mode=inline`) cannot be interrupted: it holds
+                    // the worker and nothing else runs, the timer included, until it returns.
+                    Some(limit) => match race(guarded, runtime.sleep(limit)).await {
+                        First::Left(outcome) => Some(outcome),
+                        First::Right(()) => None,
+                    },
+                };
+                match outcome {
+                    Some(Ok(Ok(response))) => response,
+                    Some(Ok(Err(never))) => match never {},
+                    Some(Err(_)) => {
+                        tracing::error!(%peer, %method, %path, "handler panicked");
+                        text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
+                    }
+                    None => {
+                        metrics.record_limit(Limit::RequestTimeout);
+                        tracing::warn!(%peer, %method, %path, ?timeout, "handler timed out");
+                        text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the request took too long and was cancelled\n",
+                        )
+                    }
                 }
             };
+            metrics.record_request(version, response.status(), start.elapsed());
             tracing::info!(
                 %peer,
                 %method,
@@ -355,6 +426,85 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
             );
             Ok(response)
         })
+    }
+}
+
+/// What a connection's requests have done, for its timeouts ([`crate::conn`]): whether one has
+/// arrived yet, how many are in flight, and when the last one started or ended.
+///
+/// One per connection, shared between the connection's task and its service; all atomics, as
+/// HTTP/2 requests run on tasks of their own.
+#[derive(Debug)]
+pub struct Activity {
+    /// What `last` counts from.
+    opened: Instant,
+    requests: AtomicU64,
+    in_flight: AtomicUsize,
+    /// Milliseconds from `opened` to the last request's start or end.
+    last_ms: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Activity {
+    /// A connection opened now, with no request yet.
+    pub fn new() -> Self {
+        Activity {
+            opened: Instant::now(),
+            requests: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Requests whose headers have arrived so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Acquire)
+    }
+
+    /// How long since the connection was accepted.
+    pub fn age(&self) -> Duration {
+        self.opened.elapsed()
+    }
+
+    /// Requests being handled now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// How long since a request last started or ended (since the connection opened if none).
+    pub fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Acquire));
+        self.opened.elapsed().saturating_sub(last)
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(now, Ordering::AcqRel);
+    }
+
+    /// Records a request's start; the guard records its end when dropped.
+    pub fn request_started(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.requests.fetch_add(1, Ordering::AcqRel);
+        self.touch();
+        InFlight(Arc::clone(self))
+    }
+}
+
+/// One request in flight on a connection; see [`Activity::request_started`].
+#[derive(Debug)]
+pub struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // Touch first: a check that sees zero in flight must also see this end time.
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -562,10 +712,11 @@ mod tests {
 
     #[tokio::test]
     async fn echo_refuses_bodies_over_the_limit() {
-        let routes = Routes {
-            runtime: Arc::new(TestRuntime),
+        let config = Config {
             max_body: 4,
+            ..Config::default()
         };
+        let routes = Routes::new(Arc::new(TestRuntime), &config);
         let req = Request::post("/echo")
             .body(Full::new(Bytes::from_static(b"12345")))
             .unwrap();

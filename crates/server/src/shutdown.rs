@@ -10,6 +10,8 @@
 //! (see [`crate::host::serve`]); the OS signals that start it all are host-specific too
 //! (e.g. [`crate::host::tokio::shutdown_signal`]).
 
+use std::future::Future;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher};
@@ -121,21 +123,77 @@ impl ConnWatch {
         }
     }
 
-    /// Runs `conn` to completion, starting its graceful shutdown when the drain begins.
+    /// Runs `conn` to completion, starting its graceful shutdown when the drain begins, or when
+    /// `guard` (the connection's own timeouts, see [`crate::conn`]) asks for it.
     ///
-    /// Returns `None` if the connection was still open at the deadline and was dropped (which
-    /// closes its socket), else the connection's own result.
-    pub async fn watch<C: GracefulConnection>(self, conn: C) -> Option<C::Output> {
+    /// hyper-util's `Watcher::watch` does the first half of this, but only for the drain; the
+    /// loop is written out so that a timeout can ask for the same graceful shutdown (HTTP/2:
+    /// GOAWAY, in-flight streams complete) or for an immediate close. The watcher is still held
+    /// until the connection ends: [`GracefulShutdown`] counts connections by it.
+    pub async fn watch<C, G>(self, conn: C, mut guard: G) -> Watched<C::Output>
+    where
+        C: GracefulConnection,
+        G: FnMut(&mut Context<'_>) -> Poll<GuardAction>,
+    {
         let ConnWatch {
             watcher,
             mut force_close,
-            draining: _,
+            mut draining,
         } = self;
-        // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as "close".
-        let outcome = race(watcher.watch(conn), force_close.wait_for(|&forced| forced)).await;
-        match outcome {
-            First::Left(output) => Some(output),
-            First::Right(_) => None,
-        }
+        let _counted = watcher;
+        let mut conn = std::pin::pin!(conn);
+        // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as
+        // "drain" and "close" respectively.
+        let mut drain_begun = std::pin::pin!(draining.wait_for(|&draining| draining));
+        let mut forced = std::pin::pin!(force_close.wait_for(|&forced| forced));
+        let mut shutting_down = false;
+        let mut guarding = true;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = conn.as_mut().poll(cx) {
+                return Poll::Ready(Watched::Finished(output));
+            }
+            if forced.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Watched::ForcedClose);
+            }
+            let mut shut_down_now = !shutting_down && drain_begun.as_mut().poll(cx).is_ready();
+            if guarding {
+                match guard(cx) {
+                    Poll::Pending => {}
+                    Poll::Ready(GuardAction::Close) => return Poll::Ready(Watched::TimedOut),
+                    Poll::Ready(GuardAction::Shutdown) => {
+                        guarding = false;
+                        shut_down_now |= !shutting_down;
+                    }
+                }
+            }
+            if shut_down_now {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+                // The connection must be polled again to act on it (write GOAWAY, close).
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        })
+        .await
     }
+}
+
+/// What a connection's guard (its own timeouts) asks [`ConnWatch::watch`] to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardAction {
+    /// Finish gracefully: HTTP/1 closes once idle, HTTP/2 sends GOAWAY and lets open streams end.
+    Shutdown,
+    /// Drop the connection now (it has nothing in flight worth finishing).
+    Close,
+}
+
+/// How [`ConnWatch::watch`] ended.
+#[derive(Debug)]
+pub enum Watched<T> {
+    /// The connection ended by itself (perhaps after a graceful shutdown); its result.
+    Finished(T),
+    /// Still open at the shutdown deadline: dropped, which closes its socket.
+    ForcedClose,
+    /// The guard asked for [`GuardAction::Close`]: dropped.
+    TimedOut,
 }

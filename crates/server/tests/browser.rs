@@ -7,6 +7,7 @@
 //! passes, except in CI (`CI=true`), where a missing browser fails it, so CI cannot skip it
 //! silently.
 
+#[macro_use]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -18,25 +19,6 @@ use common::{start_with, Host, TestServer};
 const CHROMIUM: &str = "chromium";
 /// Chromium starts in about a second here; this only stops a hung browser from hanging CI.
 const BROWSER_LIMIT: Duration = Duration::from_secs(60);
-
-/// Generates, for each host, a module with one test per listed function (as in `e2e.rs`).
-macro_rules! host_tests {
-    ($($test:ident),* $(,)?) => {
-        host_tests!(@host tokio_host, Host::Tokio; $($test),*);
-        host_tests!(@host spool_host, Host::Spool; $($test),*);
-    };
-    (@host $module:ident, $host:expr; $($test:ident),*) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test($host).await
-                }
-            )*
-        }
-    };
-}
 
 host_tests!(chromium_gets_http2_over_tls_and_http1_in_cleartext);
 

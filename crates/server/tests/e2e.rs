@@ -2,6 +2,7 @@
 //! HTTP/1.1 and HTTP/2. Every test takes the [`Host`] to run the server on; `host_tests!` makes
 //! one `#[test]` per host, so the whole suite runs against each host without a copy.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -11,25 +12,6 @@ use common::{get, send, start, start_with, Host, Proto};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// Generates, for each host, a module with one test per listed function.
-macro_rules! host_tests {
-    ($($test:ident),* $(,)?) => {
-        host_tests!(@host tokio_host, Host::Tokio; $($test),*);
-        host_tests!(@host spool_host, Host::Spool; $($test),*);
-    };
-    (@host $module:ident, $host:expr; $($test:ident),*) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test($host).await
-                }
-            )*
-        }
-    };
-}
 
 host_tests!(
     hello_with_a_rust_client,

@@ -17,13 +17,16 @@ pub mod tokio;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use hyper::rt::{Executor, Timer};
 use hyper_util::server::conn::auto::HttpServerConnExec;
 
 use crate::config::Config;
+use crate::metrics::{Limit, Metrics};
 use crate::rt::{race, BoxFuture, First, Runtime};
 use crate::service::{ResponseBody, ServiceFuture};
 use crate::shutdown::{Drain, DrainOutcome};
@@ -104,21 +107,33 @@ where
         config,
     ));
     let drain = Drain::new();
+    let metrics = Arc::clone(shared.routes.metrics());
+    let limit = Arc::new(ConnLimit::new(config.max_connections, Arc::clone(&metrics)));
     tracing::info!(runtime = runtime.name(), "listening on {listening}");
 
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // At the limit, stop calling accept: new connections wait in the kernel's backlog
+        // (and, once it is full, the kernel stops answering SYNs) while the open ones are
+        // served. Accepting and closing them instead would turn load into errors.
+        if let First::Left(_) = race(shutdown.as_mut(), limit.room()).await {
+            break;
+        }
         let accepted = match race(shutdown.as_mut(), listener.accept()).await {
             First::Left(_) => break,
             First::Right(accepted) => accepted,
         };
         match accepted {
             Ok((io, peer)) => {
+                let permit = limit.admit();
+                metrics.record_connection();
                 let shared = Arc::clone(&shared);
                 let watch = drain.watch();
                 // The TLS handshake too runs in here, never in this loop.
                 executor.execute(Box::pin(async move {
                     conn::accept(&shared, io, peer, watch).await;
+                    // Released only now that the socket is closed.
+                    drop(permit);
                 }));
             }
             Err(error) => match AcceptError::classify(&error) {
@@ -156,6 +171,88 @@ where
         ),
     }
     Ok(())
+}
+
+/// `--max-connections`: a counting semaphore with a single waiter, the accept loop.
+///
+/// Written by hand because it is this small: an atomic count (the open-connections gauge of
+/// [`Metrics`] itself) and the accept loop's waker. Every runtime can wake a `Waker`, so this
+/// works on any of them, as tokio's `Semaphore` would not without tokio.
+#[derive(Debug)]
+pub struct ConnLimit {
+    max: usize,
+    metrics: Arc<Metrics>,
+    /// The accept loop, when it waits for a connection to end.
+    waiter: Mutex<Option<Waker>>,
+}
+
+/// One connection's place under [`ConnLimit`]; dropping it frees the place.
+#[derive(Debug)]
+pub struct ConnPermit(Arc<ConnLimit>);
+
+impl ConnLimit {
+    /// A limit of `max` connections at once, counted in `metrics`' open-connections gauge.
+    pub fn new(max: usize, metrics: Arc<Metrics>) -> Self {
+        ConnLimit {
+            max,
+            metrics,
+            waiter: Mutex::new(None),
+        }
+    }
+
+    /// Waits until fewer than `max` connections are open.
+    ///
+    /// Only one task may call this and [`ConnLimit::admit`] (the accept loop): it alone adds to
+    /// the count, so a count seen below `max` stays below until it admits a connection. The
+    /// place is not taken before `accept` returns, so the open-connections gauge counts
+    /// connections only.
+    pub async fn room(&self) {
+        let open = &self.metrics.open_connections;
+        let mut counted = false;
+        std::future::poll_fn(|cx| {
+            if open.load(Ordering::Acquire) < self.max {
+                return Poll::Ready(());
+            }
+            // Register, then look again: a connection that ended between the first look and
+            // the registration found no waker to wake, and must not be missed.
+            *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            if open.load(Ordering::Acquire) < self.max {
+                cx.waker().wake_by_ref();
+            } else if !counted {
+                counted = true;
+                self.metrics.record_limit(Limit::MaxConnections);
+                tracing::debug!(max = self.max, "connection limit reached: accepting paused");
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl ConnLimit {
+    /// Counts an accepted connection; dropping the permit uncounts it.
+    pub fn admit(self: &Arc<Self>) -> ConnPermit {
+        self.metrics.open_connections.fetch_add(1, Ordering::AcqRel);
+        ConnPermit(Arc::clone(self))
+    }
+}
+
+impl Drop for ConnPermit {
+    fn drop(&mut self) {
+        let limit = &self.0;
+        limit
+            .metrics
+            .open_connections
+            .fetch_sub(1, Ordering::AcqRel);
+        let waiter = limit
+            .waiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(waker) = waiter {
+            waker.wake();
+        }
+    }
 }
 
 /// What an `accept` error means for the accept loop, which never stops on one.

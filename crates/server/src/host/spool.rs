@@ -90,6 +90,97 @@ impl Runtime for SpoolRuntime {
         Box::pin(spool::time::sleep(duration))
     }
 
+    /// Spool counts everything (DESIGN.md): all of [`spool::RuntimeMetrics`], summed over
+    /// workers where it is per worker. Called on a Spool worker (the `/metrics` handler runs in
+    /// its connection's task), so the current runtime is the hosting one.
+    fn metrics_text(&self) -> String {
+        use crate::metrics::{write_counter, write_gauge};
+        let Ok(handle) = spool::Handle::try_current() else {
+            return String::new();
+        };
+        let m = handle.metrics();
+        let sum = |f: fn(&spool::WorkerMetrics) -> u64| m.workers.iter().map(f).sum::<u64>();
+        let mut out = String::new();
+        let gauges: [(&str, &str, usize); 10] = [
+            (
+                "workers",
+                "Worker threads of the hosting runtime (Spool).",
+                m.workers.len(),
+            ),
+            (
+                "tasks_alive",
+                "Tasks spawned and not finished.",
+                m.tasks_alive,
+            ),
+            (
+                "injection_queue_depth",
+                "Tasks in the shared injection queue.",
+                m.injection_queue_depth,
+            ),
+            (
+                "local_queue_depth",
+                "Tasks in the workers' local queues, summed.",
+                m.workers.iter().map(|w| w.local_queue_depth).sum(),
+            ),
+            (
+                "workers_searching",
+                "Workers looking for work now.",
+                m.workers_searching,
+            ),
+            (
+                "blocking_threads",
+                "Threads in the blocking pool.",
+                m.blocking_threads,
+            ),
+            (
+                "blocking_busy",
+                "Blocking threads running a job.",
+                m.blocking_busy,
+            ),
+            (
+                "blocking_queue_depth",
+                "Jobs waiting for a blocking thread.",
+                m.blocking_queue_depth,
+            ),
+            ("timers", "Timers registered in the driver.", m.timers),
+            (
+                "io_sources",
+                "Sockets registered with the reactor.",
+                m.io_sources,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            write_gauge(&mut out, &format!("spool_runtime_{name}"), help, value);
+        }
+        let counters: [(&str, &str, u64); 5] = [
+            (
+                "tasks_spawned_total",
+                "Tasks spawned since the start.",
+                m.tasks_spawned,
+            ),
+            ("polls_total", "Task polls, all workers.", sum(|w| w.polls)),
+            (
+                "steals_total",
+                "Successful steals, all workers.",
+                sum(|w| w.steals),
+            ),
+            (
+                "parks_total",
+                "Times a worker went to sleep.",
+                sum(|w| w.parks),
+            ),
+            (
+                "detector_hits_total",
+                "Polls the blocking detector reported.",
+                m.detector_hits,
+            ),
+        ];
+        for (name, help, value) in counters {
+            write_counter(&mut out, &format!("spool_runtime_{name}"), help, value);
+        }
+        out
+    }
+
     fn spawn_blocking(&self, job: BlockingJob) -> BoxFuture<std::thread::Result<()>> {
         let task = spool::spawn_blocking(job);
         Box::pin(async move {

@@ -84,6 +84,32 @@ impl Runtime for TokioRuntime {
         Box::pin(tokio::time::sleep(duration))
     }
 
+    /// What tokio's stable `RuntimeMetrics` offers (the rest needs `--cfg tokio_unstable`).
+    fn metrics_text(&self) -> String {
+        use crate::metrics::write_gauge;
+        let metrics = self.handle.metrics();
+        let mut out = String::new();
+        write_gauge(
+            &mut out,
+            "spool_runtime_workers",
+            "Worker threads of the hosting runtime (tokio).",
+            metrics.num_workers(),
+        );
+        write_gauge(
+            &mut out,
+            "spool_runtime_tasks_alive",
+            "Tasks spawned and not finished.",
+            metrics.num_alive_tasks(),
+        );
+        write_gauge(
+            &mut out,
+            "spool_runtime_injection_queue_depth",
+            "Tasks waiting in the runtime's global queue.",
+            metrics.global_queue_depth(),
+        );
+        out
+    }
+
     fn spawn_blocking(&self, job: BlockingJob) -> BoxFuture<std::thread::Result<()>> {
         let task = self.handle.spawn_blocking(job);
         Box::pin(async move {

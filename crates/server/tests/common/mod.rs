@@ -16,6 +16,28 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use server::Config;
 use tokio::sync::oneshot;
 
+/// Generates, for each host, a module with one `#[test]` per listed function (each takes the
+/// [`Host`]), so a whole suite runs against every host without a copy. Use with
+/// `#[macro_use] mod common;`.
+#[allow(unused_macros)]
+macro_rules! host_tests {
+    ($($test:ident),* $(,)?) => {
+        host_tests!(@host tokio_host, Host::Tokio; $($test),*);
+        host_tests!(@host spool_host, Host::Spool; $($test),*);
+    };
+    (@host $module:ident, $host:expr; $($test:ident),*) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($host).await
+                }
+            )*
+        }
+    };
+}
+
 /// A runtime the server can be hosted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host {

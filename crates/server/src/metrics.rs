@@ -1,0 +1,259 @@
+//! The server's counters, served at `/metrics` in Prometheus' text format.
+//!
+//! Everything here is a relaxed atomic bumped on the request path: no lock, no allocation, no
+//! map lookup, so counting costs a few nanoseconds per request on any runtime. The page is
+//! rendered only when someone asks for it. Written by hand rather than with a metrics crate
+//! because the whole format is "name{labels} value" lines, and the fixed set of series here
+//! fits in arrays.
+//!
+//! What it shows:
+//!
+//! | series | type | meaning |
+//! |---|---|---|
+//! | `spool_http_requests_total{protocol,status}` | counter | answered requests |
+//! | `spool_http_request_duration_seconds` | histogram | time from request headers to response |
+//! | `spool_connections_open` | gauge | connections being served now |
+//! | `spool_connections_total` | counter | connections accepted |
+//! | `spool_limit_hits_total{limit}` | counter | requests refused / connections closed, per [`Limit`] |
+//! | `spool_runtime_*` | gauge / counter | the hosting runtime's own figures ([`crate::Runtime::metrics_text`]) |
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use http::{StatusCode, Version};
+
+/// A limit that refused a request or closed a connection, for `spool_limit_hits_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `--max-connections` was reached and accepting paused (counted once per pause).
+    MaxConnections,
+    /// A connection sent no complete request headers within `--header-read-timeout` and was
+    /// closed (HTTP/1 header timeouts *after* the first request are hyper's and not counted).
+    HeaderReadTimeout,
+    /// A connection was idle for `--idle-timeout` and was closed.
+    IdleTimeout,
+    /// A handler ran past `--request-timeout`: 503.
+    RequestTimeout,
+    /// A body over `--max-body`: 413.
+    MaxBody,
+}
+
+impl Limit {
+    const ALL: [Limit; 5] = [
+        Limit::MaxConnections,
+        Limit::HeaderReadTimeout,
+        Limit::IdleTimeout,
+        Limit::RequestTimeout,
+        Limit::MaxBody,
+    ];
+
+    /// The label value, the flag's name in snake case.
+    pub fn label(self) -> &'static str {
+        match self {
+            Limit::MaxConnections => "max_connections",
+            Limit::HeaderReadTimeout => "header_read_timeout",
+            Limit::IdleTimeout => "idle_timeout",
+            Limit::RequestTimeout => "request_timeout",
+            Limit::MaxBody => "max_body",
+        }
+    }
+}
+
+/// The protocols requests are counted by.
+const PROTOCOLS: [&str; 3] = ["HTTP/1.0", "HTTP/1.1", "HTTP/2"];
+/// Status codes 100..=599, one counter each: 500 × 3 counters is 12 KB, and every code is
+/// counted exactly, with no "other" bucket to explain.
+const STATUS_MIN: u16 = 100;
+const STATUS_SLOTS: usize = 500;
+/// Histogram bucket upper bounds, in seconds: 100 µs to 30 s (the default request timeout).
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0,
+];
+
+/// All the server's counters. One per server, shared by every connection.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: Vec<AtomicU64>,
+    /// Per bucket, *not* cumulative (Prometheus' `le` buckets are summed when rendered); the
+    /// last slot is `+Inf`.
+    latency: [AtomicU64; BUCKETS.len() + 1],
+    latency_sum_micros: AtomicU64,
+    connections_total: AtomicU64,
+    /// Also the counter `--max-connections` is enforced with (see `host::ConnLimit`).
+    pub(crate) open_connections: AtomicUsize,
+    limit_hits: [AtomicU64; Limit::ALL.len()],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// All counters at zero.
+    pub fn new() -> Self {
+        Metrics {
+            requests: (0..PROTOCOLS.len() * STATUS_SLOTS)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            latency: Default::default(),
+            latency_sum_micros: AtomicU64::new(0),
+            connections_total: AtomicU64::new(0),
+            open_connections: AtomicUsize::new(0),
+            limit_hits: Default::default(),
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn record_request(&self, version: Version, status: StatusCode, elapsed: Duration) {
+        let protocol = match version {
+            Version::HTTP_10 | Version::HTTP_09 => 0,
+            Version::HTTP_2 => 2,
+            _ => 1,
+        };
+        let slot = usize::from(status.as_u16().saturating_sub(STATUS_MIN)).min(STATUS_SLOTS - 1);
+        self.requests[protocol * STATUS_SLOTS + slot].fetch_add(1, Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|&le| seconds <= le)
+            .unwrap_or(BUCKETS.len());
+        self.latency[bucket].fetch_add(1, Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_micros.fetch_add(micros, Relaxed);
+    }
+
+    /// Counts one hit of `limit`.
+    pub fn record_limit(&self, limit: Limit) {
+        self.limit_hits[limit as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts one accepted connection (the open gauge is kept by the connection limit).
+    pub fn record_connection(&self) {
+        self.connections_total.fetch_add(1, Relaxed);
+    }
+
+    /// Connections being served now.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Relaxed)
+    }
+
+    /// How many times `limit` was hit.
+    pub fn limit_hits(&self, limit: Limit) -> u64 {
+        self.limit_hits[limit as usize].load(Relaxed)
+    }
+
+    /// The page `/metrics` serves: these counters, then `runtime` (the hosting runtime's own
+    /// lines, already in the format).
+    pub fn render(&self, runtime: &str) -> String {
+        let mut out = String::with_capacity(4096);
+        // `write!` to a String cannot fail.
+        out.push_str(
+            "# HELP spool_http_requests_total Requests answered, by protocol and status.\n",
+        );
+        out.push_str("# TYPE spool_http_requests_total counter\n");
+        for (p, protocol) in PROTOCOLS.iter().enumerate() {
+            for slot in 0..STATUS_SLOTS {
+                let count = self.requests[p * STATUS_SLOTS + slot].load(Relaxed);
+                if count > 0 {
+                    let status = usize::from(STATUS_MIN) + slot;
+                    let _ = writeln!(
+                        out,
+                        "spool_http_requests_total{{protocol=\"{protocol}\",status=\"{status}\"}} {count}"
+                    );
+                }
+            }
+        }
+
+        let name = "spool_http_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from a request's headers to its response.\n# TYPE {name} histogram"
+        );
+        let mut cumulative = 0;
+        for (i, bucket) in self.latency.iter().enumerate() {
+            cumulative += bucket.load(Relaxed);
+            let le = BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |le| le.to_string());
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let sum = self.latency_sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+
+        let _ = writeln!(
+            out,
+            "# HELP spool_connections_open Connections being served now.\n\
+             # TYPE spool_connections_open gauge\n\
+             spool_connections_open {}",
+            self.open_connections()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP spool_connections_total Connections accepted.\n\
+             # TYPE spool_connections_total counter\n\
+             spool_connections_total {}",
+            self.connections_total.load(Relaxed)
+        );
+        out.push_str(
+            "# HELP spool_limit_hits_total Requests refused or connections closed, by limit.\n\
+             # TYPE spool_limit_hits_total counter\n",
+        );
+        for limit in Limit::ALL {
+            let _ = writeln!(
+                out,
+                "spool_limit_hits_total{{limit=\"{}\"}} {}",
+                limit.label(),
+                self.limit_hits(limit)
+            );
+        }
+        out.push_str(runtime);
+        out
+    }
+}
+
+/// Appends one gauge (with its HELP and TYPE lines) to `out`: for [`crate::Runtime::metrics_text`].
+pub fn write_gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+/// Appends one counter (with its HELP and TYPE lines) to `out`.
+pub fn write_counter(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::new();
+        m.record_request(Version::HTTP_11, StatusCode::OK, Duration::from_millis(2));
+        m.record_request(Version::HTTP_2, StatusCode::OK, Duration::from_secs(100));
+        m.record_request(Version::HTTP_2, StatusCode::NOT_FOUND, Duration::ZERO);
+        m.record_limit(Limit::MaxBody);
+        let page = m.render("spool_runtime_workers 2\n");
+        assert!(page.contains("spool_http_requests_total{protocol=\"HTTP/1.1\",status=\"200\"} 1"));
+        assert!(page.contains("spool_http_requests_total{protocol=\"HTTP/2\",status=\"404\"} 1"));
+        assert!(page.contains("spool_http_request_duration_seconds_bucket{le=\"0.005\"} 2"));
+        assert!(page.contains("spool_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"));
+        assert!(page.contains("spool_http_request_duration_seconds_count 3"));
+        assert!(page.contains("spool_limit_hits_total{limit=\"max_body\"} 1"));
+        assert!(page.contains("spool_connections_open 0"));
+        assert!(page.ends_with("spool_runtime_workers 2\n"));
+        // Every sample line is `name[{labels}] number`.
+        for line in page.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}
