@@ -379,7 +379,7 @@ async fn graceful_shutdown_h1(host: Host) {
     let (mut sender, _conn) = common::h1_connection(server.addr).await;
     warm_up_h1(&mut sender).await;
     let in_flight = tokio::spawn(async move {
-        let request = Request::get("/sleep?ms=1000")
+        let request = Request::get("/sleep?ms=3000")
             .header("host", "test")
             .body(Full::default())
             .unwrap();
@@ -390,7 +390,8 @@ async fn graceful_shutdown_h1(host: Host) {
             response.into_body().collect().await.unwrap().to_bytes(),
         )
     });
-    // Time for the request to reach the handler (the connection is already being served).
+    // Time for the requests to reach the handler (the connection is already being served).
+    // They sleep 3 s, so the refusal check below has seconds of margin on a loaded machine.
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.begin_shutdown();
     wait_until_refused(server.addr).await;
@@ -402,7 +403,7 @@ async fn graceful_shutdown_h1(host: Host) {
     );
     let (status, body) = result.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, "slept 1000 ms\n");
+    assert_eq!(body, "slept 3000 ms\n");
     server.stopped(Duration::from_secs(10)).await.unwrap();
 }
 
@@ -414,7 +415,7 @@ async fn graceful_shutdown_h2(host: Host) {
         .map(|_| {
             let mut sender = sender.clone();
             tokio::spawn(async move {
-                let request = Request::get("/sleep?ms=1000")
+                let request = Request::get("/sleep?ms=3000")
                     .body(Full::default())
                     .unwrap();
                 let response = sender.send_request(request).await.expect("response");
@@ -426,7 +427,8 @@ async fn graceful_shutdown_h2(host: Host) {
             })
         })
         .collect();
-    // Time for the request to reach the handler (the connection is already being served).
+    // Time for the requests to reach the handler (the connection is already being served).
+    // They sleep 3 s, so the refusal check below has seconds of margin on a loaded machine.
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.begin_shutdown();
     wait_until_refused(server.addr).await;
@@ -437,7 +439,7 @@ async fn graceful_shutdown_h2(host: Host) {
     for request in in_flight {
         let (status, body) = request.await.unwrap();
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, "slept 1000 ms\n");
+        assert_eq!(body, "slept 3000 ms\n");
     }
     // The server sent GOAWAY and closed the connection once its streams were done.
     let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
