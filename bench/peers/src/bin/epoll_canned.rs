@@ -9,7 +9,8 @@ use polling::{Event, Events, Poller};
 
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\ncontent-length: 13\r\ncontent-type: text/plain\r\n\r\nHello, World!";
-const LISTENER: usize = usize::MAX;
+// Key 0 is the listener; connections count up from 1 (polling reserves `usize::MAX`).
+const LISTENER: usize = 0;
 
 struct Conn {
     stream: TcpStream,
