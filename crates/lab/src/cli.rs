@@ -24,7 +24,7 @@ pub struct LabArgs {
     #[arg(long)]
     pub list: bool,
 
-    /// Multiply every duration of the book by F (0 < F <= 1): 0.05 runs the whole lab in ~2 s.
+    /// Multiply every duration of the book by F (0 < F <= 1): 0.05 runs the whole lab in a few seconds.
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
     pub scale: f64,
 

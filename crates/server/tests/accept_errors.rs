@@ -5,25 +5,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{start, Host};
+use common::{start, Host, Logs};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// Collects every log line in memory, so the test can check that the server warned.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn nofile_limit() -> libc::rlimit {
     let mut limit = libc::rlimit {

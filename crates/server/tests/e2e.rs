@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{get, send, start, start_with, Host, Proto};
+use common::{curl, get, send, start, start_with, Host, Proto};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -45,26 +45,6 @@ async fn hello_with_a_rust_client(host: Host) {
         assert_eq!(send(proto, request).await.text(), "Hello, World!");
         assert_eq!(get(proto, &server.url("/healthz")).await.text(), "ok");
     }
-}
-
-/// Runs curl with `args`; returns stdout.
-async fn curl(args: &[&str]) -> String {
-    let output = tokio::time::timeout(
-        Duration::from_secs(20),
-        tokio::process::Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "15"])
-            .args(args)
-            .output(),
-    )
-    .await
-    .expect("curl timed out")
-    .expect("curl runs");
-    assert!(
-        output.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
 async fn hello_with_curl(host: Host) {

@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{h1_connection, h2_connection, start, Host};
+use common::{h1_connection, h2_connection, start, Host, Logs};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 
@@ -18,20 +17,6 @@ const H1_CONNECTIONS: usize = 64;
 const H2_CONNECTIONS: usize = 8;
 const H2_STREAMS: usize = 32;
 const REQUESTS: usize = 20_000;
-
-/// Collects every log line in memory.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn get(path: &str) -> Request<Full<Bytes>> {
     Request::get(path)

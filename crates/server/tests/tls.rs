@@ -103,24 +103,9 @@ fn https(server: &TestServer, path: &str) -> String {
     format!("https://{}{path}", server.addr)
 }
 
-/// Runs curl with `args` (plus `-k`: the certificate is self-signed); returns stdout.
+/// Runs curl with `args` plus `-k` (the certificate is self-signed); returns stdout.
 async fn curl(args: &[&str]) -> String {
-    let output = tokio::time::timeout(
-        Duration::from_secs(20),
-        tokio::process::Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "15", "-k"])
-            .args(args)
-            .output(),
-    )
-    .await
-    .expect("curl timed out")
-    .expect("curl runs");
-    assert!(
-        output.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    common::curl(&[&["-k"], args].concat()).await
 }
 
 /// `/echo` through curl with `flag`; returns the JSON and curl's `%{http_version}`.

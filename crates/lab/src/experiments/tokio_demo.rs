@@ -148,27 +148,7 @@ pub fn tokio_spawn(ctx: &Ctx) -> Row {
 /// blocked by the first and only then runs the second.
 pub fn tokio_spawn_two_blocking(ctx: &Ctx) -> Row {
     let out = Printout::new();
-    let measured = on_runtime(async {
-        let now = Instant::now();
-        let future_one = tokio::spawn(traced(
-            ctx,
-            "do_something(1)",
-            do_something_blocking(ctx.clone(), out.clone(), 1),
-        ));
-        let future_two = tokio::spawn(traced(
-            ctx,
-            "do_something(2)",
-            do_something_blocking(ctx.clone(), out.clone(), 2),
-        ));
-        block_main(ctx);
-        future_one
-            .await
-            .map_err(|e| format!("task 1 failed: {e}"))?;
-        future_two
-            .await
-            .map_err(|e| format!("task 2 failed: {e}"))?;
-        Ok(now.elapsed())
-    });
+    let measured = spawn_two_then_block_main(ctx, &out, do_something_blocking);
     finish(
         ctx,
         &out,
@@ -182,17 +162,37 @@ pub fn tokio_spawn_two_blocking(ctx: &Ctx) -> Row {
 /// worker back, so both wait at once.
 pub fn tokio_spawn_two_async(ctx: &Ctx) -> Row {
     let out = Printout::new();
-    let measured = on_runtime(async {
+    let measured = spawn_two_then_block_main(ctx, &out, do_something_async);
+    finish(
+        ctx,
+        &out,
+        measured,
+        2.0,
+        "tokio::time::sleep gives the worker back: both sleeps and main's block overlap",
+    )
+}
+
+/// The chapter's program for experiments 6 and 7, which differ only in the `do_something` they
+/// spawn: `tokio::spawn` two of them, block main for 2 s, then await both, timing the whole.
+fn spawn_two_then_block_main<F>(
+    ctx: &Ctx,
+    out: &Printout,
+    do_something: impl Fn(Ctx, Printout, i8) -> F,
+) -> Result<Duration, String>
+where
+    F: std::future::Future<Output = i8> + Send + 'static,
+{
+    on_runtime(async {
         let now = Instant::now();
         let future_one = tokio::spawn(traced(
             ctx,
             "do_something(1)",
-            do_something_async(ctx.clone(), out.clone(), 1),
+            do_something(ctx.clone(), out.clone(), 1),
         ));
         let future_two = tokio::spawn(traced(
             ctx,
             "do_something(2)",
-            do_something_async(ctx.clone(), out.clone(), 2),
+            do_something(ctx.clone(), out.clone(), 2),
         ));
         block_main(ctx);
         future_one
@@ -202,14 +202,7 @@ pub fn tokio_spawn_two_async(ctx: &Ctx) -> Row {
             .await
             .map_err(|e| format!("task 2 failed: {e}"))?;
         Ok(now.elapsed())
-    });
-    finish(
-        ctx,
-        &out,
-        measured,
-        2.0,
-        "tokio::time::sleep gives the worker back: both sleeps and main's block overlap",
-    )
+    })
 }
 
 #[cfg(test)]

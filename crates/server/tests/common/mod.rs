@@ -289,3 +289,39 @@ pub fn have_curl(test: &str) -> bool {
     }
     found
 }
+
+/// Collects every log line in memory, so a test can check what the server logged
+/// (`tracing_subscriber::fmt().with_writer(move || logs.clone())`).
+#[derive(Clone, Default)]
+pub struct Logs(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs the `curl` binary with `args` (silent, errors shown, 15 s limit); returns stdout.
+/// Panics if curl fails: callers check [`have_curl`] first.
+pub async fn curl(args: &[&str]) -> String {
+    let output = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new("curl")
+            .args(["--silent", "--show-error", "--max-time", "15"])
+            .args(args)
+            .output(),
+    )
+    .await
+    .expect("curl timed out")
+    .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
