@@ -100,7 +100,7 @@ mod loom;
 mod metrics;
 pub mod net;
 pub mod runtime;
-pub mod scheduler;
+mod scheduler;
 pub mod task;
 pub mod time;
 mod yield_now;
@@ -136,12 +136,8 @@ where
     F::Output: Send + 'static,
 {
     let location = Location::caller();
-    let (runnable, task) = runtime::context::with_current(|current| match current {
-        Some(handle) => handle.shared.create_task(future, location),
-        None => runtime::default::handle()
-            .shared
-            .create_task(future, location),
-    });
+    let (runnable, task) =
+        runtime::context::with_handle(|handle| handle.shared.create_task(future, location));
     runnable.schedule();
     task
 }
@@ -164,7 +160,8 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    runtime::default::current_or_default()
-        .shared
-        .spawn_blocking(f, location)
+    let (runnable, task) =
+        runtime::context::with_handle(|handle| blocking::create_task(handle, f, location));
+    runnable.schedule();
+    task
 }

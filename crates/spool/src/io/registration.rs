@@ -39,11 +39,7 @@ impl<T: AsFd> Registration<T> {
     /// Registers `io` (which must be in non-blocking mode) with the driver of the current
     /// runtime (else the default runtime's), with `initial` readiness bits.
     pub(crate) fn new(io: T, initial: usize) -> io::Result<Self> {
-        let driver = crate::runtime::default::current_or_default()
-            .shared
-            .driver
-            .clone();
-        Self::with_driver(io, initial, driver)
+        Self::with_driver(io, initial, crate::runtime::context::driver())
     }
 
     /// Registers `io` with `driver`: the one `epoll_ctl(ADD)` of its life.
