@@ -10,7 +10,7 @@
 //! condvar; a job wakes an idle thread if there is one, else starts a new thread up to the cap
 //! (default 512), else waits in the queue. An idle thread retires after the keep-alive (default
 //! 10 s), so a burst does not leave hundreds of threads behind. Threads are cheap next to the
-//! work they host (creating and joining one costs ~35 µs here), so growth is on demand.
+//! work they host, so growth is on demand (figures: `docs/design.md`, "Blocking pool").
 //!
 //! Shutdown drops the closures that have not started (their tasks report
 //! `JoinError::Cancelled`) and waits for the running ones, within the runtime's shutdown timeout.

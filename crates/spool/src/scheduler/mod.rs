@@ -219,7 +219,7 @@ impl Shared {
     }
 
     /// Wakes one parked worker, if one is needed (see [`idle`]).
-    fn notify_parked(&self) {
+    pub(super) fn notify_parked(&self) {
         let remotes = &self.remotes;
         if let Some(index) = self
             .idle
@@ -233,13 +233,10 @@ impl Shared {
         self.remotes[index].parker.unpark(|| self.driver.unpark());
     }
 
-    /// After the last searcher parked: wake somebody if any queue has work.
-    fn notify_if_work_pending(&self) {
-        let pending =
-            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
-        if pending {
-            self.notify_parked();
-        }
+    /// Whether the injection queue or any worker's stealable deque has a task (the last
+    /// searcher to park re-checks this).
+    fn has_shared_work(&self) -> bool {
+        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
     }
 
     fn drain_injector(&self) {

@@ -46,6 +46,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker};
 
+use super::idle::{IdleWorker, Site};
+use super::park::Parker;
 use super::queue::{LocalQueue, LOCAL_QUEUE_CAPACITY, MAX_LIFO_POLLS};
 use super::{Local, Shared};
 use crate::metrics::PollSpan;
@@ -78,7 +80,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>) {
         local,
         index,
         tick: 0,
-        searching: false,
+        idle: IdleWorker::new(index),
         lifo_polls: 0,
         rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
     };
@@ -93,7 +95,8 @@ struct WorkerLoop {
     local: Rc<Local>,
     index: usize,
     tick: u32,
-    searching: bool,
+    /// This worker's side of the searching/parked protocol.
+    idle: IdleWorker,
     lifo_polls: u32,
     rng: u64,
 }
@@ -196,11 +199,8 @@ impl WorkerLoop {
     /// Steals from other workers, then retries the injection queue. Only as a searcher, and at
     /// most half the workers search at once.
     fn search(&mut self) -> Option<Runnable> {
-        if !self.searching {
-            if !self.shared.idle.transition_worker_to_searching() {
-                return None;
-            }
-            self.searching = true;
+        if !self.idle.try_search(&self.shared.idle) {
+            return None;
         }
         let remotes = &self.shared.remotes;
         let n = remotes.len();
@@ -237,13 +237,9 @@ impl WorkerLoop {
     }
 
     fn run_task(&mut self, task: Runnable) {
-        if self.searching {
-            self.searching = false;
-            // The last searcher found work: there may be more, and nobody else is looking.
-            if self.shared.idle.transition_worker_from_searching() {
-                self.shared.notify_parked();
-            }
-        }
+        let shared = &*self.shared;
+        self.idle
+            .found_work(&shared.idle, || shared.notify_parked());
         let shared = &*self.shared;
         // Counted before the poll, so that a task's polls are visible once its result is.
         bump(&shared.remotes[self.index].counters.polls);
@@ -284,49 +280,63 @@ impl WorkerLoop {
     }
 
     fn park(&mut self) {
-        let shared = self.shared.clone();
-        let remote = &shared.remotes[self.index];
         // Never sleep on deferred tasks (`next_task` flushes them before searching, so this is
         // a safety net): they would wait for a wake-up that nobody sends.
         if self.flush_deferred() || self.local.queue.has_tasks() {
             return;
         }
-        if shared
-            .idle
-            .transition_worker_to_parked(self.index, self.searching)
-        {
-            // The last searcher gives up: a task pushed meanwhile was not announced to anybody.
-            shared.notify_if_work_pending();
-        }
-        self.searching = false;
+        let shared = &*self.shared;
+        let site = ParkSite {
+            shared,
+            local: &self.local,
+            index: self.index,
+        };
         self.local.in_park.set(true);
-        while !shared.is_shutdown() {
-            bump(&remote.counters.parks);
-            if !remote.parker.try_consume_notification() {
-                match shared.driver.try_lock() {
-                    Some(mut driver) => remote.parker.park_driver(|| {
-                        driver.turn(None);
-                    }),
-                    None => remote.parker.park_condvar(),
-                }
-            }
-            if self.local.queue.has_tasks() {
-                // Timers fired in the driver woke tasks onto this queue: run them. If a notifier
-                // picked this worker meanwhile, it counted us as searching.
-                self.searching = !shared.idle.unpark_worker_by_id(self.index);
-                if self.local.queue.has_stealable() {
-                    shared.notify_parked();
-                }
-                break;
-            }
-            if !shared.idle.is_parked(self.index) {
-                // Picked by a notifier: new work somewhere; we start as a searcher.
-                self.searching = true;
-                break;
-            }
-            // Spurious (a timer fired for another runtime's thread, a stale notification).
-        }
+        self.idle
+            .park(&shared.idle, &shared.remotes[self.index].parker, &site);
         self.local.in_park.set(false);
         self.lifo_polls = 0;
+    }
+}
+
+/// A parking worker's surroundings, for the protocol of `idle.rs`.
+struct ParkSite<'a> {
+    shared: &'a Shared,
+    local: &'a Local,
+    index: usize,
+}
+
+impl Site for ParkSite<'_> {
+    fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+
+    fn notify_parked(&self) {
+        self.shared.notify_parked();
+    }
+
+    fn has_shared_work(&self) -> bool {
+        self.shared.has_shared_work()
+    }
+
+    fn has_local_work(&self) -> bool {
+        self.local.queue.has_tasks()
+    }
+
+    fn has_stealable_work(&self) -> bool {
+        self.local.queue.has_stealable()
+    }
+
+    fn sleep(&self, parker: &Parker) {
+        match self.shared.driver.try_lock() {
+            Some(mut driver) => parker.park_driver(|| {
+                driver.turn(None);
+            }),
+            None => parker.park_condvar(),
+        }
+    }
+
+    fn count_park(&self) {
+        bump(&self.shared.remotes[self.index].counters.parks);
     }
 }
