@@ -93,8 +93,11 @@ impl Site for Rt {
         self.shutdown.load(SeqCst)
     }
 
+    /// `Shared::notify_parked`.
     fn notify_parked(&self) {
-        Rt::notify_parked(self);
+        if let Some(w) = self.idle.worker_to_notify(|_| true) {
+            self.parkers[w].unpark(|| {});
+        }
     }
 
     fn has_shared_work(&self) -> bool {
