@@ -44,7 +44,7 @@
 //! | `async_task::spawn(future, schedule)` | the same, plus metadata (spawn site) and a `catch_unwind` around each poll ([`task`]) | a panic becomes [`JoinError::Panicked`] for whoever awaits; the spawn site names slow tasks |
 //! | one flume channel | a queue per worker + a LIFO slot, a shared injection queue (`src/scheduler/`) | no lock between a task and the task it wakes; the woken task runs next, cache-warm |
 //! | one thread | N workers that steal half of each other's queues | all cores busy, no central bottleneck |
-//! | `rx.recv()` blocks when empty | park: in `epoll_wait` until the next timer, or on a condvar; woken only when needed | idle costs nothing; a wake-up across cores costs ~13 µs here, so only "searching" logic decides to pay it |
+//! | `rx.recv()` blocks when empty | park: in `epoll_wait` until the next timer, or on a condvar; woken only when needed | idle costs nothing; a wake-up across cores is the dearest thing a scheduler does, so only "searching" logic decides to pay it |
 //! | `static QUEUE: Lazy<…>` | the default runtime, started on first [`spawn`] | the same convenience |
 //! | `AsyncSleep` (self-waking) | [`time::sleep`]: a deadline + waker in the driver; the old one kept as [`time::BusySleep`] | 5 s of sleep cost 5 s of CPU; now ~0 |
 //! | `futures_lite::future::block_on` | [`block_on`], [`Runtime::block_on`] | the same, plus entering a runtime's context |

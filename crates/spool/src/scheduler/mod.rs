@@ -3,9 +3,9 @@
 //! # From the chapter's queue to this one
 //!
 //! The chapter's `spawn_task` had one queue (a flume channel) and one thread; its schedule
-//! function was `|runnable| QUEUE.send(runnable)`. Spool's schedule function (`Shared::schedule`)
-//! makes one decision instead, in this file (`Shared::schedule`, which reads the worker's
-//! identity from the thread's runtime context, `runtime/context.rs`):
+//! function was `|runnable| QUEUE.send(runnable)`. Spool's schedule function (`Shared::schedule`,
+//! in this file) makes one decision instead, reading the worker's identity from the thread's
+//! runtime context (`runtime/context.rs`):
 //!
 //! - **Called on one of this runtime's workers** (a task woke another, a task spawned one, a timer
 //!   fired in the driver): the task goes to *that worker's* local queue (`queue.rs`), into its LIFO slot —

@@ -55,7 +55,7 @@ use crate::runtime::{context, Handle};
 use crate::task::Runnable;
 
 /// Ticks between two maintenance turns: the deferred tasks are requeued and the driver is
-/// turned with a zero timeout (fires due timers, polls I/O). tokio's `event_interval` (61).
+/// turned with a zero timeout (fires due timers, polls I/O). tokio's `event_interval`, at its value.
 pub(crate) const MAINTENANCE_INTERVAL: u32 = 61;
 /// Most tasks taken from the injection queue (or stolen) in one batch (tokio: 128).
 const MAX_BATCH: usize = 128;
