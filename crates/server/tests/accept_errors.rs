@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{start, Host, Logs};
+use common::{start, Logs, HOSTS};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn nofile_limit() -> libc::rlimit {
@@ -44,7 +44,7 @@ async fn accept_loop_survives_emfile() {
         .with_ansi(false)
         .init();
 
-    for host in Host::ALL {
+    for host in HOSTS {
         logs.0.lock().unwrap().clear(); // each host must warn on its own
         let server = start(host);
         const CLIENTS: usize = 4;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{start_with, Host, TestServer};
+use common::{start_with, RuntimeKind, TestServer};
 
 const CHROMIUM: &str = "chromium";
 /// Chromium starts in about a second here; this only stops a hung browser from hanging CI.
@@ -127,7 +127,7 @@ fn url(scheme: &str, server: &TestServer) -> String {
     format!("{scheme}://{}/echo", server.addr)
 }
 
-async fn chromium_gets_http2_over_tls_and_http1_in_cleartext(host: Host) {
+async fn chromium_gets_http2_over_tls_and_http1_in_cleartext(host: RuntimeKind) {
     // Names the host too: the same test runs once per host.
     let test = &format!("chromium_gets_http2_over_tls_and_http1_in_cleartext (host {host:?})");
     let Some(version) = chromium_version(test) else {

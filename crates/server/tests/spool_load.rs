@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{h1_connection, h2_connection, start, Host, Logs};
+use common::{h1_connection, h2_connection, start, Logs, RuntimeKind};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 
@@ -36,7 +36,7 @@ async fn twenty_thousand_requests_h1_and_h2_all_200_no_error_logged() {
         .with_max_level(tracing::Level::WARN)
         .init();
 
-    let server = start(Host::Spool);
+    let server = start(RuntimeKind::Spool);
     let started = Instant::now();
     let mut tasks = Vec::new();
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{start_with, Host, TestServer};
+use common::{start_with, RuntimeKind, TestServer};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -21,8 +21,8 @@ use tokio::net::TcpStream;
 /// Generates, for each host, a module with one test per listed function (as in `e2e.rs`).
 macro_rules! host_tests {
     ($($test:ident),* $(,)?) => {
-        host_tests!(@host tokio_host, Host::Tokio; $($test),*);
-        host_tests!(@host spool_host, Host::Spool; $($test),*);
+        host_tests!(@host tokio_host, RuntimeKind::Tokio; $($test),*);
+        host_tests!(@host spool_host, RuntimeKind::Spool; $($test),*);
     };
     (@host $module:ident, $host:expr; $($test:ident),*) => {
         mod $module {
@@ -87,7 +87,7 @@ impl Drop for CertFiles {
 }
 
 /// A server on `host` with HTTPS from fresh PEM files; keep the files for the client's trust.
-fn start_tls(host: Host, header_read_timeout: Duration) -> (TestServer, CertFiles) {
+fn start_tls(host: RuntimeKind, header_read_timeout: Duration) -> (TestServer, CertFiles) {
     let files = CertFiles::new();
     let config = server::Config {
         tls_cert: Some(files.cert.clone()),
@@ -115,7 +115,7 @@ async fn curl_echo(server: &TestServer, flag: &str) -> (serde_json::Value, Strin
     (serde_json::from_str(json).unwrap(), version.to_owned())
 }
 
-async fn curl_http2_over_tls(host: Host) {
+async fn curl_http2_over_tls(host: RuntimeKind) {
     if !common::have_curl("curl_http2_over_tls") {
         return;
     }
@@ -128,7 +128,7 @@ async fn curl_http2_over_tls(host: Host) {
     assert_eq!(json["alpn"], "h2");
 }
 
-async fn curl_http1_over_tls(host: Host) {
+async fn curl_http1_over_tls(host: RuntimeKind) {
     if !common::have_curl("curl_http1_over_tls") {
         return;
     }
@@ -140,7 +140,7 @@ async fn curl_http1_over_tls(host: Host) {
     assert_eq!(json["alpn"], "http/1.1");
 }
 
-async fn self_signed_serves_curl(host: Host) {
+async fn self_signed_serves_curl(host: RuntimeKind) {
     if !common::have_curl("self_signed_serves_curl") {
         return;
     }
@@ -229,7 +229,7 @@ async fn echo_h1(tls: Tls) -> (Version, serde_json::Value) {
         .expect("HTTP/1.1 request timed out")
 }
 
-async fn rust_clients_get_the_protocol_alpn_chose(host: Host) {
+async fn rust_clients_get_the_protocol_alpn_chose(host: RuntimeKind) {
     let (server, files) = start_tls(host, Duration::from_secs(10));
 
     // ALPN h2 (and http/1.1): HTTP/2, and nothing else is served on that connection.
@@ -282,7 +282,7 @@ async fn silent_clients(server: &TestServer, n: usize, bytes: &[u8]) -> Vec<TcpS
     clients
 }
 
-async fn silent_clients_are_closed_after_the_header_read_timeout(host: Host) {
+async fn silent_clients_are_closed_after_the_header_read_timeout(host: RuntimeKind) {
     let (server, files) = start_tls(host, Duration::from_millis(500));
     let started = Instant::now();
     // Twenty clients that never start the handshake, and one that stops half-way through its
@@ -310,7 +310,7 @@ async fn silent_clients_are_closed_after_the_header_read_timeout(host: Host) {
     assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
 }
 
-async fn plain_http_on_the_tls_port_is_closed_and_the_server_goes_on(host: Host) {
+async fn plain_http_on_the_tls_port_is_closed_and_the_server_goes_on(host: RuntimeKind) {
     let (server, files) = start_tls(host, Duration::from_secs(10));
     let mut plain = TcpStream::connect(server.addr).await.unwrap();
     plain
@@ -329,7 +329,7 @@ async fn plain_http_on_the_tls_port_is_closed_and_the_server_goes_on(host: Host)
     assert_eq!(version, Version::HTTP_11);
 }
 
-async fn graceful_shutdown_over_tls(host: Host) {
+async fn graceful_shutdown_over_tls(host: RuntimeKind) {
     let (mut server, files) = start_tls(host, Duration::from_secs(10));
     // A client still in its handshake holds nothing up: the drain drops it at once, instead of
     // waiting out the 10 s handshake timeout.
