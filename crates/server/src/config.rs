@@ -241,15 +241,6 @@ pub(crate) struct SizeError {
 
 /// Parses a size in bytes: `4096`, `16KiB`, `1MiB`, `1GiB` (also `K`/`KB`/`M`/`MB`/`G`/`GB`,
 /// which mean the same powers of 1024), and checks it lies in `min..=max`.
-///
-/// ```
-/// use server::config::parse_size;
-///
-/// assert_eq!(parse_size("16KiB", 1, usize::MAX), Ok(16 * 1024));
-/// assert_eq!(parse_size("1MiB", 1, usize::MAX), Ok(1 << 20));
-/// assert!(parse_size("1.5MiB", 1, usize::MAX).is_err());
-/// assert!(parse_size("0", 1, usize::MAX).is_err());
-/// ```
 pub(crate) fn parse_size(input: &str, min: usize, max: usize) -> Result<usize, SizeError> {
     let error = || SizeError {
         input: input.to_owned(),
@@ -312,15 +303,6 @@ pub(crate) struct DurationError {
 ///
 /// Written by hand because it is ten lines and a whole crate (humantime) would be the
 /// only user of its dependency; negative, empty, and absurdly large (> 1 year) values are refused.
-///
-/// ```
-/// use std::time::Duration;
-/// use server::config::parse_duration;
-///
-/// assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-/// assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-/// assert!(parse_duration("ten seconds").is_err());
-/// ```
 pub(crate) fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let error = || DurationError {
         input: input.to_owned(),
@@ -352,6 +334,17 @@ pub(crate) fn parse_duration(input: &str) -> Result<Duration, DurationError> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("16KiB", 1, usize::MAX), Ok(16 * 1024));
+        assert_eq!(parse_size("1MiB", 1, usize::MAX), Ok(1 << 20));
+        assert!(parse_size("1.5MiB", 1, usize::MAX).is_err());
+        assert!(parse_size("0", 1, usize::MAX).is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("ten seconds").is_err());
+    }
 
     #[derive(Parser)]
     struct Cli {
