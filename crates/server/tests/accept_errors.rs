@@ -37,12 +37,7 @@ fn highest_open_fd() -> u64 {
 
 #[tokio::test(flavor = "current_thread")]
 async fn accept_loop_survives_emfile() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = Logs::capture(None);
 
     for host in HOSTS {
         logs.0.lock().unwrap().clear(); // each host must warn on its own

@@ -50,16 +50,7 @@ struct Profile(PathBuf);
 
 impl Profile {
     fn new() -> Profile {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "spool-chromium-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Profile(dir)
+        Profile(common::fresh_dir("spool-chromium"))
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! The browser's view of the same (HTTP/2 over TLS, HTTP/1.1 in cleartext) is in `browser.rs`.
 
+#[macro_use]
 mod common;
 
 use std::path::PathBuf;
@@ -17,25 +18,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-
-/// Generates, for each host, a module with one test per listed function (as in `e2e.rs`).
-macro_rules! host_tests {
-    ($($test:ident),* $(,)?) => {
-        host_tests!(@host tokio_host, RuntimeKind::Tokio; $($test),*);
-        host_tests!(@host spool_host, RuntimeKind::Spool; $($test),*);
-    };
-    (@host $module:ident, $host:expr; $($test:ident),*) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test($host).await
-                }
-            )*
-        }
-    };
-}
 
 host_tests!(
     curl_http2_over_tls,
@@ -58,14 +40,7 @@ struct CertFiles {
 
 impl CertFiles {
     fn new() -> CertFiles {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "spool-tls-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::fresh_dir("spool-tls-test");
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         let certified = rcgen::generate_simple_self_signed(names).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -116,28 +91,33 @@ async fn curl_echo(server: &TestServer, flag: &str) -> (serde_json::Value, Strin
 }
 
 async fn curl_http2_over_tls(host: RuntimeKind) {
-    if !common::have_curl("curl_http2_over_tls") {
-        return;
-    }
-    let (server, _files) = start_tls(host, Duration::from_secs(10));
     // `--http2` on an https:// URL: curl offers h2 and http/1.1 by ALPN, the server picks h2.
-    let (json, version) = curl_echo(&server, "--http2").await;
-    assert_eq!(version, "2");
-    assert_eq!(json["version"], "HTTP/2.0");
-    assert_eq!(json["tls"], true);
-    assert_eq!(json["alpn"], "h2");
+    curl_over_tls(
+        "curl_http2_over_tls",
+        host,
+        "--http2",
+        ["2", "HTTP/2.0", "h2"],
+    )
+    .await;
 }
 
 async fn curl_http1_over_tls(host: RuntimeKind) {
-    if !common::have_curl("curl_http1_over_tls") {
+    let expected = ["1.1", "HTTP/1.1", "http/1.1"];
+    curl_over_tls("curl_http1_over_tls", host, "--http1.1", expected).await;
+}
+
+/// `/echo` over TLS through curl with `flag`: `[curl's version, the echoed version, ALPN]`.
+async fn curl_over_tls(test: &str, host: RuntimeKind, flag: &str, expected: [&str; 3]) {
+    if !common::have_curl(test) {
         return;
     }
+    let [curl_version, echoed_version, alpn] = expected;
     let (server, _files) = start_tls(host, Duration::from_secs(10));
-    let (json, version) = curl_echo(&server, "--http1.1").await;
-    assert_eq!(version, "1.1");
-    assert_eq!(json["version"], "HTTP/1.1");
+    let (json, version) = curl_echo(&server, flag).await;
+    assert_eq!(version, curl_version);
+    assert_eq!(json["version"], echoed_version);
     assert_eq!(json["tls"], true);
-    assert_eq!(json["alpn"], "http/1.1");
+    assert_eq!(json["alpn"], alpn);
 }
 
 async fn self_signed_serves_curl(host: RuntimeKind) {

@@ -18,7 +18,7 @@ pub use server::RuntimeKind;
 use tokio::sync::oneshot;
 
 /// Generates, for each host, a module with one `#[test]` per listed function (each takes the
-/// [`Host`]), so a whole suite runs against every host without a copy. Use with
+/// [`RuntimeKind`]), so a whole suite runs against every host without a copy. Use with
 /// `#[macro_use] mod common;`.
 #[allow(unused_macros)]
 macro_rules! host_tests {
@@ -258,6 +258,20 @@ pub async fn h1_connection(
     (sender, tokio::spawn(conn))
 }
 
+/// A fresh, empty directory under the system's temporary one, its name `{prefix}-{pid}-{n}`.
+pub fn fresh_dir(prefix: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// `true` when the `curl` binary can be run; otherwise says the test is skipped.
 pub fn have_curl(test: &str) -> bool {
     let found = std::process::Command::new("curl")
@@ -270,10 +284,26 @@ pub fn have_curl(test: &str) -> bool {
     found
 }
 
-/// Collects every log line in memory, so a test can check what the server logged
-/// (`tracing_subscriber::fmt().with_writer(move || logs.clone())`).
+/// Collects every log line in memory, so a test can check what the server logged.
 #[derive(Clone, Default)]
 pub struct Logs(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// Installs the process's log subscriber (once per test binary), writing here, without
+    /// colours; `max_level`: the most verbose level kept (`None`: tracing-subscriber's default).
+    pub fn capture(max_level: Option<tracing::Level>) -> Logs {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let builder = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false);
+        match max_level {
+            Some(level) => builder.with_max_level(level).init(),
+            None => builder.init(),
+        }
+        logs
+    }
+}
 
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
