@@ -1,8 +1,5 @@
-//! The Spool host: the same server on Spool's own runtime — the chapter's task queue, grown up,
-//! serving real HTTP/1.1 and HTTP/2.
-//!
-//! Everything but the seams is shared with the tokio host ([`super::serve`]): the accept loop,
-//! the connection settings, the routes, the logging, the back-off and the drain. Spool supplies:
+//! The Spool host: the server on Spool's own runtime. Of the seams [`super`] names, Spool
+//! supplies:
 //!
 //! | seam | tokio host | Spool host |
 //! |---|---|---|

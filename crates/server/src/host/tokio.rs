@@ -1,7 +1,5 @@
-//! The tokio host: the server on tokio's runtime, with hyper-util's tokio glue.
-//!
-//! Must be called from inside a tokio runtime with I/O and time enabled (the binary builds a
-//! multi-thread one with `--workers` worker threads).
+//! The tokio host: the server on a tokio runtime that [`serve_on_tokio`] starts, with
+//! hyper-util's tokio glue for the seams [`super`] names.
 
 use std::future::Future;
 use std::io;
