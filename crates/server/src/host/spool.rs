@@ -27,7 +27,8 @@ use crate::Error;
 /// detector and span options it wants): binds `config.addr` on its reactor, calls `listening`
 /// with the bound address (the real port when `addr`'s is 0), runs the accept loop as a task on
 /// a worker until `shutdown` completes, drains and returns. The caller owns the runtime, and
-/// shuts it down (or reads its spans) afterwards.
+/// shuts it down (or reads its spans) afterwards; `config.workers` is the caller's to apply
+/// when it builds the runtime ([`Config::worker_threads`]).
 ///
 /// The accept loop is a task (not `block_on` on this thread) so that each accepted connection's
 /// task starts on a worker's own queue.
