@@ -88,57 +88,27 @@ impl From<server::Error> for Failure {
 
 fn serve(config: Config) -> Result<(), Failure> {
     init_logging(&config.log);
+    let shutdown = server::shutdown_signal()?;
     match config.runtime {
-        RuntimeKind::Tokio => serve_on_tokio(config),
-        RuntimeKind::Spool => serve_on_spool(config),
+        RuntimeKind::Tokio => server::serve_on_tokio(config, shutdown, |_| {})?,
+        RuntimeKind::Spool => {
+            let workers = config.worker_threads();
+            let runtime = spool::Runtime::builder()
+                .worker_threads(workers)
+                .thread_name("spool")
+                .build()
+                .map_err(|error| {
+                    Failure::other(format!("cannot start the spool runtime: {error}"))
+                })?;
+            tracing::debug!(workers, "spool runtime started");
+            let result = server::serve_on_spool(&runtime, config, shutdown, |_| {});
+            // The connections are drained or closed already; don't let a blocking job that is
+            // still spinning (`/work?mode=blocking`) hold the exit.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            result?
+        }
     }
-}
-
-fn serve_on_tokio(config: Config) -> Result<(), Failure> {
-    let workers = config.worker_threads();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name("spool-tokio-worker")
-        .enable_all()
-        .build()
-        .map_err(|error| Failure::other(format!("cannot start the tokio runtime: {error}")))?;
-    tracing::debug!(workers, "tokio runtime started");
-
-    let result = runtime.block_on(async {
-        let listener = server::bind(config.addr).await?;
-        let shutdown = server::shutdown_signal()?;
-        server::run(listener, config, shutdown).await
-    });
-    // `run` has already drained or closed the connections; don't let a blocking job that is
-    // still spinning (`/work?mode=blocking`) hold the exit.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    result.map_err(Failure::from)
-}
-
-/// The same server on Spool's own runtime (`--runtime spool`).
-fn serve_on_spool(config: Config) -> Result<(), Failure> {
-    let workers = config.worker_threads();
-    let runtime = spool::Runtime::builder()
-        .worker_threads(workers)
-        .thread_name("spool")
-        .build()
-        .map_err(|error| Failure::other(format!("cannot start the spool runtime: {error}")))?;
-    tracing::debug!(workers, "spool runtime started");
-
-    let listener = {
-        let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
-        server::host::spool::bind(config.addr)?
-    };
-    let shutdown = server::host::spool::shutdown_signal()?;
-    // The accept loop runs as a task on a worker (not on this thread, as `block_on` would), so
-    // each accepted connection's task starts on a worker's own queue.
-    let serving = runtime.spawn(server::host::spool::run(listener, config, shutdown));
-    let result = runtime.block_on(serving);
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    match result {
-        Ok(result) => result.map_err(Failure::from),
-        Err(error) => Err(Failure::other(format!("the server task failed: {error}"))),
-    }
+    Ok(())
 }
 
 /// Logs go to stderr, so stdout stays free for anything a command prints as its result.

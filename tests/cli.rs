@@ -1,22 +1,14 @@
 //! The `spool` binary as a user meets it: help, flag errors, a busy port, serving, and
 //! stopping on a signal.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
-/// The binary, with the environment variables it reads cleared so the host's settings can't
-/// change what the tests see.
-fn spool() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spool"));
-    command
-        .env_remove("RUST_LOG")
-        .env_remove("SPOOL_ADDR")
-        .env_remove("SPOOL_RUNTIME");
-    command
-}
+mod common;
+
+use common::{spool, Running};
 
 fn run(args: &[&str]) -> Output {
     spool().args(args).output().expect("the spool binary runs")
@@ -105,69 +97,30 @@ fn a_port_in_use_on(runtime: &str) {
     );
 }
 
-/// A running `spool`, its address read from its "listening on" log line.
+/// A running `spool` on a free port, its address read from its "listening on" log line.
 struct Server {
-    child: Child,
+    running: Running,
     addr: SocketAddr,
-    /// The rest of stderr, line by line, read on a helper thread.
-    lines: mpsc::Receiver<String>,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = spool()
-            .args(args)
-            .args(["--addr", "127.0.0.1:0", "--log", "info"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn spool");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = lines
-                .recv_timeout(left)
-                .expect("no 'listening on' line within 20 s");
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap();
-                break addr.parse().expect("an address in the log line");
-            }
-        };
-        Server { child, addr, lines }
+        let running =
+            Running::spawn(
+                spool()
+                    .args(args)
+                    .args(["--addr", "127.0.0.1:0", "--log", "info"]),
+            );
+        let addr = running.listening_on("http");
+        Server { running, addr }
     }
 
     /// Sends `signal` and waits (at most 10 s) for the process to exit.
     fn stop(mut self, signal: libc::c_int) -> std::process::ExitStatus {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own live child.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("spool did not exit within 10 s of the signal");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.running.signal(signal);
+        self.running
+            .exited_within(Duration::from_secs(10))
+            .expect("spool did not exit within 10 s of the signal")
     }
 }
 
@@ -199,6 +152,7 @@ fn serves_then_exits_0_on_sigint_and_on_sigterm() {
 
         // The request was logged, on one line.
         let logged = server
+            .running
             .lines
             .recv_timeout(Duration::from_secs(10))
             .expect("a request log line");
@@ -255,10 +209,10 @@ fn the_spool_hosted_server_with_100_idle_keep_alive_connections_uses_under_20ms_
         connections.push(stream);
     }
     std::thread::sleep(Duration::from_millis(200)); // let the workers park
-    let before = process_cpu(server.child.id());
+    let before = process_cpu(server.running.id());
     assert!(before > Duration::ZERO, "schedstat unreadable"); // it has served 100 requests
     std::thread::sleep(Duration::from_secs(2));
-    let used = process_cpu(server.child.id()) - before;
+    let used = process_cpu(server.running.id()) - before;
     eprintln!("spool host, 100 idle keep-alive connections: {used:?} of CPU in 2 s");
     assert!(used < Duration::from_millis(20), "used {used:?} in 2 s");
     drop(connections);

@@ -7,10 +7,13 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{spool, Running};
 
 const CLIENTS: usize = 16;
 
@@ -90,34 +93,12 @@ fn client(addr: SocketAddr, stop: &AtomicBool, refused: &AtomicUsize) -> Seen {
 }
 
 fn sigterm_under_load(runtime: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spool"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--log", "info"])
-        .args(["--runtime", runtime, "--shutdown-timeout", "5s"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the spool binary runs");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let addr: SocketAddr = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = lines.recv_timeout(left) else {
-            let _ = child.kill();
-            panic!("the server never said where it listens");
-        };
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
+    let mut running = Running::spawn(
+        spool()
+            .args(["serve", "--addr", "127.0.0.1:0", "--log", "info"])
+            .args(["--runtime", runtime, "--shutdown-timeout", "5s"]),
+    );
+    let addr = running.listening_on("http");
 
     let stop = Arc::new(AtomicBool::new(false));
     let refused = Arc::new(AtomicUsize::new(0));
@@ -129,22 +110,13 @@ fn sigterm_under_load(runtime: &str) {
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
 
-    // SAFETY: kill(2) with a child's pid we own and a valid signal number.
-    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(sent, 0, "kill failed");
+    running.signal(libc::SIGTERM);
     let signalled = Instant::now();
 
     // The load goes on (new connections are tried) while the server drains.
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if signalled.elapsed() > Duration::from_secs(8) {
-            let _ = child.kill();
-            panic!("still running 8 s after SIGTERM (shutdown timeout 5 s)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = running
+        .exited_within(Duration::from_secs(8))
+        .expect("still running 8 s after SIGTERM (shutdown timeout 5 s)");
     let exited_after = signalled.elapsed();
     stop.store(true, Ordering::Relaxed);
     let seen: Vec<Seen> = clients.into_iter().map(|c| c.join().unwrap()).collect();

@@ -2,27 +2,13 @@
 //! incomplete flag set, is one `error: ...` line and exit code 2; `--tls-self-signed` serves
 //! HTTPS and logs the certificate's fingerprint. Both on tokio and on Spool (`--runtime`).
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary, with the environment variables it reads cleared.
-fn spool() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spool"));
-    for var in [
-        "RUST_LOG",
-        "SPOOL_ADDR",
-        "SPOOL_RUNTIME",
-        "SPOOL_TLS_CERT",
-        "SPOOL_TLS_KEY",
-        "SPOOL_TLS_SELF_SIGNED",
-    ] {
-        command.env_remove(var);
-    }
-    command
-}
+mod common;
+
+use common::{spool, Running};
 
 /// Runs `spool serve` on a free port with `args`, expecting it to exit at once.
 fn run(args: &[&str]) -> Output {
@@ -160,30 +146,6 @@ fn help_shows_the_tls_flags() {
     }
 }
 
-/// A running `spool`, killed on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits for a stderr line containing `needle`; returns it.
-fn line_with(lines: &mpsc::Receiver<String>, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no log line with {needle:?} within 20 s"));
-        if line.contains(needle) {
-            return line;
-        }
-    }
-}
-
 fn have(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
@@ -203,26 +165,14 @@ fn self_signed_logs_its_fingerprint_and_serves_https_on_spool() {
 
 fn self_signed_logs_its_fingerprint_and_serves_https(runtime: &str) {
     // Through the environment variables, as a deployment would set them.
-    let mut child = spool()
-        .args(["serve", "--addr", "127.0.0.1:0", "--log", "info"])
-        .env("SPOOL_TLS_SELF_SIGNED", "true")
-        .env("SPOOL_RUNTIME", runtime)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _running = Running(child);
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let running = Running::spawn(
+        spool()
+            .args(["serve", "--addr", "127.0.0.1:0", "--log", "info"])
+            .env("SPOOL_TLS_SELF_SIGNED", "true")
+            .env("SPOOL_RUNTIME", runtime),
+    );
 
-    let made = line_with(&lines, "self-signed");
+    let made = running.line_with("self-signed");
     let fingerprint = made
         .split("sha256=")
         .nth(1)
@@ -235,7 +185,7 @@ fn self_signed_logs_its_fingerprint_and_serves_https(runtime: &str) {
         .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit())));
     assert!(made.contains("localhost") && made.contains("127.0.0.1") && made.contains("::1"));
 
-    let listening = line_with(&lines, "listening on https://");
+    let listening = running.line_with("listening on https://");
     assert!(listening.contains(runtime), "{listening}");
     let addr = listening
         .split("listening on https://")
@@ -254,7 +204,7 @@ fn self_signed_logs_its_fingerprint_and_serves_https(runtime: &str) {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2", "{out:?}");
-    let logged = line_with(&lines, "request");
+    let logged = running.line_with("request");
     assert!(logged.contains("tls=true"), "{logged}");
     assert!(logged.contains("protocol=HTTP/2.0"), "{logged}");
 }

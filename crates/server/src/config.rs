@@ -9,32 +9,33 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The address served when `--addr` and `SPOOL_ADDR` are absent.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 /// The largest request body accepted (1 MiB, `--max-body`); larger ones get
 /// `413 Payload Too Large`.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// The largest request head accepted (16 KiB, `--max-header-bytes`).
-pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+pub(crate) const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 /// hyper refuses an HTTP/1 read buffer smaller than this (it panics), so neither may
 /// `--max-header-bytes` be.
-pub const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
+pub(crate) const MIN_MAX_HEADER_BYTES: usize = 8 * 1024;
 /// Connections served at once when `--max-connections` is absent.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// HTTP/2 streams a client may have open on one connection when
 /// `--h2-max-concurrent-streams` is absent.
-pub const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 256;
+pub(crate) const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 256;
 /// Streams a client may reset before the server has accepted them, before the connection is
 /// closed with `ENHANCE_YOUR_CALM`: h2's default, the defence against "rapid reset"
 /// (CVE-2023-44487). Set explicitly so that a change of default upstream cannot silently lift it.
-pub const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+pub(crate) const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 /// Streams the server may reset because the *client* broke the protocol, before the
 /// connection is closed: h2's default, the defence against floods of malformed frames
 /// (e.g. "MadeYouReset"). Set explicitly for the same reason.
-pub const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+pub(crate) const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// The largest `ms` accepted by `/sleep` and `/work` (one minute).
-pub const MAX_MS: u64 = 60_000;
+pub(crate) const MAX_MS: u64 = 60_000;
 
-/// Settings for [`crate::run`] and for the `spool serve` command line.
+/// Settings for [`crate::serve_on_tokio`] and [`crate::serve_on_spool`], and the `spool serve`
+/// command line.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Config {
     /// Address to listen on (IP:port).
@@ -205,14 +206,15 @@ impl Default for Config {
     }
 }
 
-/// Which async runtime hosts the server (`--runtime`, `SPOOL_RUNTIME`). Only the binary and
-/// [`crate::host`] look at it: the service is the same on both.
+/// Which async runtime hosts the server (`--runtime`, `SPOOL_RUNTIME`): the binary calls
+/// [`crate::serve_on_tokio`] or [`crate::serve_on_spool`] by it; the service is the same on
+/// both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RuntimeKind {
-    /// tokio's multi-threaded runtime ([`crate::host::tokio`]).
+    /// tokio's multi-threaded runtime.
     #[default]
     Tokio,
-    /// Spool's own work-stealing runtime ([`crate::host::spool`]).
+    /// Spool's own work-stealing runtime.
     Spool,
 }
 
@@ -232,23 +234,14 @@ impl Config {
     "invalid size `{input}`: expected a whole number of bytes with an optional unit \
      B, KiB, MiB or GiB (e.g. `1MiB`, `16KiB`, `4096`), {limits}"
 )]
-pub struct SizeError {
+pub(crate) struct SizeError {
     input: String,
     limits: String,
 }
 
 /// Parses a size in bytes: `4096`, `16KiB`, `1MiB`, `1GiB` (also `K`/`KB`/`M`/`MB`/`G`/`GB`,
 /// which mean the same powers of 1024), and checks it lies in `min..=max`.
-///
-/// ```
-/// use server::config::parse_size;
-///
-/// assert_eq!(parse_size("16KiB", 1, usize::MAX), Ok(16 * 1024));
-/// assert_eq!(parse_size("1MiB", 1, usize::MAX), Ok(1 << 20));
-/// assert!(parse_size("1.5MiB", 1, usize::MAX).is_err());
-/// assert!(parse_size("0", 1, usize::MAX).is_err());
-/// ```
-pub fn parse_size(input: &str, min: usize, max: usize) -> Result<usize, SizeError> {
+pub(crate) fn parse_size(input: &str, min: usize, max: usize) -> Result<usize, SizeError> {
     let error = || SizeError {
         input: input.to_owned(),
         limits: format!("from {min} to {max} bytes"),
@@ -302,7 +295,7 @@ fn parse_max_connections(input: &str) -> Result<usize, String> {
     "invalid duration `{input}`: expected a number with an optional unit ms, s or m \
      (e.g. `500ms`, `10s`, `1.5s`, `2m`; no unit means seconds)"
 )]
-pub struct DurationError {
+pub(crate) struct DurationError {
     input: String,
 }
 
@@ -310,16 +303,7 @@ pub struct DurationError {
 ///
 /// Written by hand because it is ten lines and a whole crate (humantime) would be the
 /// only user of its dependency; negative, empty, and absurdly large (> 1 year) values are refused.
-///
-/// ```
-/// use std::time::Duration;
-/// use server::config::parse_duration;
-///
-/// assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-/// assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-/// assert!(parse_duration("ten seconds").is_err());
-/// ```
-pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let error = || DurationError {
         input: input.to_owned(),
     };
@@ -350,6 +334,17 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("16KiB", 1, usize::MAX), Ok(16 * 1024));
+        assert_eq!(parse_size("1MiB", 1, usize::MAX), Ok(1 << 20));
+        assert!(parse_size("1.5MiB", 1, usize::MAX).is_err());
+        assert!(parse_size("0", 1, usize::MAX).is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("ten seconds").is_err());
+    }
 
     #[derive(Parser)]
     struct Cli {

@@ -1,35 +1,25 @@
-//! The chapter's hyper service, grown into a small real server, and its hosting.
+//! The chapter's hyper service, grown into a small real server, on tokio or on Spool.
 //!
 //! It answers HTTP/1.1 and HTTP/2 (with prior knowledge, as `curl --http2-prior-knowledge`
-//! speaks it) on one port, through hyper-util's protocol-sniffing auto builder — or, with the
-//! TLS flags, HTTPS with HTTP/2 or HTTP/1.1 agreed by ALPN, as browsers need; serves the routes
-//! in [`service`]; logs one line per request; and shuts down gracefully.
+//! speaks it) on one port — or, with the TLS flags, HTTPS with HTTP/2 or HTTP/1.1 agreed by
+//! ALPN, as browsers need — logs one line per request, and shuts down gracefully.
 //!
-//! The crate is split so the service never learns which runtime hosts it:
-//!
-//! - [`service`]: the routes. They need a timer and a blocking pool, which they get through
-//!   the runtime-neutral [`Runtime`] trait.
-//! - [`conn`]: one connection, generic over the byte stream, executor and timer, with the
-//!   limits and timeouts hyper does not enforce itself (a silent or slow client, an idle one).
-//! - [`host`]: the accept loop (with `--max-connections`) and shutdown sequence, written
-//!   once; [`host::tokio`] runs it on tokio, [`host::spool`] on Spool's own runtime
-//!   (`spool serve --runtime spool`).
-//! - [`metrics`]: the counters served at `/metrics`, in Prometheus' text format.
-//! - [`tls`]: the TLS settings and a rustls handshake over any hyper I/O, so every host gets
-//!   HTTPS from the same code.
-//! - [`shutdown`]: draining open connections with a deadline.
-//! - [`config`]: every setting, with its default (also the `spool serve` flags).
+//! The whole surface is here: a [`Config`] (also the `spool serve` flags), one function per
+//! host that starts serving and returns once a shutdown future resolves and the connections are
+//! drained ([`serve_on_tokio`], [`serve_on_spool`]), the SIGINT/SIGTERM future they are usually
+//! given ([`shutdown_signal`]), and the [`Error`] they return. How the crate is built inside
+//! (accept loop, connections, service, routes) is in `docs/architecture.md`.
 //!
 //! # Example
 //!
-//! Serve on 127.0.0.1:3000 until Ctrl-C:
+//! Serve on 127.0.0.1:3000 on tokio until Ctrl-C:
 //!
 //! ```no_run
-//! #[tokio::main]
-//! async fn main() -> Result<(), server::Error> {
-//!     let config = server::Config::default();
-//!     let listener = server::bind(config.addr).await?;
-//!     server::run(listener, config, server::shutdown_signal()?).await
+//! fn main() -> Result<(), server::Error> {
+//!     let shutdown = server::shutdown_signal()?;
+//!     server::serve_on_tokio(server::Config::default(), shutdown, |addr| {
+//!         println!("listening on {addr}");
+//!     })
 //! }
 //! ```
 #![warn(
@@ -39,21 +29,24 @@
     clippy::undocumented_unsafe_blocks
 )]
 
-pub mod config;
-pub mod conn;
-pub mod host;
-pub mod metrics;
-pub mod rt;
-pub mod service;
-pub mod shutdown;
-pub mod tls;
+mod config;
+mod conn;
+mod host;
+mod metrics;
+mod routes;
+mod rt;
+mod service;
+mod shutdown;
+mod tls;
 
 use std::io;
 use std::net::SocketAddr;
 
-pub use config::{Config, RuntimeKind};
-pub use host::tokio::{bind, run, shutdown_signal};
-pub use rt::Runtime;
+pub use config::{Config, RuntimeKind, DEFAULT_MAX_BODY};
+pub use host::spool::serve_on_spool;
+pub use host::tokio::serve_on_tokio;
+pub use shutdown::shutdown_signal;
+pub use tls::TlsError;
 
 /// What can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -73,10 +66,16 @@ pub enum Error {
     /// The SIGINT/SIGTERM handlers could not be installed.
     #[error("cannot install the signal handlers: {}", lowercase_first(.0))]
     Signals(#[source] io::Error),
+    /// The tokio runtime could not be started.
+    #[error("cannot start the tokio runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// The task running the accept loop on Spool ended without finishing (it panicked).
+    #[error("the server task failed: {0}")]
+    Task(#[source] spool::JoinError),
     /// The TLS flags are inconsistent, or their files cannot be used (a usage error: the
     /// binary exits with code 2 for it, as for any other bad flag).
     #[error(transparent)]
-    Tls(#[from] tls::TlsError),
+    Tls(#[from] TlsError),
 }
 
 /// OS messages start with a capital ("Address already in use"); mid-sentence they read better

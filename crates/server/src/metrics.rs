@@ -25,7 +25,7 @@ use http::{StatusCode, Version};
 
 /// A limit that refused a request or closed a connection, for `spool_limit_hits_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
+pub(crate) enum Limit {
     /// `--max-connections` was reached and accepting paused (counted once per pause).
     MaxConnections,
     /// A connection sent no complete request headers within `--header-read-timeout` and was
@@ -49,7 +49,7 @@ impl Limit {
     ];
 
     /// The label value, the flag's name in snake case.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Limit::MaxConnections => "max_connections",
             Limit::HeaderReadTimeout => "header_read_timeout",
@@ -73,7 +73,7 @@ const BUCKETS: [f64; 12] = [
 
 /// All the server's counters. One per server, shared by every connection.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: Vec<AtomicU64>,
     /// Per bucket, *not* cumulative (Prometheus' `le` buckets are summed when rendered); the
     /// last slot is `+Inf`.
@@ -93,7 +93,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// All counters at zero.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Metrics {
             requests: (0..PROTOCOLS.len() * STATUS_SLOTS)
                 .map(|_| AtomicU64::new(0))
@@ -107,7 +107,7 @@ impl Metrics {
     }
 
     /// Counts one answered request.
-    pub fn record_request(&self, version: Version, status: StatusCode, elapsed: Duration) {
+    pub(crate) fn record_request(&self, version: Version, status: StatusCode, elapsed: Duration) {
         let protocol = match version {
             Version::HTTP_10 | Version::HTTP_09 => 0,
             Version::HTTP_2 => 2,
@@ -126,28 +126,28 @@ impl Metrics {
     }
 
     /// Counts one hit of `limit`.
-    pub fn record_limit(&self, limit: Limit) {
+    pub(crate) fn record_limit(&self, limit: Limit) {
         self.limit_hits[limit as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts one accepted connection (the open gauge is kept by the connection limit).
-    pub fn record_connection(&self) {
+    pub(crate) fn record_connection(&self) {
         self.connections_total.fetch_add(1, Relaxed);
     }
 
     /// Connections being served now.
-    pub fn open_connections(&self) -> usize {
+    pub(crate) fn open_connections(&self) -> usize {
         self.open_connections.load(Relaxed)
     }
 
     /// How many times `limit` was hit.
-    pub fn limit_hits(&self, limit: Limit) -> u64 {
+    pub(crate) fn limit_hits(&self, limit: Limit) -> u64 {
         self.limit_hits[limit as usize].load(Relaxed)
     }
 
     /// The page `/metrics` serves: these counters, then `runtime` (the hosting runtime's own
     /// lines, already in the format).
-    pub fn render(&self, runtime: &str) -> String {
+    pub(crate) fn render(&self, runtime: &str) -> String {
         let mut out = String::with_capacity(4096);
         // `write!` to a String cannot fail.
         out.push_str(
@@ -215,7 +215,7 @@ impl Metrics {
 }
 
 /// Appends one gauge (with its HELP and TYPE lines) to `out`: for [`crate::Runtime::metrics_text`].
-pub fn write_gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+pub(crate) fn write_gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
     let _ = writeln!(
         out,
         "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
@@ -223,7 +223,12 @@ pub fn write_gauge(out: &mut String, name: &str, help: &str, value: impl std::fm
 }
 
 /// Appends one counter (with its HELP and TYPE lines) to `out`.
-pub fn write_counter(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+pub(crate) fn write_counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    value: impl std::fmt::Display,
+) {
     let _ = writeln!(
         out,
         "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"

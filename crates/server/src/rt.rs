@@ -1,12 +1,12 @@
 //! What the service needs from whichever runtime hosts it.
 //!
-//! The routes in [`crate::service`] sleep (`/sleep`) and run CPU-bound work off the async
+//! The routes in [`crate::routes`] sleep (`/sleep`) and run CPU-bound work off the async
 //! workers (`/work?mode=blocking`). Both are runtime services: tokio has `tokio::time::sleep`
 //! and `tokio::task::spawn_blocking`, Spool has its own timer and blocking pool. Rather than let
-//! the service name either, it asks for this small trait, and each host in [`crate::host`]
+//! the routes name either, they ask for this small trait, and each host in [`crate::host`]
 //! implements it once.
 //!
-//! The trait is object safe (boxed futures, boxed closures) so the service can hold an
+//! The trait is object safe (boxed futures, boxed closures) so the routes can hold an
 //! `Arc<dyn Runtime>` and stay a single, non-generic type.
 
 use std::future::Future;
@@ -14,16 +14,15 @@ use std::pin::Pin;
 use std::time::Duration;
 
 /// A boxed, sendable future, the currency of [`Runtime`]'s methods.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// A job for the blocking pool.
-pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
+pub(crate) type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 
 /// The runtime services the HTTP service uses, independent of the runtime that provides them.
 ///
-/// Implemented by [`crate::host::tokio::TokioRuntime`]; a second host (the Spool runtime)
-/// implements it the same way with its own timer and blocking pool.
-pub trait Runtime: Send + Sync + 'static {
+/// Implemented by [`crate::host::tokio::TokioRuntime`] and [`crate::host::spool::SpoolRuntime`].
+pub(crate) trait Runtime: Send + Sync + 'static {
     /// A short name for logs, e.g. `"tokio"`.
     fn name(&self) -> &'static str;
 

@@ -7,8 +7,7 @@
 //! (`--shutdown-timeout`), after which the remaining connections are closed.
 //!
 //! Stopping the accept loop, and so refusing new connections, is the host's job and comes first
-//! (see [`crate::host::serve`]); the OS signals that start it all are host-specific too
-//! (e.g. [`crate::host::tokio::shutdown_signal`]).
+//! (see [`crate::host::serve`]). What usually starts it all is [`shutdown_signal`].
 
 use std::future::Future;
 use std::task::{Context, Poll};
@@ -18,17 +17,49 @@ use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher
 use tokio::sync::watch;
 
 use crate::rt::{race, First, Runtime};
+use crate::Error;
 
-/// Logs that a shutdown signal (`"SIGINT"`, `"SIGTERM"`) arrived, under this module's target
-/// (`server::shutdown`) whichever host caught it: the Spool host borrows the tokio host's
-/// signal handling, and its log should not claim to come from tokio.
-pub fn log_signal(name: &str) {
-    tracing::info!("received {name}, shutting down");
+/// A future that completes on the first SIGINT (Ctrl-C) or SIGTERM, on any runtime.
+///
+/// Spool has no signal handling of its own, so this borrows tokio's, on a small thread of its
+/// own running a single-threaded tokio runtime; the future it returns is a
+/// `tokio::sync::oneshot` receiver, which works on any runtime, or none. The handlers are
+/// installed before this returns, so a signal that arrives while the server is still starting
+/// is not lost.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(Error::Signals)?;
+    let (mut interrupt, mut terminate) = {
+        let _guard = signals.enter();
+        let interrupt = signal(SignalKind::interrupt()).map_err(Error::Signals)?;
+        let terminate = signal(SignalKind::terminate()).map_err(Error::Signals)?;
+        (interrupt, terminate)
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("spool-signals".to_owned())
+        .spawn(move || {
+            let name = signals.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => "SIGINT",
+                    _ = terminate.recv() => "SIGTERM",
+                }
+            });
+            tracing::info!("received {name}, shutting down");
+            let _ = tx.send(());
+        })
+        .map_err(Error::Signals)?;
+    Ok(async move {
+        let _ = rx.await;
+    })
 }
 
 /// Tracks every open connection so they can be drained at shutdown.
 #[derive(Debug)]
-pub struct Drain {
+pub(crate) struct Drain {
     graceful: GracefulShutdown,
     /// Flipped to `true` when the deadline passes: connections still open then are dropped.
     /// Its receiver count doubles as the number of connections still open.
@@ -40,7 +71,7 @@ pub struct Drain {
 
 /// How a [`Drain::drain`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DrainOutcome {
+pub(crate) enum DrainOutcome {
     /// Every connection finished on its own before the deadline.
     Drained,
     /// The deadline passed; this many connections were still open and were closed.
@@ -49,7 +80,7 @@ pub enum DrainOutcome {
 
 /// One connection's link to its [`Drain`], created by [`Drain::watch`].
 #[derive(Debug)]
-pub struct ConnWatch {
+pub(crate) struct ConnWatch {
     watcher: Watcher,
     force_close: watch::Receiver<bool>,
     draining: watch::Receiver<bool>,
@@ -63,7 +94,7 @@ impl Default for Drain {
 
 impl Drain {
     /// A drain with no connections yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Drain {
             graceful: GracefulShutdown::new(),
             force_close: watch::Sender::new(false),
@@ -73,7 +104,7 @@ impl Drain {
 
     /// Registers a connection. Call it before spawning the connection's task, so a connection
     /// accepted just before shutdown is still waited for.
-    pub fn watch(&self) -> ConnWatch {
+    pub(crate) fn watch(&self) -> ConnWatch {
         ConnWatch {
             watcher: self.graceful.watcher(),
             force_close: self.force_close.subscribe(),
@@ -82,13 +113,13 @@ impl Drain {
     }
 
     /// The number of connections registered and not yet finished.
-    pub fn open_connections(&self) -> usize {
+    pub(crate) fn open_connections(&self) -> usize {
         self.force_close.receiver_count()
     }
 
     /// Asks every connection to finish gracefully and waits for them, for at most `timeout`;
     /// then closes whatever is left (waiting at most one more second for that to happen).
-    pub async fn drain(self, timeout: Duration, runtime: &dyn Runtime) -> DrainOutcome {
+    pub(crate) async fn drain(self, timeout: Duration, runtime: &dyn Runtime) -> DrainOutcome {
         let Drain {
             graceful,
             force_close,
@@ -115,7 +146,10 @@ impl ConnWatch {
     /// Runs `work` that comes before serving (the TLS handshake), unless the drain begins
     /// first: then returns `None`, and the connection, which has no request in flight yet,
     /// should just be dropped.
-    pub async fn before_serving<F: std::future::Future>(&mut self, work: F) -> Option<F::Output> {
+    pub(crate) async fn before_serving<F: std::future::Future>(
+        &mut self,
+        work: F,
+    ) -> Option<F::Output> {
         // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as "drop".
         match race(work, self.draining.wait_for(|&draining| draining)).await {
             First::Left(output) => Some(output),
@@ -130,7 +164,7 @@ impl ConnWatch {
     /// loop is written out so that a timeout can ask for the same graceful shutdown (HTTP/2:
     /// GOAWAY, in-flight streams complete) or for an immediate close. The watcher is still held
     /// until the connection ends: [`GracefulShutdown`] counts connections by it.
-    pub async fn watch<C, G>(self, conn: C, mut guard: G) -> Watched<C::Output>
+    pub(crate) async fn watch<C, G>(self, conn: C, mut guard: G) -> Watched<C::Output>
     where
         C: GracefulConnection,
         G: FnMut(&mut Context<'_>) -> Poll<GuardAction>,
@@ -180,7 +214,7 @@ impl ConnWatch {
 
 /// What a connection's guard (its own timeouts) asks [`ConnWatch::watch`] to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuardAction {
+pub(crate) enum GuardAction {
     /// Finish gracefully: HTTP/1 closes once idle, HTTP/2 sends GOAWAY and lets open streams end.
     Shutdown,
     /// Drop the connection now (it has nothing in flight worth finishing).
@@ -189,7 +223,7 @@ pub enum GuardAction {
 
 /// How [`ConnWatch::watch`] ended.
 #[derive(Debug)]
-pub enum Watched<T> {
+pub(crate) enum Watched<T> {
     /// The connection ended by itself (perhaps after a graceful shutdown); its result.
     Finished(T),
     /// Still open at the shutdown deadline: dropped, which closes its socket.

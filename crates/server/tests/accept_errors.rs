@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{start, Host, Logs};
+use common::{start, Logs, HOSTS};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn nofile_limit() -> libc::rlimit {
@@ -37,14 +37,9 @@ fn highest_open_fd() -> u64 {
 
 #[tokio::test(flavor = "current_thread")]
 async fn accept_loop_survives_emfile() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = Logs::capture(None);
 
-    for host in Host::ALL {
+    for host in HOSTS {
         logs.0.lock().unwrap().clear(); // each host must warn on its own
         let server = start(host);
         const CLIENTS: usize = 4;

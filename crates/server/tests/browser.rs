@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{start_with, Host, TestServer};
+use common::{start_with, RuntimeKind, TestServer};
 
 const CHROMIUM: &str = "chromium";
 /// Chromium starts in about a second here; this only stops a hung browser from hanging CI.
@@ -50,16 +50,7 @@ struct Profile(PathBuf);
 
 impl Profile {
     fn new() -> Profile {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "spool-chromium-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Profile(dir)
+        Profile(common::fresh_dir("spool-chromium"))
     }
 }
 
@@ -127,7 +118,7 @@ fn url(scheme: &str, server: &TestServer) -> String {
     format!("{scheme}://{}/echo", server.addr)
 }
 
-async fn chromium_gets_http2_over_tls_and_http1_in_cleartext(host: Host) {
+async fn chromium_gets_http2_over_tls_and_http1_in_cleartext(host: RuntimeKind) {
     // Names the host too: the same test runs once per host.
     let test = &format!("chromium_gets_http2_over_tls_and_http1_in_cleartext (host {host:?})");
     let Some(version) = chromium_version(test) else {

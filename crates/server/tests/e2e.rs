@@ -1,5 +1,5 @@
 //! End-to-end tests: a real server on 127.0.0.1:0, real clients (hyper, curl, raw TCP), over
-//! HTTP/1.1 and HTTP/2. Every test takes the [`Host`] to run the server on; `host_tests!` makes
+//! HTTP/1.1 and HTTP/2. Every test takes the [`RuntimeKind`] to run the server on; `host_tests!` makes
 //! one `#[test]` per host, so the whole suite runs against each host without a copy.
 
 #[macro_use]
@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{curl, get, send, start, start_with, Host, Proto};
+use common::{curl, get, send, start, start_with, Proto, RuntimeKind};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -29,7 +29,7 @@ host_tests!(
     shutdown_timeout_closes_what_is_left,
 );
 
-async fn hello_with_a_rust_client(host: Host) {
+async fn hello_with_a_rust_client(host: RuntimeKind) {
     let server = start(host);
     for proto in Proto::ALL {
         for path in ["/", "/some/other/path?x=1"] {
@@ -47,7 +47,7 @@ async fn hello_with_a_rust_client(host: Host) {
     }
 }
 
-async fn hello_with_curl(host: Host) {
+async fn hello_with_curl(host: RuntimeKind) {
     if !common::have_curl("hello_with_curl") {
         return;
     }
@@ -63,7 +63,7 @@ async fn hello_with_curl(host: Host) {
     }
 }
 
-async fn echo_round_trip(host: Host) {
+async fn echo_round_trip(host: RuntimeKind) {
     let server = start(host);
     let binary: Vec<u8> = (0..=255u8).rev().collect();
     for proto in Proto::ALL {
@@ -123,7 +123,7 @@ async fn echo_round_trip(host: Host) {
     }
 }
 
-async fn echo_with_curl(host: Host) {
+async fn echo_with_curl(host: RuntimeKind) {
     if !common::have_curl("echo_with_curl") {
         return;
     }
@@ -151,9 +151,9 @@ async fn echo_with_curl(host: Host) {
     }
 }
 
-async fn echo_refuses_a_body_over_the_limit(host: Host) {
+async fn echo_refuses_a_body_over_the_limit(host: RuntimeKind) {
     let server = start(host);
-    let big = Bytes::from(vec![b'x'; server::config::DEFAULT_MAX_BODY + 1]);
+    let big = Bytes::from(vec![b'x'; server::DEFAULT_MAX_BODY + 1]);
     for proto in Proto::ALL {
         let request = Request::post(server.url("/echo"))
             .body(Full::new(big.clone()))
@@ -162,14 +162,14 @@ async fn echo_refuses_a_body_over_the_limit(host: Host) {
         assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{proto:?}");
     }
     // Exactly at the limit is fine.
-    let at_limit = Bytes::from(vec![b'y'; server::config::DEFAULT_MAX_BODY]);
+    let at_limit = Bytes::from(vec![b'y'; server::DEFAULT_MAX_BODY]);
     let request = Request::post(server.url("/echo"))
         .body(Full::new(at_limit))
         .unwrap();
     assert_eq!(send(Proto::H2, request).await.status, StatusCode::OK);
 }
 
-async fn h2_multiplexes_100_requests_on_one_connection(host: Host) {
+async fn h2_multiplexes_100_requests_on_one_connection(host: RuntimeKind) {
     let server = start(host);
     let (sender, _conn) = common::h2_connection(server.addr).await;
     let started = Instant::now();
@@ -222,7 +222,7 @@ async fn futures_join_all<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle
     results
 }
 
-async fn sleep_and_work_routes(host: Host) {
+async fn sleep_and_work_routes(host: RuntimeKind) {
     let server = start(host);
     for proto in Proto::ALL {
         let started = Instant::now();
@@ -240,7 +240,7 @@ async fn sleep_and_work_routes(host: Host) {
     }
 }
 
-async fn out_of_range_parameters_are_400(host: Host) {
+async fn out_of_range_parameters_are_400(host: RuntimeKind) {
     let server = start(host);
     for proto in Proto::ALL {
         for path in [
@@ -272,7 +272,7 @@ async fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
     reply
 }
 
-async fn garbage_gets_400_or_close_and_the_server_goes_on(host: Host) {
+async fn garbage_gets_400_or_close_and_the_server_goes_on(host: RuntimeKind) {
     let server = start(host);
     let garbage: [&[u8]; 4] = [
         b"\x00\x01\x02\xff\xfe garbage \r\n\r\n",
@@ -300,7 +300,7 @@ async fn garbage_gets_400_or_close_and_the_server_goes_on(host: Host) {
     }
 }
 
-async fn header_read_timeout_closes_a_slow_client(host: Host) {
+async fn header_read_timeout_closes_a_slow_client(host: RuntimeKind) {
     let config = server::Config {
         header_read_timeout: Duration::from_millis(300),
         ..server::Config::default()
@@ -354,7 +354,7 @@ async fn warm_up_h2(sender: &mut hyper::client::conn::http2::SendRequest<Full<By
     response.into_body().collect().await.unwrap();
 }
 
-async fn graceful_shutdown_h1(host: Host) {
+async fn graceful_shutdown_h1(host: RuntimeKind) {
     let mut server = start(host);
     let (mut sender, _conn) = common::h1_connection(server.addr).await;
     warm_up_h1(&mut sender).await;
@@ -387,7 +387,7 @@ async fn graceful_shutdown_h1(host: Host) {
     server.stopped(Duration::from_secs(10)).await.unwrap();
 }
 
-async fn graceful_shutdown_h2(host: Host) {
+async fn graceful_shutdown_h2(host: RuntimeKind) {
     let mut server = start(host);
     let (sender, conn) = common::h2_connection(server.addr).await;
     warm_up_h2(&mut sender.clone()).await;
@@ -430,7 +430,7 @@ async fn graceful_shutdown_h2(host: Host) {
     server.stopped(Duration::from_secs(10)).await.unwrap();
 }
 
-async fn shutdown_timeout_closes_what_is_left(host: Host) {
+async fn shutdown_timeout_closes_what_is_left(host: RuntimeKind) {
     let config = server::Config {
         shutdown_timeout: Duration::from_millis(300),
         ..server::Config::default()

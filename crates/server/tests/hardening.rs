@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{get, h1_connection, h2_connection, start_with, Host, Proto};
+use common::{get, h1_connection, h2_connection, start_with, Proto, RuntimeKind};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 use server::Config;
@@ -94,7 +94,7 @@ async fn wait_for_sample(addr: SocketAddr, series: &str, value: f64) -> String {
     }
 }
 
-async fn a_silent_client_is_closed_at_the_header_read_timeout(host: Host) {
+async fn a_silent_client_is_closed_at_the_header_read_timeout(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -134,7 +134,7 @@ async fn a_silent_client_is_closed_at_the_header_read_timeout(host: Host) {
     );
 }
 
-async fn slowloris_is_closed_at_the_timeout_while_others_are_served(host: Host) {
+async fn slowloris_is_closed_at_the_timeout_while_others_are_served(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -181,7 +181,7 @@ async fn slowloris_is_closed_at_the_timeout_while_others_are_served(host: Host) 
     );
 }
 
-async fn max_connections_pauses_accepting_and_open_ones_keep_working(host: Host) {
+async fn max_connections_pauses_accepting_and_open_ones_keep_working(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -241,7 +241,7 @@ async fn max_connections_pauses_accepting_and_open_ones_keep_working(host: Host)
     );
 }
 
-async fn a_body_over_max_body_gets_413_without_being_read(host: Host) {
+async fn a_body_over_max_body_gets_413_without_being_read(host: RuntimeKind) {
     let server = start_with(host, config());
     let ten_mib = 10 * 1024 * 1024;
     for path in ["/echo", "/"] {
@@ -310,7 +310,7 @@ async fn a_body_over_max_body_gets_413_without_being_read(host: Host) {
     );
 }
 
-async fn headers_over_the_limit_get_431_or_a_stream_error(host: Host) {
+async fn headers_over_the_limit_get_431_or_a_stream_error(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -368,7 +368,7 @@ async fn headers_over_the_limit_get_431_or_a_stream_error(host: Host) {
     assert_eq!(response.await.unwrap().status(), StatusCode::OK);
 }
 
-async fn idle_connections_are_closed_h1_and_goaway_h2(host: Host) {
+async fn idle_connections_are_closed_h1_and_goaway_h2(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -412,7 +412,7 @@ async fn idle_connections_are_closed_h1_and_goaway_h2(host: Host) {
     );
 }
 
-async fn a_slow_handler_gets_503_at_the_request_timeout(host: Host) {
+async fn a_slow_handler_gets_503_at_the_request_timeout(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -442,7 +442,7 @@ async fn a_slow_handler_gets_503_at_the_request_timeout(host: Host) {
     );
 }
 
-async fn h2_rapid_reset_is_bounded_and_others_are_served(host: Host) {
+async fn h2_rapid_reset_is_bounded_and_others_are_served(host: RuntimeKind) {
     let server = start_with(host, config());
     let addr = server.addr;
     let started = Instant::now();
@@ -507,7 +507,7 @@ async fn h2_rapid_reset_is_bounded_and_others_are_served(host: Host) {
     );
 }
 
-async fn h2_settings_advertise_the_stream_limit(host: Host) {
+async fn h2_settings_advertise_the_stream_limit(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -529,7 +529,7 @@ async fn h2_settings_advertise_the_stream_limit(host: Host) {
     assert_eq!(connection.max_concurrent_send_streams(), 7);
 }
 
-async fn metrics_page_counts_requests_connections_limits_and_the_runtime(host: Host) {
+async fn metrics_page_counts_requests_connections_limits_and_the_runtime(host: RuntimeKind) {
     let server = start_with(host, config());
     for proto in Proto::ALL {
         assert_eq!(get(proto, &server.url("/")).await.status, StatusCode::OK);
@@ -566,7 +566,7 @@ async fn metrics_page_counts_requests_connections_limits_and_the_runtime(host: H
         sample(page, "spool_runtime_tasks_alive") >= Some(1.0),
         "{page}"
     );
-    if host == Host::Spool {
+    if host == RuntimeKind::Spool {
         // Spool's own counters, which tokio (without unstable metrics) does not have.
         assert!(
             sample(page, "spool_runtime_polls_total") > Some(0.0),
@@ -579,7 +579,7 @@ async fn metrics_page_counts_requests_connections_limits_and_the_runtime(host: H
     }
 }
 
-async fn vanishing_clients_leave_the_connection_gauge_at_baseline(host: Host) {
+async fn vanishing_clients_leave_the_connection_gauge_at_baseline(host: RuntimeKind) {
     let server = start_with(host, config());
     let baseline = wait_for_sample(server.addr, "spool_connections_open", 1.0).await;
     let tasks_before = sample(&baseline, "spool_runtime_tasks_alive").unwrap();
@@ -634,7 +634,7 @@ async fn vanishing_clients_leave_the_connection_gauge_at_baseline(host: Host) {
     );
 }
 
-async fn a_panicking_handler_gets_500_and_the_server_goes_on(host: Host) {
+async fn a_panicking_handler_gets_500_and_the_server_goes_on(host: RuntimeKind) {
     let server = start_with(
         host,
         Config {
@@ -676,7 +676,7 @@ fn raise_fd_limit(want: u64) -> u64 {
     limit.rlim_cur
 }
 
-async fn two_thousand_idle_connections_do_not_stop_a_new_client(host: Host) {
+async fn two_thousand_idle_connections_do_not_stop_a_new_client(host: RuntimeKind) {
     const IDLE: usize = 2_000;
     // Both hosts' tests may run at once in this process: room for both, and the rest.
     let limit = raise_fd_limit(16_384);

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{h1_connection, h2_connection, start, Host, Logs};
+use common::{h1_connection, h2_connection, start, Logs, RuntimeKind};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 
@@ -27,16 +27,10 @@ fn get(path: &str) -> Request<Full<Bytes>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_thousand_requests_h1_and_h2_all_200_no_error_logged() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        // The per-request INFO lines are 20 000 lines of formatting nobody reads here.
-        .with_max_level(tracing::Level::WARN)
-        .init();
+    // The per-request INFO lines are 20 000 lines of formatting nobody reads here.
+    let logs = Logs::capture(Some(tracing::Level::WARN));
 
-    let server = start(Host::Spool);
+    let server = start(RuntimeKind::Spool);
     let started = Instant::now();
     let mut tasks = Vec::new();
 

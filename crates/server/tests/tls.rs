@@ -3,6 +3,7 @@
 //!
 //! The browser's view of the same (HTTP/2 over TLS, HTTP/1.1 in cleartext) is in `browser.rs`.
 
+#[macro_use]
 mod common;
 
 use std::path::PathBuf;
@@ -10,32 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{start_with, Host, TestServer};
+use common::{start_with, RuntimeKind, TestServer};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-
-/// Generates, for each host, a module with one test per listed function (as in `e2e.rs`).
-macro_rules! host_tests {
-    ($($test:ident),* $(,)?) => {
-        host_tests!(@host tokio_host, Host::Tokio; $($test),*);
-        host_tests!(@host spool_host, Host::Spool; $($test),*);
-    };
-    (@host $module:ident, $host:expr; $($test:ident),*) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test($host).await
-                }
-            )*
-        }
-    };
-}
 
 host_tests!(
     curl_http2_over_tls,
@@ -58,14 +40,7 @@ struct CertFiles {
 
 impl CertFiles {
     fn new() -> CertFiles {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "spool-tls-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::fresh_dir("spool-tls-test");
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         let certified = rcgen::generate_simple_self_signed(names).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -87,7 +62,7 @@ impl Drop for CertFiles {
 }
 
 /// A server on `host` with HTTPS from fresh PEM files; keep the files for the client's trust.
-fn start_tls(host: Host, header_read_timeout: Duration) -> (TestServer, CertFiles) {
+fn start_tls(host: RuntimeKind, header_read_timeout: Duration) -> (TestServer, CertFiles) {
     let files = CertFiles::new();
     let config = server::Config {
         tls_cert: Some(files.cert.clone()),
@@ -115,32 +90,37 @@ async fn curl_echo(server: &TestServer, flag: &str) -> (serde_json::Value, Strin
     (serde_json::from_str(json).unwrap(), version.to_owned())
 }
 
-async fn curl_http2_over_tls(host: Host) {
-    if !common::have_curl("curl_http2_over_tls") {
-        return;
-    }
-    let (server, _files) = start_tls(host, Duration::from_secs(10));
+async fn curl_http2_over_tls(host: RuntimeKind) {
     // `--http2` on an https:// URL: curl offers h2 and http/1.1 by ALPN, the server picks h2.
-    let (json, version) = curl_echo(&server, "--http2").await;
-    assert_eq!(version, "2");
-    assert_eq!(json["version"], "HTTP/2.0");
-    assert_eq!(json["tls"], true);
-    assert_eq!(json["alpn"], "h2");
+    curl_over_tls(
+        "curl_http2_over_tls",
+        host,
+        "--http2",
+        ["2", "HTTP/2.0", "h2"],
+    )
+    .await;
 }
 
-async fn curl_http1_over_tls(host: Host) {
-    if !common::have_curl("curl_http1_over_tls") {
+async fn curl_http1_over_tls(host: RuntimeKind) {
+    let expected = ["1.1", "HTTP/1.1", "http/1.1"];
+    curl_over_tls("curl_http1_over_tls", host, "--http1.1", expected).await;
+}
+
+/// `/echo` over TLS through curl with `flag`: `[curl's version, the echoed version, ALPN]`.
+async fn curl_over_tls(test: &str, host: RuntimeKind, flag: &str, expected: [&str; 3]) {
+    if !common::have_curl(test) {
         return;
     }
+    let [curl_version, echoed_version, alpn] = expected;
     let (server, _files) = start_tls(host, Duration::from_secs(10));
-    let (json, version) = curl_echo(&server, "--http1.1").await;
-    assert_eq!(version, "1.1");
-    assert_eq!(json["version"], "HTTP/1.1");
+    let (json, version) = curl_echo(&server, flag).await;
+    assert_eq!(version, curl_version);
+    assert_eq!(json["version"], echoed_version);
     assert_eq!(json["tls"], true);
-    assert_eq!(json["alpn"], "http/1.1");
+    assert_eq!(json["alpn"], alpn);
 }
 
-async fn self_signed_serves_curl(host: Host) {
+async fn self_signed_serves_curl(host: RuntimeKind) {
     if !common::have_curl("self_signed_serves_curl") {
         return;
     }
@@ -229,7 +209,7 @@ async fn echo_h1(tls: Tls) -> (Version, serde_json::Value) {
         .expect("HTTP/1.1 request timed out")
 }
 
-async fn rust_clients_get_the_protocol_alpn_chose(host: Host) {
+async fn rust_clients_get_the_protocol_alpn_chose(host: RuntimeKind) {
     let (server, files) = start_tls(host, Duration::from_secs(10));
 
     // ALPN h2 (and http/1.1): HTTP/2, and nothing else is served on that connection.
@@ -282,7 +262,7 @@ async fn silent_clients(server: &TestServer, n: usize, bytes: &[u8]) -> Vec<TcpS
     clients
 }
 
-async fn silent_clients_are_closed_after_the_header_read_timeout(host: Host) {
+async fn silent_clients_are_closed_after_the_header_read_timeout(host: RuntimeKind) {
     let (server, files) = start_tls(host, Duration::from_millis(500));
     let started = Instant::now();
     // Twenty clients that never start the handshake, and one that stops half-way through its
@@ -310,7 +290,7 @@ async fn silent_clients_are_closed_after_the_header_read_timeout(host: Host) {
     assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
 }
 
-async fn plain_http_on_the_tls_port_is_closed_and_the_server_goes_on(host: Host) {
+async fn plain_http_on_the_tls_port_is_closed_and_the_server_goes_on(host: RuntimeKind) {
     let (server, files) = start_tls(host, Duration::from_secs(10));
     let mut plain = TcpStream::connect(server.addr).await.unwrap();
     plain
@@ -329,7 +309,7 @@ async fn plain_http_on_the_tls_port_is_closed_and_the_server_goes_on(host: Host)
     assert_eq!(version, Version::HTTP_11);
 }
 
-async fn graceful_shutdown_over_tls(host: Host) {
+async fn graceful_shutdown_over_tls(host: RuntimeKind) {
     let (mut server, files) = start_tls(host, Duration::from_secs(10));
     // A client still in its handshake holds nothing up: the drain drops it at once, instead of
     // waiting out the 10 s handshake timeout.

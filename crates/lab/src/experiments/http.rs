@@ -23,8 +23,10 @@
 //! runtime.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -87,73 +89,19 @@ fn config() -> server::Config {
     }
 }
 
-/// Starts the server on a one-worker tokio runtime on a thread of its own, the way `spool serve
-/// --workers 1` does (`block_on(server::run(..))`), and waits until it listens.
+/// Starts the server on a one-worker tokio runtime, the way `spool serve --workers 1` does
+/// ([`server::serve_on_tokio`]), and waits until it listens.
 pub fn start_tokio() -> Result<RunningServer, String> {
-    let (stop, stopped) = flume::bounded::<()>(1);
-    let (ready, listening) = flume::bounded::<Result<SocketAddr, String>>(1);
-    let thread = thread::Builder::new()
-        .name("lab-tokio-server".to_owned())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start tokio: {e}"));
-            let runtime = match runtime {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    let _ = ready.send(Err(e.clone()));
-                    return Err(e);
-                }
-            };
-            let config = config();
-            let result = runtime.block_on(async move {
-                let listener = match server::bind(config.addr).await {
-                    Ok(listener) => listener,
-                    Err(e) => {
-                        let _ = ready.send(Err(e.to_string()));
-                        return Err(e);
-                    }
-                };
-                let addr = listener.local_addr();
-                let _ = ready.send(addr.map_err(|e| e.to_string()));
-                server::run(listener, config, async move {
-                    let _ = stopped.recv_async().await;
-                })
-                .await
-            });
-            // Every request was answered before the stop: nothing blocking is left to wait for.
-            runtime.shutdown_timeout(Duration::from_secs(1));
-            result.map_err(|e| e.to_string())
-        })
-        .map_err(|e| format!("cannot start the server thread: {e}"))?;
-    match listening.recv() {
-        Ok(Ok(addr)) => Ok(RunningServer {
-            addr,
-            stop,
-            finish: Box::new(move || {
-                thread
-                    .join()
-                    .map_err(|_| "the server thread panicked".to_owned())?
-            }),
-        }),
-        Ok(Err(e)) => {
-            let _ = thread.join();
-            Err(e)
-        }
-        Err(_) => Err(match thread.join() {
-            Ok(Err(e)) => e,
-            _ => "the server thread ended before listening".to_owned(),
-        }),
-    }
+    start("lab-tokio-server", |shutdown, listening| {
+        server::serve_on_tokio(config(), shutdown, listening).map_err(|e| e.to_string())
+    })
 }
 
 /// Starts the server on a one-worker Spool runtime, the way `spool serve --runtime spool
-/// --workers 1` does (the listener bound in the runtime's context, the accept loop a task on the
-/// worker), and records the worker's polls for the timeline. Every poll the blocking detector
-/// reports — it is set to half the `/work` duration, `work / 2`, at most its default — is
-/// counted in `reports`.
+/// --workers 1` does ([`server::serve_on_spool`]: the accept loop a task on the worker), and
+/// records the worker's polls for the timeline. Every poll the blocking detector reports — it
+/// is set to half the `/work` duration, `work / 2`, at most its default — is counted in
+/// `reports`.
 pub fn start_spool(
     ctx: &Ctx,
     work: Duration,
@@ -169,32 +117,57 @@ pub fn start_spool(
         })
         .build()
         .map_err(|e| format!("cannot start Spool: {e}"))?;
-    let config = config();
-    let listener = {
-        let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
-        server::host::spool::bind(config.addr).map_err(|e| e.to_string())?
-    };
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let (stop, stopped) = flume::bounded::<()>(1);
-    let serving = runtime.spawn(server::host::spool::run(listener, config, async move {
-        let _ = stopped.recv_async().await;
-    }));
-    let names = HashMap::from([(serving.id(), "accept loop".to_owned())]);
     let ctx = ctx.clone();
-    Ok(RunningServer {
-        addr,
-        stop,
-        finish: Box::new(move || {
-            let result = runtime.block_on(serving);
-            record_spool_spans(&ctx, &runtime, "spool", &names);
-            // Every request was answered before the stop: dropping joins idle threads only.
-            drop(runtime);
-            match result {
-                Ok(served) => served.map_err(|e| e.to_string()),
-                Err(e) => Err(format!("the server task failed: {e}")),
-            }
-        }),
+    start("lab-spool-server", move |shutdown, listening| {
+        let served = server::serve_on_spool(&runtime, config(), shutdown, listening);
+        record_spool_spans(&ctx, &runtime, "spool", &HashMap::new());
+        // Every request was answered before the stop: dropping joins idle threads only.
+        drop(runtime);
+        served.map_err(|e| e.to_string())
     })
+}
+
+/// The shutdown future [`start`] hands to a host: it completes when [`RunningServer::stop`] is
+/// called.
+type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs `serve` on a thread named `name`, with a shutdown future and a callback that reports
+/// the address it listens on, and waits until it listens (or fails to).
+fn start<F>(name: &str, serve: F) -> Result<RunningServer, String>
+where
+    F: FnOnce(Stopped, Box<dyn FnOnce(SocketAddr) + Send>) -> Result<(), String> + Send + 'static,
+{
+    let (stop, stopped) = flume::bounded::<()>(1);
+    let (ready, listening) = flume::bounded::<SocketAddr>(1);
+    let shutdown: Stopped = Box::pin(async move {
+        let _ = stopped.recv_async().await;
+    });
+    let thread = thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            serve(
+                shutdown,
+                Box::new(move |addr| {
+                    let _ = ready.send(addr);
+                }),
+            )
+        })
+        .map_err(|e| format!("cannot start the server thread: {e}"))?;
+    match listening.recv() {
+        Ok(addr) => Ok(RunningServer {
+            addr,
+            stop,
+            finish: Box::new(move || {
+                thread
+                    .join()
+                    .map_err(|_| "the server thread panicked".to_owned())?
+            }),
+        }),
+        Err(_) => Err(match thread.join() {
+            Ok(Err(e)) => e,
+            _ => "the server thread ended before listening".to_owned(),
+        }),
+    }
 }
 
 /// One `GET path` on a fresh connection; returns how long it took, connect to last byte.

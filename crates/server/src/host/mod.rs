@@ -6,13 +6,15 @@
 //! - a [`Host`]: hyper's executor and timer for the runtime, plus a [`Runtime`] for the service;
 //! - a shutdown future (usually SIGINT/SIGTERM, in tests a channel).
 //!
-//! [`tokio`] supplies them for tokio, [`spool`] for Spool's own runtime. A runtime plugs in by
-//! implementing [`Listener`] for its TCP listener and [`Runtime`] for its timer and blocking pool,
-//! and by calling [`serve`] with its hyper executor and timer; everything else (TLS, protocol
-//! choice, routes, logging, back-off, draining) is shared.
+//! [`tokio`] supplies them for tokio, [`spool`] for Spool's own runtime, each with the one
+//! public function that starts its runtime, binds and serves ([`crate::serve_on_tokio`],
+//! [`crate::serve_on_spool`]). A runtime plugs in by implementing [`Listener`] for its TCP
+//! listener and [`Runtime`] for its timer and blocking pool, and by calling [`serve`] with its
+//! hyper executor and timer; everything else (TLS, protocol choice, routes, logging, back-off,
+//! draining) is shared.
 
-pub mod spool;
-pub mod tokio;
+pub(crate) mod spool;
+pub(crate) mod tokio;
 
 use std::future::Future;
 use std::io;
@@ -27,8 +29,9 @@ use hyper_util::server::conn::auto::HttpServerConnExec;
 
 use crate::config::Config;
 use crate::metrics::{Limit, Metrics};
+use crate::routes::{ResponseBody, Routes};
 use crate::rt::{race, BoxFuture, First, Runtime};
-use crate::service::{ResponseBody, ServiceFuture};
+use crate::service::ServiceFuture;
 use crate::shutdown::{Drain, DrainOutcome};
 use crate::tls::TlsAcceptor;
 use crate::{conn, Error};
@@ -37,10 +40,10 @@ use crate::{conn, Error};
 ///
 /// Retrying at once would spin a core on a failing `accept` while nothing can improve; a short
 /// pause lets running connections finish and free descriptors.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A listening socket, as the accept loop needs it.
-pub trait Listener: Send + 'static {
+pub(crate) trait Listener: Send + 'static {
     /// An accepted connection, readable and writable by hyper.
     type Io: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static;
 
@@ -53,13 +56,13 @@ pub trait Listener: Send + 'static {
 
 /// What a runtime lends the server: hyper's executor and timer, and the service's [`Runtime`].
 #[derive(Debug, Clone)]
-pub struct Host<E, T> {
+pub(crate) struct Host<E, T> {
     /// Spawns each connection's task, and HTTP/2 streams' tasks inside hyper.
-    pub executor: E,
+    pub(crate) executor: E,
     /// hyper's timer, for the header-read timeout and HTTP/2 keep-alive.
-    pub timer: T,
+    pub(crate) timer: T,
     /// The timer and blocking pool the routes use.
-    pub runtime: Arc<dyn Runtime>,
+    pub(crate) runtime: Arc<dyn Runtime>,
 }
 
 /// Serves HTTP/1.1 and HTTP/2 on `listener` until `shutdown` completes, then drains.
@@ -74,7 +77,7 @@ pub struct Host<E, T> {
 /// in-flight requests, and close whatever is still open after `config.shutdown_timeout`.
 ///
 /// The accept loop never ends on an `accept` error: see [`AcceptError`].
-pub async fn serve<L, E, T, S>(
+pub(crate) async fn serve<L, E, T, S>(
     listener: L,
     host: Host<E, T>,
     config: &Config,
@@ -99,15 +102,21 @@ where
         None => format!("http://{local_addr} (HTTP/1.1 and HTTP/2 with prior knowledge)"),
         Some(_) => format!("https://{local_addr} (HTTP/2 and HTTP/1.1, by ALPN)"),
     };
+    let metrics = Arc::new(Metrics::new());
+    let routes = Arc::new(Routes::new(
+        Arc::clone(&runtime),
+        Arc::clone(&metrics),
+        config,
+    ));
     let shared = Arc::new(conn::Shared::new(
         executor.clone(),
         timer,
-        Arc::clone(&runtime),
+        routes,
+        Arc::clone(&metrics),
         tls,
         config,
     ));
     let drain = Drain::new();
-    let metrics = Arc::clone(shared.routes.metrics());
     let limit = Arc::new(ConnLimit::new(config.max_connections, Arc::clone(&metrics)));
     tracing::info!(runtime = runtime.name(), "listening on {listening}");
 
@@ -179,7 +188,7 @@ where
 /// [`Metrics`] itself) and the accept loop's waker. Every runtime can wake a `Waker`, so this
 /// works on any of them, as tokio's `Semaphore` would not without tokio.
 #[derive(Debug)]
-pub struct ConnLimit {
+pub(crate) struct ConnLimit {
     max: usize,
     metrics: Arc<Metrics>,
     /// The accept loop, when it waits for a connection to end.
@@ -188,11 +197,11 @@ pub struct ConnLimit {
 
 /// One connection's place under [`ConnLimit`]; dropping it frees the place.
 #[derive(Debug)]
-pub struct ConnPermit(Arc<ConnLimit>);
+pub(crate) struct ConnPermit(Arc<ConnLimit>);
 
 impl ConnLimit {
     /// A limit of `max` connections at once, counted in `metrics`' open-connections gauge.
-    pub fn new(max: usize, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(max: usize, metrics: Arc<Metrics>) -> Self {
         ConnLimit {
             max,
             metrics,
@@ -206,7 +215,7 @@ impl ConnLimit {
     /// the count, so a count seen below `max` stays below until it admits a connection. The
     /// place is not taken before `accept` returns, so the open-connections gauge counts
     /// connections only.
-    pub async fn room(&self) {
+    pub(crate) async fn room(&self) {
         let open = &self.metrics.open_connections;
         let mut counted = false;
         std::future::poll_fn(|cx| {
@@ -231,7 +240,7 @@ impl ConnLimit {
 
 impl ConnLimit {
     /// Counts an accepted connection; dropping the permit uncounts it.
-    pub fn admit(self: &Arc<Self>) -> ConnPermit {
+    pub(crate) fn admit(self: &Arc<Self>) -> ConnPermit {
         self.metrics.open_connections.fetch_add(1, Ordering::AcqRel);
         ConnPermit(Arc::clone(self))
     }
@@ -257,7 +266,7 @@ impl Drop for ConnPermit {
 
 /// What an `accept` error means for the accept loop, which never stops on one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcceptError {
+pub(crate) enum AcceptError {
     /// The pending connection failed before we took it (reset, aborted, network error):
     /// only that client is affected; accept the next one at once.
     PeerGone,
@@ -270,7 +279,7 @@ pub enum AcceptError {
 
 impl AcceptError {
     /// Classifies an error returned by `accept`.
-    pub fn classify(error: &io::Error) -> AcceptError {
+    pub(crate) fn classify(error: &io::Error) -> AcceptError {
         match error.raw_os_error() {
             Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
                 AcceptError::OutOfResources

@@ -1,8 +1,5 @@
-//! The Spool host: the same server on Spool's own runtime — the chapter's task queue, grown up,
-//! serving real HTTP/1.1 and HTTP/2.
-//!
-//! Everything but the seams is shared with the tokio host ([`super::serve`]): the accept loop,
-//! the connection settings, the routes, the logging, the back-off and the drain. Spool supplies:
+//! The Spool host: the server on Spool's own runtime. Of the seams [`super`] names, Spool
+//! supplies:
 //!
 //! | seam | tokio host | Spool host |
 //! |---|---|---|
@@ -10,8 +7,7 @@
 //! | hyper executor, timer | `TokioExecutor`, `TokioTimer` | [`SpoolExecutor`], [`SpoolTimer`] |
 //! | the routes' sleep, blocking pool | `tokio::time`, `spawn_blocking` | [`spool::time::sleep`], [`spool::spawn_blocking`] |
 //!
-//! Must be run inside a Spool runtime (the binary builds one with `--workers` workers and runs
-//! [`run`] as a task on it).
+//! [`serve_on_spool`] is the entry point.
 
 use std::future::Future;
 use std::io;
@@ -27,9 +23,42 @@ use crate::config::Config;
 use crate::rt::{BlockingJob, BoxFuture, Runtime};
 use crate::Error;
 
-/// Binds a Spool listener on `addr` (registered with the current Spool runtime, else Spool's
-/// default runtime); the error names the address and the cause.
-pub fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+/// Serves on `runtime`, a Spool runtime the caller built (with its worker count, and the
+/// detector and span options it wants): binds `config.addr` on its reactor, calls `listening`
+/// with the bound address (the real port when `addr`'s is 0), runs the accept loop as a task on
+/// a worker until `shutdown` completes, drains and returns. The caller owns the runtime, and
+/// shuts it down (or reads its spans) afterwards; `config.workers` is the caller's to apply
+/// when it builds the runtime ([`Config::worker_threads`]).
+///
+/// The accept loop is a task (not `block_on` on this thread) so that each accepted connection's
+/// task starts on a worker's own queue.
+pub fn serve_on_spool<S>(
+    runtime: &spool::Runtime,
+    config: Config,
+    shutdown: S,
+    listening: impl FnOnce(SocketAddr),
+) -> Result<(), Error>
+where
+    S: Future + Send + 'static,
+{
+    let listener = {
+        let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
+        bind(config.addr)?
+    };
+    listening(listener.local_addr().map_err(Error::LocalAddr)?);
+    let host = Host {
+        executor: SpoolExecutor::new(),
+        timer: SpoolTimer::new(),
+        runtime: Arc::new(SpoolRuntime),
+    };
+    let serving =
+        runtime.spawn(async move { super::serve(listener, host, &config, shutdown).await });
+    runtime.block_on(serving).map_err(Error::Task)?
+}
+
+/// Binds a Spool listener on `addr` (registered with the current Spool runtime); the error
+/// names the address and the cause.
+fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr).map_err(|source| Error::Bind {
         addr,
         // Spool's message already names the address; keep only the OS's reason.
@@ -44,21 +73,6 @@ fn reason(error: &io::Error) -> String {
         Some((_, reason)) => reason.to_owned(),
         None => message,
     }
-}
-
-/// Serves HTTP/1.1 and HTTP/2 on `listener` on the current Spool runtime until `shutdown`
-/// completes, then shuts down gracefully (see [`super::serve`]).
-pub async fn run<F: Future>(
-    listener: TcpListener,
-    config: Config,
-    shutdown: F,
-) -> Result<(), Error> {
-    let host = Host {
-        executor: SpoolExecutor::new(),
-        timer: SpoolTimer::new(),
-        runtime: Arc::new(SpoolRuntime),
-    };
-    super::serve(listener, host, &config, shutdown).await
 }
 
 impl Listener for TcpListener {
@@ -79,7 +93,7 @@ impl Listener for TcpListener {
 /// [`Runtime`] for Spool: its timers and its blocking pool, those of the runtime the route runs
 /// on (the routes run in the connection's task, on a Spool worker).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SpoolRuntime;
+pub(crate) struct SpoolRuntime;
 
 impl Runtime for SpoolRuntime {
     fn name(&self) -> &'static str {
@@ -90,8 +104,7 @@ impl Runtime for SpoolRuntime {
         Box::pin(spool::time::sleep(duration))
     }
 
-    /// Spool counts everything (DESIGN.md): all of [`spool::RuntimeMetrics`], summed over
-    /// workers where it is per worker. Called on a Spool worker (the `/metrics` handler runs in
+    /// All of [`spool::RuntimeMetrics`], summed over workers where it is per worker. Called on a Spool worker (the `/metrics` handler runs in
     /// its connection's task), so the current runtime is the hosting one.
     fn metrics_text(&self) -> String {
         use crate::metrics::{write_counter, write_gauge};
@@ -190,32 +203,4 @@ impl Runtime for SpoolRuntime {
             })
         })
     }
-}
-
-/// A future that completes on the first SIGINT (Ctrl-C) or SIGTERM, for a server on Spool.
-///
-/// Spool has no signal handling of its own (yet), so this borrows tokio's, on a small thread
-/// of its own running a single-threaded tokio runtime; the future it returns is a
-/// `tokio::sync::oneshot` receiver, which works on any runtime. The handlers are installed
-/// before this returns, so an early signal is not lost.
-pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .map_err(Error::Signals)?;
-    let signal = {
-        let _guard = signals.enter();
-        super::tokio::shutdown_signal()?
-    };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::Builder::new()
-        .name("spool-signals".to_owned())
-        .spawn(move || {
-            signals.block_on(signal);
-            let _ = tx.send(());
-        })
-        .map_err(Error::Signals)?;
-    Ok(async move {
-        let _ = rx.await;
-    })
 }

@@ -1,7 +1,5 @@
-//! The tokio host: the server on tokio's runtime, with hyper-util's tokio glue.
-//!
-//! Must be called from inside a tokio runtime with I/O and time enabled (the binary builds a
-//! multi-thread one with `--workers` worker threads).
+//! The tokio host: the server on a tokio runtime that [`serve_on_tokio`] starts, with
+//! hyper-util's tokio glue for the seams [`super`] names.
 
 use std::future::Future;
 use std::io;
@@ -17,26 +15,46 @@ use crate::config::Config;
 use crate::rt::{BlockingJob, BoxFuture, Runtime};
 use crate::Error;
 
-/// Binds a tokio listener on `addr`; the error names the address and the cause.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })
-}
+/// How long the runtime waits, once the server has returned, for blocking jobs still running
+/// (`/work?mode=blocking`): the connections are drained or closed already, so these only hold
+/// the exit.
+pub(crate) const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// Serves HTTP/1.1 and HTTP/2 on `listener` on the current tokio runtime until `shutdown`
-/// completes, then shuts down gracefully (see [`super::serve`]).
-pub async fn run<F: Future>(
-    listener: TcpListener,
+/// Serves on a tokio multi-thread runtime of [`Config::worker_threads`] workers, started here:
+/// binds `config.addr`, calls `listening` with the bound address (the real port when `addr`'s
+/// is 0), serves until `shutdown` completes, drains, stops the runtime and returns.
+///
+/// The accept loop runs on the calling thread (`block_on`), the connections on the workers.
+pub fn serve_on_tokio<S: Future>(
     config: Config,
-    shutdown: F,
+    shutdown: S,
+    listening: impl FnOnce(SocketAddr),
 ) -> Result<(), Error> {
-    let host = Host {
-        executor: TokioExecutor::new(),
-        timer: TokioTimer::new(),
-        runtime: Arc::new(TokioRuntime::current()),
-    };
-    super::serve(listener, host, &config, shutdown).await
+    let workers = config.worker_threads();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("spool-tokio-worker")
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    tracing::debug!(workers, "tokio runtime started");
+    let result = runtime.block_on(async {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        listening(listener.local_addr().map_err(Error::LocalAddr)?);
+        let host = Host {
+            executor: TokioExecutor::new(),
+            timer: TokioTimer::new(),
+            runtime: Arc::new(TokioRuntime::current()),
+        };
+        super::serve(listener, host, &config, shutdown).await
+    });
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+    result
 }
 
 impl Listener for TcpListener {
@@ -57,7 +75,7 @@ impl Listener for TcpListener {
 
 /// [`Runtime`] for tokio: `tokio::time::sleep` and tokio's blocking pool.
 #[derive(Debug, Clone)]
-pub struct TokioRuntime {
+pub(crate) struct TokioRuntime {
     handle: tokio::runtime::Handle,
 }
 
@@ -66,7 +84,7 @@ impl TokioRuntime {
     ///
     /// # Panics
     /// Outside a tokio runtime, as [`tokio::runtime::Handle::current`] does.
-    pub fn current() -> Self {
+    pub(crate) fn current() -> Self {
         TokioRuntime {
             handle: tokio::runtime::Handle::current(),
         }
@@ -119,21 +137,4 @@ impl Runtime for TokioRuntime {
             })
         })
     }
-}
-
-/// A future that completes on the first SIGINT (Ctrl-C) or SIGTERM.
-///
-/// The handlers are installed when this is called, not when the future is first polled, so a
-/// signal that arrives while the server is still starting is not lost.
-pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Signals)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(Error::Signals)?;
-    Ok(async move {
-        let name = tokio::select! {
-            _ = interrupt.recv() => "SIGINT",
-            _ = terminate.recv() => "SIGTERM",
-        };
-        crate::shutdown::log_signal(name);
-    })
 }

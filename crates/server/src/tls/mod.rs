@@ -15,7 +15,7 @@
 //! The handshake itself is in [`stream`]: a small adapter that drives rustls over hyper's I/O
 //! traits, so the same code runs on every host.
 
-pub mod stream;
+mod stream;
 
 use std::fmt::Write as _;
 use std::io;
@@ -26,15 +26,15 @@ use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection};
 
-pub use stream::TlsStream;
+pub(crate) use stream::TlsStream;
 
 use crate::config::Config;
 
 /// The protocols offered by ALPN, in the server's order of preference.
-pub const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
+pub(crate) const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// The names a `--tls-self-signed` certificate is valid for.
-pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+pub(crate) const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Why the TLS settings could not be used. Each message is one line, fit for `error: ...`.
 #[derive(Debug, thiserror::Error)]
@@ -107,14 +107,14 @@ pub enum TlsError {
 
 /// Performs server-side TLS handshakes with one [`ServerConfig`]; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct TlsAcceptor {
+pub(crate) struct TlsAcceptor {
     config: Arc<ServerConfig>,
 }
 
 impl TlsAcceptor {
     /// The acceptor `config` asks for: `None` without TLS flags, else one from the PEM files
     /// or a fresh self-signed certificate (whose SHA-256 fingerprint is logged at info level).
-    pub fn from_config(config: &Config) -> Result<Option<TlsAcceptor>, TlsError> {
+    pub(crate) fn from_config(config: &Config) -> Result<Option<TlsAcceptor>, TlsError> {
         let (cert_path, key_path) =
             match (&config.tls_cert, &config.tls_key, config.tls_self_signed) {
                 (None, None, false) => return Ok(None),
@@ -159,7 +159,7 @@ impl TlsAcceptor {
     /// the *ring* crypto provider.
     ///
     /// Fails if rustls cannot load the key, or the key does not match the certificate.
-    pub fn new(
+    pub(crate) fn new(
         certs: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<TlsAcceptor, rustls::Error> {
@@ -178,7 +178,7 @@ impl TlsAcceptor {
     /// Runs the TLS handshake on `io` and returns the encrypted stream, with the ALPN result.
     ///
     /// No timeout here: the caller bounds it (see [`crate::conn::accept`]).
-    pub async fn accept<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
+    pub(crate) async fn accept<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
     where
         IO: hyper::rt::Read + hyper::rt::Write + Unpin,
     {
@@ -189,7 +189,8 @@ impl TlsAcceptor {
 
 /// A self-signed certificate for [`SELF_SIGNED_NAMES`] (ECDSA P-256, made with rcgen on ring),
 /// and its private key.
-pub fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+pub(crate) fn self_signed(
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|&n| n.to_owned()).collect();
     let certified = rcgen::generate_simple_self_signed(names).map_err(TlsError::SelfSigned)?;
     let key = PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der());
@@ -198,7 +199,7 @@ pub fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'sta
 
 /// The SHA-256 fingerprint of a DER certificate, as `AB:CD:...` (the form browsers and
 /// `openssl x509 -fingerprint -sha256` show).
-pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+pub(crate) fn fingerprint(cert: &CertificateDer<'_>) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, cert.as_ref());
     let mut out = String::with_capacity(digest.as_ref().len() * 3);
     for (i, byte) in digest.as_ref().iter().enumerate() {

@@ -33,7 +33,7 @@ use rustls::ServerConnection;
 ///
 /// Made by [`super::TlsAcceptor::accept`], which runs the handshake first.
 #[derive(Debug)]
-pub struct TlsStream<IO> {
+pub(crate) struct TlsStream<IO> {
     io: IO,
     conn: ServerConnection,
     /// `close_notify` has been queued; queue it once only.
@@ -60,18 +60,8 @@ where
     }
 
     /// The protocol agreed by ALPN (e.g. `b"h2"`), if the client offered one we accept.
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+    pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
         self.conn.alpn_protocol()
-    }
-
-    /// The byte stream under the TLS layer.
-    pub fn get_ref(&self) -> &IO {
-        &self.io
-    }
-
-    /// The rustls connection, for what else it can tell (SNI, protocol version, cipher suite).
-    pub fn connection(&self) -> &ServerConnection {
-        &self.conn
     }
 
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

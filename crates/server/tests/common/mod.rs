@@ -2,7 +2,7 @@
 //!
 //! The server runs on its own thread with its own runtime, as it would in production, and the
 //! test's clients run on the test's tokio runtime. So the same tests can drive any host: a new
-//! host is one more [`Host`] variant and one more arm in [`start_with`].
+//! host is one more [`RuntimeKind`] variant and one more arm in [`start_with`].
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part of this module
 
 use std::net::SocketAddr;
@@ -14,16 +14,17 @@ use hyper::{Request, StatusCode, Version};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use server::Config;
+pub use server::RuntimeKind;
 use tokio::sync::oneshot;
 
 /// Generates, for each host, a module with one `#[test]` per listed function (each takes the
-/// [`Host`]), so a whole suite runs against every host without a copy. Use with
+/// [`RuntimeKind`]), so a whole suite runs against every host without a copy. Use with
 /// `#[macro_use] mod common;`.
 #[allow(unused_macros)]
 macro_rules! host_tests {
     ($($test:ident),* $(,)?) => {
-        host_tests!(@host tokio_host, Host::Tokio; $($test),*);
-        host_tests!(@host spool_host, Host::Spool; $($test),*);
+        host_tests!(@host tokio_host, RuntimeKind::Tokio; $($test),*);
+        host_tests!(@host spool_host, RuntimeKind::Spool; $($test),*);
     };
     (@host $module:ident, $host:expr; $($test:ident),*) => {
         mod $module {
@@ -38,18 +39,8 @@ macro_rules! host_tests {
     };
 }
 
-/// A runtime the server can be hosted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Host {
-    /// `server::run` on a tokio multi-thread runtime.
-    Tokio,
-    /// `server::host::spool::run` as a task on a Spool runtime.
-    Spool,
-}
-
-impl Host {
-    pub const ALL: [Host; 2] = [Host::Tokio, Host::Spool];
-}
+/// Every host, for tests that loop over them.
+pub const HOSTS: [RuntimeKind; 2] = [RuntimeKind::Tokio, RuntimeKind::Spool];
 
 /// The protocols every test runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +93,7 @@ pub struct TestServer {
 }
 
 /// Starts a server with the default config (short timeouts so failing tests end quickly).
-pub fn start(host: Host) -> TestServer {
+pub fn start(host: RuntimeKind) -> TestServer {
     let config = Config {
         shutdown_timeout: Duration::from_secs(5),
         ..Config::default()
@@ -110,8 +101,14 @@ pub fn start(host: Host) -> TestServer {
     start_with(host, config)
 }
 
-/// Starts a server with `config` on 127.0.0.1:0 (`config.addr` is ignored).
-pub fn start_with(host: Host, config: Config) -> TestServer {
+/// Starts a server with `config` on 127.0.0.1:0 (`config.addr` and `config.workers` are
+/// ignored: two workers).
+pub fn start_with(host: RuntimeKind, config: Config) -> TestServer {
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        workers: Some(2),
+        ..config
+    };
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (stopped_tx, stopped_rx) = oneshot::channel();
@@ -119,23 +116,11 @@ pub fn start_with(host: Host, config: Config) -> TestServer {
         // A dropped sender (the test ended) means "stop" too.
         let _ = stop_rx.await;
     };
+    let listening = move |addr| addr_tx.send(addr).unwrap();
     std::thread::spawn(move || {
         let result = match host {
-            Host::Tokio => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime");
-                let result = runtime.block_on(async {
-                    let listener = server::bind("127.0.0.1:0".parse().unwrap()).await?;
-                    addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                    server::run(listener, config, shutdown).await
-                });
-                runtime.shutdown_timeout(Duration::from_secs(1));
-                result
-            }
-            Host::Spool => {
+            RuntimeKind::Tokio => server::serve_on_tokio(config, shutdown, listening),
+            RuntimeKind::Spool => {
                 let runtime = spool::Runtime::builder()
                     .worker_threads(2)
                     .thread_name("spool-test-server")
@@ -145,12 +130,7 @@ pub fn start_with(host: Host, config: Config) -> TestServer {
                     .detector_threshold(Some(Duration::from_secs(1)))
                     .build()
                     .expect("spool runtime");
-                let serving = runtime.spawn(async move {
-                    let listener = server::host::spool::bind("127.0.0.1:0".parse().unwrap())?;
-                    addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                    server::host::spool::run(listener, config, shutdown).await
-                });
-                let result = runtime.block_on(serving).expect("the server task panicked");
+                let result = server::serve_on_spool(&runtime, config, shutdown, listening);
                 runtime.shutdown_timeout(Duration::from_secs(1));
                 result
             }
@@ -179,12 +159,12 @@ impl TestServer {
         }
     }
 
-    /// Waits (at most `limit`) for `server::run` to return, and returns its result.
+    /// Waits (at most `limit`) for the server to return, and returns its result.
     pub async fn stopped(&mut self, limit: Duration) -> Result<(), server::Error> {
         let stopped = self.stopped.take().expect("stopped() called twice");
         tokio::time::timeout(limit, stopped)
             .await
-            .expect("server::run did not return in time")
+            .expect("the server did not return in time")
             .expect("the server thread panicked")
     }
 }
@@ -278,6 +258,20 @@ pub async fn h1_connection(
     (sender, tokio::spawn(conn))
 }
 
+/// A fresh, empty directory under the system's temporary one, its name `{prefix}-{pid}-{n}`.
+pub fn fresh_dir(prefix: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// `true` when the `curl` binary can be run; otherwise says the test is skipped.
 pub fn have_curl(test: &str) -> bool {
     let found = std::process::Command::new("curl")
@@ -290,10 +284,26 @@ pub fn have_curl(test: &str) -> bool {
     found
 }
 
-/// Collects every log line in memory, so a test can check what the server logged
-/// (`tracing_subscriber::fmt().with_writer(move || logs.clone())`).
+/// Collects every log line in memory, so a test can check what the server logged.
 #[derive(Clone, Default)]
 pub struct Logs(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// Installs the process's log subscriber (once per test binary), writing here, without
+    /// colours; `max_level`: the most verbose level kept (`None`: tracing-subscriber's default).
+    pub fn capture(max_level: Option<tracing::Level>) -> Logs {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let builder = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false);
+        match max_level {
+            Some(level) => builder.with_max_level(level).init(),
+            None => builder.init(),
+        }
+        logs
+    }
+}
 
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

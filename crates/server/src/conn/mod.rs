@@ -1,5 +1,5 @@
 //! One connection: the TLS handshake when TLS is on, then HTTP/1.1 or HTTP/2 served with
-//! [`HttpService`].
+//! [`HttpService`], under the connection's timeouts ([`timeouts`]).
 //!
 //! Cleartext connections say which protocol they speak by their first bytes (hyper-util's auto
 //! builder sniffs the HTTP/2 preface); TLS connections agreed on it by ALPN during the handshake,
@@ -10,7 +10,7 @@
 //! hyper bounds only the reading of HTTP/1 request headers, and only once it knows the
 //! connection is HTTP/1: hyper-util's auto builder has **no timeout while it sniffs** the first
 //! bytes (hyper#3962), so a client that connects and sends nothing would hold its socket
-//! forever. Each connection therefore gets a guard (`Timeouts`) that watches its
+//! forever. Each connection therefore gets a guard ([`timeouts::Timeouts`]) that watches its
 //! [`Activity`], on the host's timer:
 //!
 //! - until the first request's headers have arrived, `--header-read-timeout` counts from the
@@ -24,6 +24,9 @@
 //! the timer hyper uses for its timeouts, so the tokio host and the Spool host configure and serve
 //! connections with exactly the same code.
 
+mod info;
+mod timeouts;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,20 +34,23 @@ use std::time::Duration;
 use hyper::rt::{Read, Timer, Write};
 use hyper_util::server::conn::auto::{self, HttpServerConnExec};
 
-use std::task::{Context, Poll};
-
 use crate::config::{
     Config, H2_MAX_LOCAL_ERROR_RESET_STREAMS, H2_MAX_PENDING_ACCEPT_RESET_STREAMS,
 };
-use crate::metrics::{Limit, Metrics};
-use crate::rt::{race, BoxFuture, First, Runtime};
-use crate::service::{Activity, ConnInfo, HttpService, ResponseBody, Routes, ServiceFuture};
-use crate::shutdown::{ConnWatch, GuardAction, Watched};
+use crate::metrics::Metrics;
+use crate::routes::{ResponseBody, Routes};
+use crate::rt::{race, First, Runtime};
+use crate::service::{HttpService, ServiceFuture};
+use crate::shutdown::{ConnWatch, Watched};
 use crate::tls::TlsAcceptor;
+
+pub(crate) use info::ConnInfo;
+pub(crate) use timeouts::Activity;
+use timeouts::Timeouts;
 
 /// Which HTTP a connection is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
+enum Protocol {
     /// Either, told apart by the first bytes: cleartext connections.
     Sniff,
     /// HTTP/1.1 only: TLS connections that agreed on `http/1.1` by ALPN, or on nothing.
@@ -56,7 +62,7 @@ pub enum Protocol {
 impl Protocol {
     /// The protocol for a TLS connection, from the ALPN result (`None`: the client offered no
     /// ALPN, so it expects HTTP/1.1, as HTTP/2 over TLS requires ALPN, RFC 9113 §3.2).
-    pub fn from_alpn(alpn: Option<&[u8]>) -> Protocol {
+    fn from_alpn(alpn: Option<&[u8]>) -> Protocol {
         match alpn {
             Some(b"h2") => Protocol::Http2,
             _ => Protocol::Http1,
@@ -67,7 +73,7 @@ impl Protocol {
 /// The three ways to serve a connection ([`Protocol`]), all made from the one [`builder`]
 /// configuration, once per server.
 #[derive(Debug, Clone)]
-pub struct Builders<E> {
+struct Builders<E> {
     sniff: auto::Builder<E>,
     http1: auto::Builder<E>,
     http2: auto::Builder<E>,
@@ -75,7 +81,7 @@ pub struct Builders<E> {
 
 impl<E: Clone> Builders<E> {
     /// [`builder`]'s settings, and its HTTP/1-only and HTTP/2-only variants.
-    pub fn new<T>(executor: E, timer: T, config: &Config) -> Self
+    fn new<T>(executor: E, timer: T, config: &Config) -> Self
     where
         T: Timer + Clone + Send + Sync + 'static,
     {
@@ -88,7 +94,7 @@ impl<E: Clone> Builders<E> {
     }
 
     /// The builder that serves `protocol`.
-    pub fn get(&self, protocol: Protocol) -> &auto::Builder<E> {
+    fn get(&self, protocol: Protocol) -> &auto::Builder<E> {
         match protocol {
             Protocol::Sniff => &self.sniff,
             Protocol::Http1 => &self.http1,
@@ -99,29 +105,30 @@ impl<E: Clone> Builders<E> {
 
 /// What every connection's task shares: built once by the host loop, behind an `Arc`.
 #[derive(Debug)]
-pub struct Shared<E> {
+pub(crate) struct Shared<E> {
     /// How HTTP is served.
-    pub builders: Builders<E>,
-    /// The routes.
-    pub routes: Arc<Routes>,
+    builders: Builders<E>,
+    routes: Arc<Routes>,
+    /// Where the timeouts count their hits.
+    metrics: Arc<Metrics>,
     /// `Some` when the server speaks TLS.
-    pub tls: Option<TlsAcceptor>,
-    /// For the handshake's timeout.
-    pub runtime: Arc<dyn Runtime>,
-    /// How long the TLS handshake may take (the header-read timeout); `None`: no limit.
-    pub handshake_timeout: Option<Duration>,
-    /// How long a new connection may take to send its first request's headers; `None`: no limit.
-    pub header_read_timeout: Option<Duration>,
+    tls: Option<TlsAcceptor>,
+    /// For the handshake's timeout and the connection's timer.
+    runtime: Arc<dyn Runtime>,
+    /// How long a new connection may take to shake hands (TLS) and send its first request's
+    /// headers, both bounded by `--header-read-timeout`; `None`: no limit.
+    header_read_timeout: Option<Duration>,
     /// How long a connection may have no request in flight; `None`: no limit.
-    pub idle_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
 }
 
 impl<E: Clone> Shared<E> {
     /// What connections of a server with `config` share.
-    pub fn new<T>(
+    pub(crate) fn new<T>(
         executor: E,
         timer: T,
-        runtime: Arc<dyn Runtime>,
+        routes: Arc<Routes>,
+        metrics: Arc<Metrics>,
         tls: Option<TlsAcceptor>,
         config: &Config,
     ) -> Self
@@ -130,10 +137,10 @@ impl<E: Clone> Shared<E> {
     {
         Shared {
             builders: Builders::new(executor, timer, config),
-            routes: Arc::new(Routes::new(Arc::clone(&runtime), config)),
+            runtime: Arc::clone(routes.runtime()),
+            routes,
+            metrics,
             tls,
-            runtime,
-            handshake_timeout: non_zero(config.header_read_timeout),
             header_read_timeout: non_zero(config.header_read_timeout),
             idle_timeout: non_zero(config.idle_timeout),
         }
@@ -145,7 +152,7 @@ impl<E: Clone> Shared<E> {
 /// This runs in the connection's own task, never in the accept loop, so a client that is slow to
 /// shake hands (or never does) costs its own task only. The handshake is bounded by the
 /// header-read timeout, and abandoned when the server starts shutting down.
-pub async fn accept<I, E>(shared: &Shared<E>, io: I, peer: SocketAddr, mut watch: ConnWatch)
+pub(crate) async fn accept<I, E>(shared: &Shared<E>, io: I, peer: SocketAddr, mut watch: ConnWatch)
 where
     I: Read + Write + Unpin + Send + 'static,
     E: HttpServerConnExec<ServiceFuture, ResponseBody>,
@@ -162,7 +169,7 @@ where
     };
     let handshake = acceptor.accept(io);
     let bounded = async {
-        match shared.handshake_timeout {
+        match shared.header_read_timeout {
             Some(limit) => match race(shared.runtime.sleep(limit), handshake).await {
                 First::Left(()) => Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -198,7 +205,7 @@ where
 ///
 /// The timer is set on both protocols: without one hyper *silently* runs HTTP/1 without its
 /// header-read timeout, and HTTP/2 cannot send keep-alive pings.
-pub fn builder<E, T>(executor: E, timer: T, config: &Config) -> auto::Builder<E>
+fn builder<E, T>(executor: E, timer: T, config: &Config) -> auto::Builder<E>
 where
     T: Timer + Clone + Send + Sync + 'static,
 {
@@ -236,7 +243,7 @@ fn non_zero(timeout: Duration) -> Option<Duration> {
 ///
 /// Errors end only this connection, so they are logged at debug level: a client that
 /// disconnects mid-request or sends garbage is normal on a public server, not an incident.
-pub async fn serve<I, E>(
+async fn serve<I, E>(
     shared: &Shared<E>,
     protocol: Protocol,
     io: I,
@@ -249,14 +256,13 @@ pub async fn serve<I, E>(
 {
     let peer = service.peer();
     let conn = shared.builders.get(protocol).serve_connection(io, service);
-    let mut timeouts = Timeouts {
+    let mut timeouts = Timeouts::new(
         activity,
-        header_read: shared.header_read_timeout,
-        idle: shared.idle_timeout,
-        runtime: Arc::clone(&shared.runtime),
-        metrics: Arc::clone(shared.routes.metrics()),
-        timer: None,
-    };
+        shared.header_read_timeout,
+        shared.idle_timeout,
+        Arc::clone(&shared.runtime),
+        Arc::clone(&shared.metrics),
+    );
     match watch.watch(conn, |cx| timeouts.poll(cx)).await {
         Watched::Finished(Ok(())) => tracing::trace!(%peer, "connection closed"),
         Watched::Finished(Err(error)) => tracing::debug!(%peer, %error, "connection error"),
@@ -268,71 +274,5 @@ pub async fn serve<I, E>(
             timeout = ?shared.header_read_timeout,
             "connection closed: no request headers within the header-read timeout"
         ),
-    }
-}
-
-/// One connection's header-read and idle timeouts (see the module docs), checked against its
-/// [`Activity`] whenever its single timer fires.
-///
-/// One timer per connection, re-armed at the nearest deadline; activity never moves a
-/// deadline earlier (a request only pushes the idle deadline later, and the first request ends
-/// the header-read one), so a timer armed for the nearest deadline never fires too late.
-struct Timeouts {
-    activity: Arc<Activity>,
-    header_read: Option<Duration>,
-    idle: Option<Duration>,
-    runtime: Arc<dyn Runtime>,
-    metrics: Arc<Metrics>,
-    timer: Option<BoxFuture<()>>,
-}
-
-impl Timeouts {
-    /// `Ready` when a timeout has passed; else `Pending`, with a timer armed to look again.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<GuardAction> {
-        loop {
-            if let Some(timer) = &mut self.timer {
-                if timer.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                self.timer = None;
-            }
-            let wait = match self.check() {
-                Err(action) => return Poll::Ready(action),
-                Ok(None) => return Poll::Pending,
-                Ok(Some(wait)) => wait,
-            };
-            self.timer = Some(self.runtime.sleep(wait));
-        }
-    }
-
-    /// A passed timeout's action, or how long until the next one may pass (`None`: never).
-    fn check(&self) -> Result<Option<Duration>, GuardAction> {
-        let mut next: Option<Duration> = None;
-        let mut sooner = |wait: Duration| next = Some(next.map_or(wait, |n| n.min(wait)));
-        if let Some(limit) = self.header_read {
-            if self.activity.requests() == 0 {
-                let age = self.activity.age();
-                if age >= limit {
-                    self.metrics.record_limit(Limit::HeaderReadTimeout);
-                    return Err(GuardAction::Close);
-                }
-                sooner(limit - age);
-            }
-        }
-        if let Some(limit) = self.idle {
-            if self.activity.in_flight() == 0 {
-                let idle = self.activity.idle_for();
-                if idle >= limit {
-                    self.metrics.record_limit(Limit::IdleTimeout);
-                    tracing::debug!(idle = ?limit, "connection idle: shutting it down");
-                    return Err(GuardAction::Shutdown);
-                }
-                sooner(limit - idle);
-            } else {
-                // Busy: look again a whole idle period from now at the earliest.
-                sooner(limit);
-            }
-        }
-        Ok(next)
     }
 }

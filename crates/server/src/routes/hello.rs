@@ -1,0 +1,25 @@
+//! The chapter's handler: `Hello, World!`, for any method and any path that is not another
+//! route.
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+
+use super::echo::read_body;
+use super::{text, BoxError, ResponseBody, Routes};
+
+/// `Hello, World!`.
+pub(super) async fn answer<B>(routes: &Routes, req: Request<B>) -> Response<ResponseBody>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    // The chapter also printed the body. Reading it costs time and memory, so only do it
+    // when someone asked to see it.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        if let Ok(body) = read_body(req.into_body(), routes.max_body).await {
+            tracing::debug!(body = %String::from_utf8_lossy(&body), "request body");
+        }
+    }
+    text(StatusCode::OK, "Hello, World!")
+}

@@ -1,0 +1,319 @@
+//! The routes: the chapter's `Hello, World!` handler, grown into a few, one file each, behind
+//! the one dispatch in [`Routes::handle`].
+//!
+//! | route | file | answer |
+//! |---|---|---|
+//! | `/healthz` | `healthz.rs` | `ok` |
+//! | `GET` or `POST /echo` | `echo.rs` | the request as JSON: method, path, query, version, `tls` (bool), `alpn`, headers, body |
+//! | `/sleep?ms=N` | `sleep.rs` | waits N ms on the hosting runtime's timer, then `slept N ms` |
+//! | `/work?ms=N&mode=inline\|blocking` | `work.rs` | burns N ms of CPU on the async worker (`inline`, the default: the chapter's warning made visible) or on the blocking pool |
+//! | `/metrics` | `metrics.rs` | the server's counters in Prometheus' text format ([`crate::metrics`]) |
+//! | `/panic` | `panic.rs` | only with the hidden `--debug-panic-route` flag: a handler that panics (answered 500) |
+//! | anything else, any method | `hello.rs` | `Hello, World!` |
+//!
+//! `N` is at most [`MAX_MS`]; a missing, unparsable or larger `N`, or an unknown `mode`, is a
+//! `400 Bad Request` with a one-line reason.
+//!
+//! The routes know nothing of the runtime that hosts them: they sleep and offload work through
+//! [`Runtime`], and see a connection only as the [`crate::conn::ConnInfo`] in a request's
+//! extensions.
+
+mod echo;
+mod healthz;
+mod hello;
+mod metrics;
+mod panic;
+mod sleep;
+mod work;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::Full;
+
+use crate::config::{Config, MAX_MS};
+use crate::metrics::{Limit, Metrics};
+use crate::rt::Runtime;
+
+/// The body of every response: all of them are small and fully built before they are sent.
+pub(crate) type ResponseBody = Full<Bytes>;
+
+/// The error type request bodies are converted to, as hyper and http-body do.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The routes and what they share: the hosting runtime, the server's counters, and the limits
+/// from [`Config`].
+///
+/// One `Routes` serves every connection; [`crate::service::HttpService`] adds the
+/// per-connection part.
+#[derive(Debug)]
+pub(crate) struct Routes {
+    runtime: Arc<dyn Runtime>,
+    metrics: Arc<Metrics>,
+    max_body: usize,
+    /// `None`: handlers may run as long as they like.
+    request_timeout: Option<Duration>,
+    panic_route: bool,
+}
+
+impl Routes {
+    /// Routes that sleep and offload work through `runtime`, count in `metrics`, with the
+    /// limits of `config`.
+    pub(crate) fn new(runtime: Arc<dyn Runtime>, metrics: Arc<Metrics>, config: &Config) -> Self {
+        Routes {
+            runtime,
+            metrics,
+            max_body: config.max_body,
+            request_timeout: (!config.request_timeout.is_zero()).then_some(config.request_timeout),
+            panic_route: config.debug_panic_route,
+        }
+    }
+
+    /// The hosting runtime's timer and blocking pool.
+    pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
+    /// The counters `/metrics` shows.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// How long a handler may run (`--request-timeout`); `None`: no limit.
+    pub(crate) fn request_timeout(&self) -> Option<Duration> {
+        self.request_timeout
+    }
+
+    /// Whether a request declares (`content-length`) a body over `--max-body`.
+    pub(crate) fn declares_too_large<B>(&self, req: &Request<B>) -> bool {
+        content_length(req.headers()).is_some_and(|len| len > self.max_body as u64)
+    }
+
+    /// Answers one request. Generic over the body so tests can call it without a connection.
+    pub(crate) async fn handle<B>(&self, req: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        // The chapter printed every request's headers; here they go to the debug level.
+        tracing::debug!(
+            method = %req.method(),
+            uri = %req.uri(),
+            headers = ?req.headers(),
+            "request headers"
+        );
+        match req.uri().path() {
+            "/healthz" => healthz::answer(),
+            "/echo" => echo::answer(self, req).await,
+            "/sleep" => sleep::answer(self, req.uri().query()).await,
+            "/work" => work::answer(self, req.uri().query()).await,
+            "/metrics" => metrics::answer(self),
+            "/panic" if self.panic_route => panic::answer(),
+            _ => hello::answer(self, req).await,
+        }
+    }
+
+    /// `413 Payload Too Large`, counted as a [`Limit::MaxBody`] hit.
+    pub(crate) fn too_large(&self) -> Response<ResponseBody> {
+        self.metrics.record_limit(Limit::MaxBody);
+        let reason = format!("request body larger than {} bytes\n", self.max_body);
+        text(StatusCode::PAYLOAD_TOO_LARGE, reason)
+    }
+}
+
+/// A request's declared body length, if it declares a valid one.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The value of `name` in a query string (`a=1&b=2`), undecoded: the routes only take numbers
+/// and plain words, which never need percent-decoding.
+fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// The `ms` parameter of `/sleep` and `/work`, checked against [`MAX_MS`].
+fn parse_ms(query: Option<&str>) -> Result<Duration, String> {
+    let raw = query_param(query, "ms")
+        .ok_or_else(|| "missing query parameter `ms` (e.g. `?ms=100`)".to_owned())?;
+    let ms: u64 = raw.parse().map_err(|_| {
+        format!(
+            "`ms` must be a whole number of milliseconds, got `{}`",
+            truncate(raw)
+        )
+    })?;
+    if ms > MAX_MS {
+        return Err(format!("`ms` must be at most {MAX_MS}, got {ms}"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// Keeps client-supplied text short before it is echoed in an error message.
+fn truncate(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        s.chars().take(MAX).chain("...".chars()).collect()
+    }
+}
+
+/// A `text/plain` response.
+pub(crate) fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// `400 Bad Request` with a one-line reason.
+fn bad_request(reason: &str) -> Response<ResponseBody> {
+    text(StatusCode::BAD_REQUEST, format!("bad request: {reason}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rt::{BlockingJob, BoxFuture};
+    use http_body_util::BodyExt as _;
+
+    /// A runtime for unit tests: sleeps on tokio, runs blocking jobs on a fresh thread.
+    struct TestRuntime;
+
+    impl Runtime for TestRuntime {
+        fn name(&self) -> &'static str {
+            "test"
+        }
+        fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+            Box::pin(tokio::time::sleep(duration))
+        }
+        fn spawn_blocking(&self, job: BlockingJob) -> BoxFuture<std::thread::Result<()>> {
+            let handle = std::thread::spawn(job);
+            Box::pin(async move { handle.join() })
+        }
+    }
+
+    fn routes_with(config: &Config) -> Routes {
+        Routes::new(Arc::new(TestRuntime), Arc::new(Metrics::new()), config)
+    }
+
+    async fn call(method: &str, uri: &str, body: &'static [u8]) -> (StatusCode, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(Bytes::from_static(body)))
+            .unwrap();
+        let response = routes_with(&Config::default()).handle(req).await;
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn routes_answer() {
+        assert_eq!(
+            call("GET", "/", b"").await,
+            (StatusCode::OK, "Hello, World!".into())
+        );
+        assert_eq!(call("DELETE", "/a/b", b"x").await.1, "Hello, World!");
+        assert_eq!(call("GET", "/healthz", b"").await.1, "ok");
+        assert_eq!(call("GET", "/sleep?ms=5", b"").await.1, "slept 5 ms\n");
+        assert_eq!(
+            call("GET", "/work?ms=5", b"").await.1,
+            "worked 5 ms (inline)\n"
+        );
+        let blocking = call("GET", "/work?mode=blocking&ms=5", b"").await;
+        assert_eq!(blocking.1, "worked 5 ms (blocking)\n");
+        assert_eq!(
+            call("PUT", "/echo", b"").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_parameters_get_a_one_line_400() {
+        for uri in [
+            "/sleep",
+            "/sleep?ms=",
+            "/sleep?ms=-1",
+            "/sleep?ms=60001",
+            "/sleep?ms=1.5",
+            "/work?ms=abc",
+            "/work?ms=99999999999999999999999",
+            "/work?ms=1&mode=sideways",
+        ] {
+            let (status, body) = call("GET", uri, b"").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+            assert!(body.starts_with("bad request: "), "{uri}: {body}");
+            assert_eq!(body.lines().count(), 1, "{uri}: {body}");
+        }
+        assert_eq!(call("GET", "/sleep?ms=0", b"").await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn echo_reflects_the_request() {
+        let (status, body) = call("POST", "/echo?a=1&b=two", b"hi there").await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["method"], "POST");
+        assert_eq!(json["path"], "/echo");
+        assert_eq!(json["query"], "a=1&b=two");
+        assert_eq!(json["version"], "HTTP/1.1");
+        assert_eq!(json["body"], "hi there");
+        assert_eq!(json["body_base64"], false);
+
+        let (_, body) = call("POST", "/echo", &[0xff, 0x00, 0xfe]).await;
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["body"], "/wD+");
+        assert_eq!(json["body_base64"], true);
+        assert_eq!(json["query"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn echo_refuses_bodies_over_the_limit() {
+        let config = Config {
+            max_body: 4,
+            ..Config::default()
+        };
+        let routes = routes_with(&config);
+        let req = Request::post("/echo")
+            .body(Full::new(Bytes::from_static(b"12345")))
+            .unwrap();
+        assert_eq!(
+            routes.handle(req).await.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let req = Request::post("/echo")
+            .header("content-length", "999999999")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        assert_eq!(
+            routes.handle(req).await.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param(Some("ms=5&mode=x"), "mode"), Some("x"));
+        assert_eq!(query_param(Some("ms"), "ms"), None);
+        assert_eq!(query_param(None, "ms"), None);
+        assert_eq!(truncate(&"x".repeat(100)).len(), 43);
+    }
+}
