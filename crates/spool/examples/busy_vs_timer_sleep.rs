@@ -13,16 +13,14 @@ use std::time::{Duration, Instant};
 
 const TASKS: usize = 3;
 
+#[allow(dead_code, unreachable_pub)] // the tests' helper: this example uses part of it
+#[path = "../tests/common/cpu.rs"]
+mod cpu;
+
 /// User and system CPU seconds of this process so far.
 fn cpu_seconds() -> (f64, f64) {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `usage` is a valid, writable `rusage`; getrusage only writes into it.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
-    assert_eq!(rc, 0, "getrusage failed");
-    // SAFETY: zero-initialised, and getrusage returned 0, so it filled the struct.
-    let usage = unsafe { usage.assume_init() };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (secs(usage.ru_utime), secs(usage.ru_stime))
+    let now = cpu::CpuTime::now();
+    (now.user.as_secs_f64(), now.system.as_secs_f64())
 }
 
 fn measure(case: &str, workers: usize, secs: f64, run: impl FnOnce()) {

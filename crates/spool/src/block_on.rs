@@ -42,7 +42,7 @@ impl Wake for Unparker {
 /// ```
 #[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    if crate::scheduler::worker::is_worker_thread() {
+    if crate::runtime::context::is_worker() {
         panic!(
             "spool::block_on called on a runtime worker thread; \
              `.await` the future instead, or run it in spool::spawn_blocking"

@@ -10,19 +10,19 @@
 //! condvar; a job wakes an idle thread if there is one, else starts a new thread up to the cap
 //! (default 512), else waits in the queue. An idle thread retires after the keep-alive (default
 //! 10 s), so a burst does not leave hundreds of threads behind. Threads are cheap next to the
-//! work they host (creating and joining one costs ~35 µs here), so growth is on demand.
+//! work they host, so growth is on demand (figures: `docs/design.md`, "Blocking pool").
 //!
 //! Shutdown drops the closures that have not started (their tasks report
 //! `JoinError::Cancelled`) and waits for the running ones, within the runtime's shutdown timeout.
 
 use std::collections::VecDeque;
+use std::panic::Location;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::loom::std_lock as lock;
 use crate::runtime::{context, Handle};
-use crate::scheduler::Shared;
-use crate::task::Runnable;
+use crate::task::{Runnable, Task, TaskFuture, TaskMeta};
 
 /// Default cap on blocking threads ([`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads)).
 pub const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
@@ -59,6 +59,26 @@ struct Inner {
     stack_size: Option<usize>,
 }
 
+/// Creates the task of a blocking closure on `handle`'s pool, without scheduling it (the caller
+/// schedules the returned `Runnable` outside any borrow of the context: that may drop it).
+pub(crate) fn create_task<F, T>(
+    handle: &Handle,
+    f: F,
+    location: &'static Location<'static>,
+) -> (Runnable, Task<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // The schedule function holds a handle: the pool's threads enter its context.
+    let handle = handle.clone();
+    let schedule = move |runnable: Runnable| handle.shared.blocking().schedule(runnable, &handle);
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::new(location))
+        .spawn(move |_| TaskFuture::new(async move { f() }, None), schedule);
+    (runnable, Task::new(task))
+}
+
 /// A runtime's blocking pool.
 #[derive(Debug)]
 pub(crate) struct BlockingPool {
@@ -86,7 +106,9 @@ impl BlockingPool {
     }
 
     /// The schedule function of blocking tasks: queue the job, then wake or start a thread.
-    pub(crate) fn schedule(&self, runnable: Runnable, shared: &Arc<Shared>) {
+    /// `context`: the runtime its threads run in (they enter it, so that `spool::spawn` in a
+    /// blocking closure spawns there).
+    pub(crate) fn schedule(&self, runnable: Runnable, context: &Handle) {
         let mut state = lock(&self.inner.state);
         if state.shutdown {
             drop(state);
@@ -103,14 +125,14 @@ impl BlockingPool {
             let index = state.next_thread;
             state.next_thread += 1;
             drop(state);
-            self.start_thread(index, shared);
+            self.start_thread(index, context);
         }
         // Otherwise every thread is busy and the cap is reached: the job waits in the queue.
     }
 
-    fn start_thread(&self, index: usize, shared: &Arc<Shared>) {
+    fn start_thread(&self, index: usize, context: &Handle) {
         let inner = self.inner.clone();
-        let handle = Handle::from_shared(shared.clone());
+        let handle = context.clone();
         let mut builder =
             std::thread::Builder::new().name(format!("{}-blocking-{index}", inner.thread_name));
         if let Some(size) = inner.stack_size {

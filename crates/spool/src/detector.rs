@@ -4,8 +4,8 @@
 //! holds its worker: every other task queued there waits, and timers may fire late. The chapter
 //! shows it by hand (one tokio worker, `thread::sleep` in an `async fn`, everything serialised).
 //! Spool measures it on every poll: the worker reads the clock before and after running a task
-//! (`clock_gettime` costs about 20 ns here; with the detector off the clock is not read at all),
-//! and a poll longer than the threshold (default 50 ms) is reported:
+//! (two `clock_gettime` calls; with the detector and span recording off the clock is not read at
+//! all), and a poll longer than the threshold (default 50 ms) is reported:
 //!
 //! - a `tracing::warn!` naming the task's spawn site, the worker and the poll's duration, with the
 //!   advice to move the work to [`spawn_blocking`](crate::spawn_blocking);
@@ -15,14 +15,18 @@
 //!
 //! It reports after the fact: the poll has already blocked (and the task's result may reach its
 //! awaiter a moment before the report is made). Catching a poll *while* it blocks
-//! would need a watchdog thread; this is the cheap half.
+//! would need a watchdog thread; this is the cheap half. Costs: `docs/design.md`, "Detector".
 
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::scheduler::Shared;
+use crate::metrics::PollSpan;
 use crate::task::TaskId;
+
+/// The callback type of [`Builder::on_blocking`](crate::runtime::Builder::on_blocking).
+pub(crate) type OnBlocking = Arc<dyn Fn(&BlockingReport) + Send + Sync>;
 
 /// The default threshold: a poll longer than this is reported.
 pub const DEFAULT_THRESHOLD: Duration = Duration::from_millis(50);
@@ -63,28 +67,68 @@ pub struct BlockingReport {
     pub duration: Duration,
 }
 
-pub(crate) fn report(
-    shared: &Shared,
-    task_id: TaskId,
-    location: &'static Location<'static>,
-    worker: usize,
-    duration: Duration,
-) {
-    shared.detector_hits.fetch_add(1, Relaxed);
-    tracing::warn!(
-        task.id = task_id.as_u64(),
-        task.spawned_at = %location,
-        worker,
-        poll_ms = duration.as_secs_f64() * 1e3,
-        "spool: a poll of the task spawned at {location} blocked worker {worker} for {duration:?}; \
-         move blocking or CPU-heavy work to spool::spawn_blocking",
-    );
-    if let Some(callback) = &shared.config.on_blocking {
-        callback(&BlockingReport {
-            location,
-            task_id,
+/// One runtime's detector: its settings and its count of reports.
+pub(crate) struct Detector {
+    threshold: Option<Duration>,
+    on_blocking: Option<OnBlocking>,
+    /// Polls reported so far (the `detector_hits` metric).
+    hits: AtomicU64,
+}
+
+impl Detector {
+    /// `threshold: None` turns the detector off.
+    pub(crate) fn new(threshold: Option<Duration>, on_blocking: Option<OnBlocking>) -> Self {
+        Detector {
+            threshold,
+            on_blocking,
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether polls must be timed for it.
+    pub(crate) fn is_on(&self) -> bool {
+        self.threshold.is_some()
+    }
+
+    /// Polls reported so far.
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Relaxed)
+    }
+
+    /// Reports `poll` if it held its worker for the threshold or longer.
+    pub(crate) fn check(&self, poll: &PollSpan) {
+        let duration = poll.end.saturating_duration_since(poll.start);
+        match self.threshold {
+            Some(threshold) if duration >= threshold => {
+                self.report(poll.task_id, poll.location, poll.worker, duration);
+            }
+            _ => {}
+        }
+    }
+
+    fn report(
+        &self,
+        task_id: TaskId,
+        location: &'static Location<'static>,
+        worker: usize,
+        duration: Duration,
+    ) {
+        self.hits.fetch_add(1, Relaxed);
+        tracing::warn!(
+            task.id = task_id.as_u64(),
+            task.spawned_at = %location,
             worker,
-            duration,
-        });
+            poll_ms = duration.as_secs_f64() * 1e3,
+            "spool: a poll of the task spawned at {location} blocked worker {worker} for {duration:?}; \
+             move blocking or CPU-heavy work to spool::spawn_blocking",
+        );
+        if let Some(callback) = &self.on_blocking {
+            callback(&BlockingReport {
+                location,
+                task_id,
+                worker,
+                duration,
+            });
+        }
     }
 }

@@ -5,34 +5,30 @@
 //! `poll.poll(timeout = nearest timer deadline)` ([`DriverGuard::turn`]), so a runtime full of
 //! sleeping tasks costs no CPU at all until the first deadline. On return it dispatches I/O events
 //! and fires the expired timers, whose tasks land on its own queue. The other idle workers sleep
-//! on their condvars (see [`crate::scheduler::park`]).
+//! on their condvars (see `scheduler/park.rs`).
 //!
-//! Waking the holder is [`Driver::unpark`]: a [`mio::Waker`], an eventfd registered
-//! edge-triggered in the same epoll. `wake()` is one `write(2)`; the event it raises stays in
-//! epoll's ready list until an `epoll_wait` collects it, so a notification sent before the wait
-//! starts still makes it return at once (it is sticky, `tests/loom_park.rs` relies on it). The
-//! eventfd is never read: with edge triggering, every write raises a new edge anyway (mio resets
-//! the counter in the rare case it would overflow).
+//! Waking the holder is [`Driver::unpark`]: a [`mio::Waker`], an eventfd in the same epoll.
+//! `wake()` is one `write(2)`; the event it raises stays in epoll's ready list until an
+//! `epoll_wait` collects it, so a notification sent before the wait starts still makes it return
+//! at once (it is sticky, `src/tests/loom_park.rs` relies on it). The eventfd is never read: every
+//! write raises a new edge anyway (mio resets the counter in the rare case it would overflow).
 //!
 //! One turn is one syscall, `epoll_wait`, whatever the timeout. Its resolution is a millisecond:
 //! mio rounds the timeout *up* to whole milliseconds (a 0.3 ms wait becomes 1 ms, never a 0 ms
 //! busy loop; only an explicit zero stays zero), so a timer fires at its deadline or up to about
-//! a millisecond after it, never before. (The `polling` crate used before armed a timerfd for
-//! sub-millisecond waits, at the price of several syscalls per wait — and it cannot report
-//! `EPOLLRDHUP`, see [`crate::io`].)
+//! a millisecond after it, never before.
 //!
-//! Busy workers must still fire due timers: every few dozen ticks a worker try-locks the driver and
-//! turns it with a zero timeout (maintenance), see [`crate::scheduler::worker`].
+//! Busy workers must still fire due timers: every `MAINTENANCE_INTERVAL` ticks a worker try-locks
+//! the driver and turns it with a zero timeout (maintenance, `scheduler/worker.rs`).
 //!
 //! # The I/O reactor
 //!
 //! Sockets are added to the same poller ([`crate::io`]), so that the same single wait covers
-//! sockets, timers and wake-ups:
+//! sockets, timers and wake-ups (why edge-triggered, and why `EPOLLRDHUP`: [`crate::io`]):
 //!
 //! 1. The driver keeps the table of sources (`io/sources.rs`: a slab of `ScheduledIo`, readiness
 //!    bits + reader and writer wakers). Registering a source inserts into it and adds the fd to
-//!    the poller once, edge-triggered, with the slab index (+ a generation) as its key (mio's
-//!    `Token`).
+//!    the poller once, with the slab index (+ a generation) as its key (mio's `Token`).
 //! 2. [`Driver::has_io`] is `true` while sources are registered, so that zero-timeout
 //!    maintenance turns really poll the kernel (they skip the syscall while there are none).
 //! 3. [`DriverGuard::turn`] translates each event into readiness bits (`READABLE`, `WRITABLE`,
@@ -172,9 +168,10 @@ impl DriverGuard<'_> {
     /// then fire the expired timers. Returns how many timers fired.
     pub(crate) fn turn(&mut self, max_wait: Option<Duration>) -> usize {
         let driver = self.driver;
-        let timeout = driver.timers.begin_wait(max_wait);
-        let skip_poll = timeout == Some(Duration::ZERO) && !driver.has_io();
-        if !skip_poll {
+        driver.timers.wait(max_wait, |timeout| {
+            if timeout == Some(Duration::ZERO) && !driver.has_io() {
+                return; // nothing could be ready: skip the syscall
+            }
             let TurnBuffers { poll, events, .. } = &mut *self.buffers;
             match poll.poll(events, timeout) {
                 Ok(()) => self.dispatch(),
@@ -191,9 +188,7 @@ impl DriverGuard<'_> {
                     );
                 }
             }
-        }
-        driver.timers.end_wait();
-        driver.timers.fire_expired(Instant::now())
+        })
     }
 
     /// Hands the turn's events to the sources and wakes their waiters. The wakers are collected
@@ -220,7 +215,7 @@ impl DriverGuard<'_> {
 /// An error (`EPOLLERR`) or a hang-up (`EPOLLHUP`) wakes both directions: the operation that
 /// follows returns the error or the end of the stream. `READ_CLOSED` is set when the peer shut
 /// down its write side (`EPOLLRDHUP`), on a hang-up and on an error: in each case no further
-/// read edge may come, so a short read must not clear `READABLE` (see `io/scheduled.rs`).
+/// read edge may come (why that matters: [`crate::io`]).
 fn readiness_of(event: &mio::event::Event) -> usize {
     let closed = event.is_read_closed() || event.is_error();
     let mut ready = 0;

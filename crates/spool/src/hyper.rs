@@ -192,7 +192,7 @@ impl hyper::rt::Write for TcpStream {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     #[test]
     fn spool_sleep_is_send_and_sync() {

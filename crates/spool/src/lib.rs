@@ -42,9 +42,9 @@
 //! | the chapter | Spool | why |
 //! |---|---|---|
 //! | `async_task::spawn(future, schedule)` | the same, plus metadata (spawn site) and a `catch_unwind` around each poll ([`task`]) | a panic becomes [`JoinError::Panicked`] for whoever awaits; the spawn site names slow tasks |
-//! | one flume channel | a queue per worker + a LIFO slot, a shared injection queue ([`scheduler`]) | no lock between a task and the task it wakes; the woken task runs next, cache-warm |
+//! | one flume channel | a queue per worker + a LIFO slot, a shared injection queue (`src/scheduler/`) | no lock between a task and the task it wakes; the woken task runs next, cache-warm |
 //! | one thread | N workers that steal half of each other's queues | all cores busy, no central bottleneck |
-//! | `rx.recv()` blocks when empty | park: in `epoll_wait` until the next timer, or on a condvar; woken only when needed | idle costs nothing; a wake-up across cores costs ~13 µs here, so only "searching" logic decides to pay it |
+//! | `rx.recv()` blocks when empty | park: in `epoll_wait` until the next timer, or on a condvar; woken only when needed | idle costs nothing; a wake-up across cores is the dearest thing a scheduler does, so only "searching" logic decides to pay it |
 //! | `static QUEUE: Lazy<…>` | the default runtime, started on first [`spawn`] | the same convenience |
 //! | `AsyncSleep` (self-waking) | [`time::sleep`]: a deadline + waker in the driver; the old one kept as [`time::BusySleep`] | 5 s of sleep cost 5 s of CPU; now ~0 |
 //! | `futures_lite::future::block_on` | [`block_on`], [`Runtime::block_on`] | the same, plus entering a runtime's context |
@@ -63,15 +63,15 @@
 //!
 //! The task cell is async-task's, the deques are crossbeam's, the poller is mio's. Written
 //! here, because they are the point of the project: the scheduling decisions
-//! ([`scheduler`]), the searching/parked bookkeeping and the parker, the timer hand-off with the
+//! (`src/scheduler/`), the searching/parked bookkeeping and the parker, the timer hand-off with the
 //! driver, the blocking pool and the detector. The hand-written concurrent parts are modelled
-//! with loom (`tests/loom_*.rs`).
+//! with loom (`src/tests/loom_*.rs`, on the library's own code: `src/loom/`).
 //!
 //! # I/O
 //!
 //! [`net::TcpListener`] and [`net::TcpStream`] wait on the same poller as the timers ([`io`]):
 //! a socket is registered once, edge-triggered, and a readiness event wakes its task onto the
-//! queue of the worker that received it. With the `hyper` feature, [`hyper`](crate::hyper)
+//! queue of the worker that received it. With the `hyper` feature, the `spool::hyper` module
 //! supplies hyper's executor, timer and I/O traits, so a hyper server runs on Spool alone.
 //!
 //! # `unsafe`
@@ -100,10 +100,13 @@ mod loom;
 mod metrics;
 pub mod net;
 pub mod runtime;
-pub mod scheduler;
+mod scheduler;
 pub mod task;
 pub mod time;
 mod yield_now;
+
+#[cfg(all(test, loom))]
+mod tests;
 
 use std::future::Future;
 use std::panic::Location;
@@ -136,12 +139,8 @@ where
     F::Output: Send + 'static,
 {
     let location = Location::caller();
-    let (runnable, task) = runtime::context::with_current(|current| match current {
-        Some(handle) => handle.shared.create_task(future, location),
-        None => runtime::default::handle()
-            .shared
-            .create_task(future, location),
-    });
+    let (runnable, task) =
+        runtime::context::with_handle(|handle| handle.shared.create_task(future, location));
     runnable.schedule();
     task
 }
@@ -164,7 +163,8 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    runtime::default::current_or_default()
-        .shared
-        .spawn_blocking(f, location)
+    let (runnable, task) =
+        runtime::context::with_handle(|handle| blocking::create_task(handle, f, location));
+    runnable.schedule();
+    task
 }

@@ -7,10 +7,14 @@
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::scheduler::Shared;
+use crate::loom::std_lock;
 use crate::task::TaskId;
+
+/// Spans kept per worker before recording stops (about 64 MiB across 4 workers).
+const MAX_SPANS_PER_WORKER: usize = 1 << 20;
 
 /// Per-worker counters (written by the worker only).
 #[derive(Debug, Default)]
@@ -80,32 +84,13 @@ pub struct RuntimeMetrics {
     pub detector_hits: u64,
 }
 
-impl RuntimeMetrics {
-    pub(crate) fn collect(shared: &Shared) -> Self {
-        let (tasks_spawned, tasks_alive) = shared.registry.counts();
-        let blocking = shared.blocking.counts();
-        RuntimeMetrics {
-            workers: shared
-                .remotes
-                .iter()
-                .map(|remote| WorkerMetrics {
-                    polls: remote.counters.polls.load(Relaxed),
-                    steals: remote.counters.steals.load(Relaxed),
-                    parks: remote.counters.parks.load(Relaxed),
-                    local_queue_depth: remote.stealer.len(),
-                })
-                .collect(),
-            injection_queue_depth: shared.injector.len(),
-            tasks_spawned,
-            tasks_alive,
-            workers_searching: shared.idle.snapshot().0,
-            blocking_threads: blocking.threads,
-            blocking_busy: blocking.threads.saturating_sub(blocking.idle),
-            blocking_idle: blocking.idle,
-            blocking_queue_depth: blocking.queued,
-            timers: shared.driver.timers().len(),
-            io_sources: shared.driver.sources().len(),
-            detector_hits: shared.detector_hits.load(Relaxed),
+impl WorkerMetrics {
+    pub(crate) fn from_counters(counters: &WorkerCounters, local_queue_depth: usize) -> Self {
+        WorkerMetrics {
+            polls: counters.polls.load(Relaxed),
+            steals: counters.steals.load(Relaxed),
+            parks: counters.parks.load(Relaxed),
+            local_queue_depth,
         }
     }
 }
@@ -136,4 +121,49 @@ pub struct PollSpan {
     pub start: Instant,
     /// When it returned.
     pub end: Instant,
+}
+
+/// The poll spans of one runtime, when recording is on: one buffer per worker (each written by
+/// its worker only, so the lock is uncontended but for [`take`](Self::take)).
+pub(crate) struct SpanRecorder {
+    on: bool,
+    buffers: Box<[Mutex<Vec<PollSpan>>]>,
+}
+
+impl SpanRecorder {
+    pub(crate) fn new(on: bool, workers: usize) -> Self {
+        SpanRecorder {
+            on,
+            buffers: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
+        }
+    }
+
+    /// Whether polls must be timed for it.
+    pub(crate) fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// Keeps `span` (in its worker's buffer), unless recording is off or the buffer is full.
+    pub(crate) fn record(&self, span: PollSpan) {
+        if !self.on {
+            return;
+        }
+        if let Some(buffer) = self.buffers.get(span.worker) {
+            let mut spans = std_lock(buffer);
+            if spans.len() < MAX_SPANS_PER_WORKER {
+                spans.push(span);
+            }
+        }
+    }
+
+    /// Takes the spans recorded since the last call, ordered by start time.
+    pub(crate) fn take(&self) -> Vec<PollSpan> {
+        let mut spans: Vec<PollSpan> = self
+            .buffers
+            .iter()
+            .flat_map(|buffer| std::mem::take(&mut *std_lock(buffer)))
+            .collect();
+        spans.sort_by_key(|span| span.start);
+        spans
+    }
 }

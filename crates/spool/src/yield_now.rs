@@ -7,9 +7,8 @@ use std::task::{Context, Poll};
 /// Gives up the worker once, and lets every other ready task run first: the task is *deferred*
 /// (set aside on its worker, not stealable) until that worker has nothing else to run — its LIFO
 /// slot, its queue *and* the runtime's injection queue (tasks spawned from outside) are empty. A
-/// worker that never runs dry still runs its deferred tasks every 61 ticks, so a yielder always
-/// makes progress. (Requeuing at the back of the worker's own queue, as Spool once did, starved
-/// the injection queue behind a few yield loops: see `scheduler/worker.rs`.)
+/// worker that never runs dry still runs its deferred tasks on every maintenance tick (see
+/// `scheduler/worker.rs`), so a yielder always makes progress.
 ///
 /// The future wakes itself and returns `Pending` once. async-task sees a task woken while it was
 /// running and tells the schedule function so (`ScheduleInfo::woken_while_running`), which is how

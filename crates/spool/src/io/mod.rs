@@ -33,8 +33,8 @@
 //! after the short read the end of the stream is waiting with no edge left to report it. Clear
 //! `READABLE` then, and the reader waits forever. epoll reports the peer's shutdown as
 //! `EPOLLRDHUP`; the reactor keeps it as a sticky `READ_CLOSED` bit, and a short read clears
-//! `READABLE` only while it is unset. (The `polling` crate, used before, does not register or
-//! report `EPOLLRDHUP`: every request paid the extra read.)
+//! `READABLE` only while it is unset (`ScheduledIo::clear_after_short_read`). History:
+//! `docs/design.md`, "Reactor".
 //!
 //! # The pieces, one job each
 //!

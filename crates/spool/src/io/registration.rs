@@ -9,10 +9,9 @@
 //! still kept by construction here: a `Registration` *owns* its source, the only way to drop the
 //! source is to drop (or unwrap) the registration, and both deregister it first.
 //!
-//! Registration happens once per source, edge-triggered, for both directions (mio always
-//! registers `EPOLLET`; `Interest::READABLE` adds `EPOLLIN | EPOLLRDHUP`, `WRITABLE` adds
-//! `EPOLLOUT`): after that no `epoll_ctl` is ever needed again, not per read, not per write.
-//! (Oneshot mode would need an `epoll_ctl` to re-arm after every event.)
+//! Registration happens once per source, for both directions (mio always registers `EPOLLET`;
+//! `Interest::READABLE` adds `EPOLLIN | EPOLLRDHUP`, `WRITABLE` adds `EPOLLOUT`; why: the module
+//! docs of [`crate::io`]): after that no `epoll_ctl` is ever needed again.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -39,11 +38,7 @@ impl<T: AsFd> Registration<T> {
     /// Registers `io` (which must be in non-blocking mode) with the driver of the current
     /// runtime (else the default runtime's), with `initial` readiness bits.
     pub(crate) fn new(io: T, initial: usize) -> io::Result<Self> {
-        let driver = crate::runtime::default::current_or_default()
-            .shared
-            .driver
-            .clone();
-        Self::with_driver(io, initial, driver)
+        Self::with_driver(io, initial, crate::runtime::context::driver())
     }
 
     /// Registers `io` with `driver`: the one `epoll_ctl(ADD)` of its life.

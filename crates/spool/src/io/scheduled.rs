@@ -3,27 +3,12 @@
 //!
 //! # Readiness is a hint, kept until an operation says otherwise
 //!
-//! Sources are registered **edge-triggered**: the kernel reports a socket once when it *becomes*
-//! readable (new data, a FIN, an error), not on every `epoll_wait` while it stays readable. That
-//! is what makes one registration per socket enough (no `epoll_ctl` to re-arm it after each
-//! event, as oneshot mode needs) and keeps a busy socket from being reported on every turn (as
-//! level-triggered mode would, until it is drained). The price: the reactor must remember the
-//! state itself. The event sets a `READABLE` bit here, and the bit stays set until an operation
-//! proves the socket drained. Only then may the bit be cleared — the next edge sets it again.
-//!
-//! Two things prove it drained:
-//!
-//! - an operation returned `WouldBlock` (always enough);
-//! - a stream read returned *fewer bytes than asked* (but more than 0): the receive queue is
-//!   empty, so the `read` that would follow could only return `WouldBlock` — one syscall per
-//!   request saved, on every keep-alive HTTP/1 connection. This one has a catch: what if the
-//!   peer's FIN came in with the data? Then the socket's single edge (data + FIN) has already
-//!   been reported, the next `read` would return 0 (end of stream), and no further edge will
-//!   ever come: clearing `READABLE` would leave the reader waiting forever for an EOF that is
-//!   already there. So the reactor registers for `EPOLLRDHUP` ("the peer shut down its write
-//!   side"), records it as the sticky `READ_CLOSED` bit, and a short read clears `READABLE` only
-//!   while `READ_CLOSED` is unset ([`ScheduledIo::clear_after_short_read`]). A read that returns
-//!   0 clears nothing: end-of-stream is sticky, every later read returns 0 at once.
+//! Sources are registered edge-triggered (why, and why the reactor asks for `EPOLLRDHUP`: the
+//! module docs of [`crate::io`]), so the reactor remembers the state between edges: an event sets
+//! a bit here, and the bit stays set until an operation proves the source drained — a
+//! `WouldBlock` ([`ScheduledIo::clear_readiness`]), or a short stream read while the peer has not
+//! closed (`READ_CLOSED` unset, [`ScheduledIo::clear_after_short_read`]). A read that returns 0
+//! clears nothing: end-of-stream is sticky, every later read returns 0 at once.
 //!
 //! # The lost-wakeup race, and the tick
 //!
@@ -43,7 +28,7 @@
 //! tokio's `PollEvented`). They live behind a mutex that is uncontended in practice: the reactor
 //! takes it once per event, the task once per `Pending`. The reactor sets the bits *before*
 //! taking the lock, the task registers its waker and re-reads the bits *under* it, so one of the
-//! two always sees the other (`tests/loom_io.rs` checks it).
+//! two always sees the other (`src/tests/loom_io.rs` checks it).
 
 use std::io;
 use std::task::{Context, Poll, Waker};
@@ -247,7 +232,7 @@ impl ScheduledIo {
     }
 
     /// Whether `direction`'s bit is set now (tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn is_ready(&self, direction: Direction) -> bool {
         self.readiness.load(Ordering::Acquire) & direction.mask() != 0
     }

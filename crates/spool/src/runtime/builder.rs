@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::{Handle, Runtime};
 use crate::blocking::{BlockingPool, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
-use crate::detector::{BlockingReport, DEFAULT_THRESHOLD};
+use crate::detector::{BlockingReport, Detector, OnBlocking, DEFAULT_THRESHOLD};
 use crate::driver::Driver;
-use crate::scheduler::{self, Config, OnBlocking, Shared};
+use crate::scheduler::{self, Shared, DEFAULT_GLOBAL_QUEUE_INTERVAL};
 
 /// Configures and starts a [`Runtime`].
 ///
@@ -63,7 +63,7 @@ impl Builder {
             detector_threshold: Some(DEFAULT_THRESHOLD),
             on_blocking: None,
             record_spans: false,
-            global_queue_interval: 61,
+            global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
         }
     }
 
@@ -240,13 +240,15 @@ impl Builder {
             self.thread_name.clone(),
             self.stack_size,
         );
-        let config = Config {
-            detector_threshold: self.detector_threshold,
-            on_blocking: self.on_blocking.clone(),
-            record_spans: self.record_spans,
-            global_queue_interval: self.global_queue_interval,
-        };
-        let shared = Arc::new(Shared::new(stealers, driver, blocking, config));
+        let detector = Detector::new(self.detector_threshold, self.on_blocking.clone());
+        let shared = Arc::new(Shared::new(
+            stealers,
+            driver,
+            blocking,
+            detector,
+            self.record_spans,
+            self.global_queue_interval,
+        ));
         let mut threads = Vec::with_capacity(workers);
         for (index, deque) in deques.into_iter().enumerate() {
             let mut builder =

@@ -1,15 +1,44 @@
-//! "Which runtime am I in?": a thread-local handle, set on workers, blocking threads and inside
-//! [`Runtime::block_on`](crate::Runtime::block_on) / [`Handle::enter`](crate::Handle::enter).
+//! The thread's runtime context: "which runtime am I in, and am I one of its workers?", in one
+//! thread-local (tokio's `runtime/context.rs`).
 //!
-//! [`spool::spawn`](crate::spawn) and [`spool::time::sleep`](crate::time::sleep) look here first
-//! and fall back to the default runtime, so library code never needs a handle passed around.
+//! The context holds:
+//!
+//! - **the current handle**: set on workers, on blocking threads, and inside
+//!   [`Runtime::block_on`](crate::Runtime::block_on) / [`Handle::enter`](crate::Handle::enter).
+//!   [`spool::spawn`](crate::spawn), [`spool::spawn_blocking`](crate::spawn_blocking), timers and
+//!   sockets look here first and fall back to the default runtime ([`with_handle`], [`driver`]),
+//!   so library code never needs a handle passed around;
+//! - **the worker**: on a worker thread, that worker's `Local` (queue, LIFO slot, deferred list),
+//!   which the schedule function reaches to keep a task woken on a worker on that worker
+//!   (`Shared::schedule`, `scheduler/mod.rs`). One access per schedule.
+//!
+//! It is one struct so that it can grow without another thread-local or another look-up helper:
+//! a current-thread scheduler's core, a cooperative budget, a queue of `!Send` local tasks are
+//! each one more field here (as in tokio's `Context`), set and restored by a guard like
+//! [`EnterGuard`]. Every field is reached through the functions of this module only.
 
 use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use super::Handle;
+use crate::driver::Driver;
+use crate::scheduler::Local;
+
+struct Context {
+    /// The runtime this thread is in.
+    handle: RefCell<Option<Handle>>,
+    /// This thread's worker, on a worker thread.
+    worker: RefCell<Option<Rc<Local>>>,
+}
 
 thread_local! {
-    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static CONTEXT: Context = const {
+        Context {
+            handle: RefCell::new(None),
+            worker: RefCell::new(None),
+        }
+    };
 }
 
 /// Restores the previous context when dropped.
@@ -23,8 +52,8 @@ pub struct EnterGuard {
 
 /// Makes `handle` the calling thread's current runtime until the guard drops.
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
-    let previous = CURRENT
-        .try_with(|current| current.borrow_mut().replace(handle))
+    let previous = CONTEXT
+        .try_with(|cx| cx.handle.borrow_mut().replace(handle))
         .ok()
         .flatten();
     EnterGuard {
@@ -36,29 +65,76 @@ pub(crate) fn enter(handle: Handle) -> EnterGuard {
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+        let _ = CONTEXT.try_with(|cx| *cx.handle.borrow_mut() = previous);
     }
 }
 
-/// Runs `f` with the current runtime's handle, if any.
+/// Leaves a worker's context (handle and worker) when dropped.
+pub(crate) struct WorkerGuard {
+    _handle: EnterGuard,
+}
+
+/// Makes the calling thread worker `local` of `handle`'s runtime until the guard drops.
+pub(crate) fn enter_worker(handle: Handle, local: Rc<Local>) -> WorkerGuard {
+    let _ = CONTEXT.try_with(|cx| *cx.worker.borrow_mut() = Some(local));
+    WorkerGuard {
+        _handle: enter(handle),
+    }
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|cx| cx.worker.borrow_mut().take());
+    }
+}
+
+/// Runs `f` with the current runtime's handle, else the default runtime's (started if needed).
 ///
-/// `f` runs while the thread-local is borrowed: it must not enter or leave a runtime context
-/// (creating a task is fine: it runs no user code).
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+/// `f` runs while the thread-local is borrowed: it must not enter or leave a runtime context,
+/// nor run user code (creating a task is fine; scheduling it is not: that may drop it).
+pub(crate) fn with_handle<R>(f: impl FnOnce(&Handle) -> R) -> R {
     let mut f = Some(f);
-    let result = CURRENT.try_with(|current| f.take().map(|f| f(current.borrow().as_ref())));
+    let result = CONTEXT
+        .try_with(|cx| {
+            let handle = cx.handle.borrow();
+            let handle = handle.as_ref()?;
+            f.take().map(|f| f(handle))
+        })
+        .ok()
+        .flatten();
     match (result, f) {
-        (Ok(Some(result)), _) => result,
-        (_, Some(f)) => f(None),
-        // `f` was taken, so the closure ran and returned `Some`.
-        (_, None) => unreachable!("with_current: closure consumed without a result"),
+        (Some(result), _) => result,
+        // No current runtime (or the thread-local is gone, at thread exit): the default one.
+        (None, Some(f)) => f(super::default::handle()),
+        (None, None) => unreachable!("with_handle: the closure was taken, so it returned"),
     }
 }
 
 /// The current runtime's handle, if any.
 pub(crate) fn current() -> Option<Handle> {
-    CURRENT
-        .try_with(|current| current.borrow().clone())
+    CONTEXT
+        .try_with(|cx| cx.handle.borrow().clone())
         .ok()
         .flatten()
+}
+
+/// The driver (timers, I/O) of the current runtime, else the default runtime's: the one path
+/// from a timer or a socket to its driver.
+pub(crate) fn driver() -> Arc<Driver> {
+    with_handle(|handle| handle.shared.driver().clone())
+}
+
+/// This thread's worker, if it is a worker of some Spool runtime.
+pub(crate) fn worker() -> Option<Rc<Local>> {
+    CONTEXT
+        .try_with(|cx| cx.worker.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// Whether the calling thread is a worker of some Spool runtime.
+pub(crate) fn is_worker() -> bool {
+    CONTEXT
+        .try_with(|cx| cx.worker.borrow().is_some())
+        .unwrap_or(false)
 }

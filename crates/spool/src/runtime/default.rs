@@ -28,8 +28,3 @@ pub(crate) fn handle() -> &'static Handle {
         })
         .handle()
 }
-
-/// The current runtime's handle, else the default runtime's.
-pub(crate) fn current_or_default() -> Handle {
-    super::context::current().unwrap_or_else(|| handle().clone())
-}

@@ -108,7 +108,9 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared.spawn_blocking(f, Location::caller())
+        let (runnable, task) = crate::blocking::create_task(self, f, Location::caller());
+        runnable.schedule();
+        task
     }
 
     /// Makes this the calling thread's current runtime until the guard is dropped, so that
@@ -133,14 +135,14 @@ impl Handle {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
-        RuntimeMetrics::collect(&self.shared)
+        self.shared.metrics()
     }
 }
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle")
-            .field("workers", &self.shared.remotes.len())
+            .field("workers", &self.shared.num_workers())
             .finish_non_exhaustive()
     }
 }

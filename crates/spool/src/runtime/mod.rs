@@ -169,15 +169,7 @@ impl Runtime {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn take_spans(&self) -> Vec<PollSpan> {
-        let mut spans: Vec<PollSpan> = self
-            .handle
-            .shared
-            .remotes
-            .iter()
-            .flat_map(|remote| std::mem::take(&mut *crate::loom::std_lock(&remote.spans)))
-            .collect();
-        spans.sort_by_key(|span| span.start);
-        spans
+        self.handle.shared.take_spans()
     }
 
     /// Shuts the runtime down, waiting at most `timeout` for its threads (workers stuck in a

@@ -1,9 +1,10 @@
 //! Who is searching, who is parked: the bookkeeping that decides whether a wake-up is needed.
 //!
 //! Waking a parked worker is the most expensive thing a scheduler does on a small machine: a futex
-//! wake to the other core costs 12–14 µs one way on the 2-vCPU VM Spool is measured on, a hundred
-//! times the syscall itself. So a new task must wake a worker *only when no other worker is
-//! already about to find it*. This module is tokio's answer (ANCHORS.md), written for Spool:
+//! wake to another core costs about a hundred times the syscall itself (figures in
+//! `docs/design.md`, "Scheduler"). So a new task must wake a worker *only when no other worker is
+//! already about to find it*. This module is tokio's answer (its `runtime/scheduler/multi_thread/idle.rs`), written for
+//! Spool:
 //!
 //! - A worker that ran out of local work and goes looking in other queues is **searching**. At most
 //!   half the workers search at once (more would only fight over the same few tasks).
@@ -22,8 +23,13 @@
 //! single read. The list of sleepers is a small `Vec` behind a mutex, touched only on the slow
 //! paths (park, wake). The pusher's side is "push the task, then read the state"; the parker's side
 //! is "update the state, then read the queues": both are `SeqCst` read-modify-writes, so at least
-//! one of them sees the other and no task is stranded. `tests/loom_idle.rs` checks it.
+//! one of them sees the other and no task is stranded.
+//!
+//! A worker's side of it (search, find work, park, wake) is [`IdleWorker`]: the worker loop
+//! (`worker.rs`) drives it with the real queues and driver, and the loom model
+//! (`src/tests/loom_idle.rs`) drives the same code with a counter for a queue.
 
+use super::park::Parker;
 use crate::loom::{lock, AtomicUsize, Mutex, Ordering::SeqCst};
 
 /// Bits of the state word that count searching workers; the rest count unparked workers.
@@ -148,5 +154,98 @@ impl Idle {
     pub(crate) fn snapshot(&self) -> (usize, usize) {
         let state = self.state.load(SeqCst);
         (num_searching(state), num_unparked(state))
+    }
+}
+
+/// What a worker's side of the protocol needs from the scheduler around it.
+pub(crate) trait Site {
+    /// Whether the runtime is shutting down (a parked worker then returns).
+    fn is_shutdown(&self) -> bool;
+    /// Wakes one parked worker if one is needed (`Idle::worker_to_notify`, then its parker).
+    fn notify_parked(&self);
+    /// Whether a queue other workers can take from (injection queue, stealable deques) has a
+    /// task.
+    fn has_shared_work(&self) -> bool;
+    /// Whether this worker's own queue (LIFO slot included) has a task.
+    fn has_local_work(&self) -> bool;
+    /// Whether this worker's stealable deque has a task.
+    fn has_stealable_work(&self) -> bool;
+    /// Sleeps once on `parker`: in the driver if it is free, else on the condvar.
+    fn sleep(&self, parker: &Parker);
+    /// Counts one turn of the park loop (the `parks` metric).
+    fn count_park(&self) {}
+}
+
+/// One worker's place in the protocol: its index and whether it is searching.
+#[derive(Debug)]
+pub(crate) struct IdleWorker {
+    index: usize,
+    searching: bool,
+}
+
+impl IdleWorker {
+    /// Worker `index`, unparked and not searching.
+    pub(crate) fn new(index: usize) -> Self {
+        IdleWorker {
+            index,
+            searching: false,
+        }
+    }
+
+    /// Out of local work: may this worker look in other queues? Refused when half the workers
+    /// already search (a worker that is searching already may go on).
+    pub(crate) fn try_search(&mut self, idle: &Idle) -> bool {
+        if !self.searching {
+            if !idle.transition_worker_to_searching() {
+                return false;
+            }
+            self.searching = true;
+        }
+        true
+    }
+
+    /// About to run a task: a searcher stops searching, and the last searcher to find work
+    /// wakes another (there may be more, and nobody else is looking).
+    /// `notify_parked`: the scheduler's [`Site::notify_parked`].
+    pub(crate) fn found_work(&mut self, idle: &Idle, notify_parked: impl FnOnce()) {
+        if self.searching {
+            self.searching = false;
+            if idle.transition_worker_from_searching() {
+                notify_parked();
+            }
+        }
+    }
+
+    /// Parks until there is work for this worker (or shutdown). The last searcher to give up
+    /// re-checks the shared queues first. Returns on waking with tasks of its own (fired
+    /// timers, I/O: then it is unparked and not searching, unless a notifier picked it
+    /// meanwhile) or when picked by a notifier (then it searches).
+    pub(crate) fn park(&mut self, idle: &Idle, parker: &Parker, site: &impl Site) {
+        if idle.transition_worker_to_parked(self.index, self.searching) && site.has_shared_work() {
+            // A task pushed meanwhile was not announced to anybody (a searcher existed).
+            site.notify_parked();
+        }
+        self.searching = false;
+        while !site.is_shutdown() {
+            site.count_park();
+            if !parker.try_consume_notification() {
+                site.sleep(parker);
+            }
+            if site.has_local_work() {
+                // Timers fired in the driver woke tasks onto this queue: run them. If a notifier
+                // picked this worker meanwhile, it counted us as searching.
+                self.searching = !idle.unpark_worker_by_id(self.index);
+                if site.has_stealable_work() {
+                    site.notify_parked();
+                }
+                return;
+            }
+            if !idle.is_parked(self.index) {
+                // Picked by a notifier: new work somewhere; we start as a searcher.
+                self.searching = true;
+                return;
+            }
+            // Spurious (a timer fired for another runtime's thread, a stale notification).
+        }
     }
 }

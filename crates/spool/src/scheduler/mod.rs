@@ -3,8 +3,9 @@
 //! # From the chapter's queue to this one
 //!
 //! The chapter's `spawn_task` had one queue (a flume channel) and one thread; its schedule
-//! function was `|runnable| QUEUE.send(runnable)`. Spool's schedule function (`Shared::schedule`)
-//! makes one decision instead:
+//! function was `|runnable| QUEUE.send(runnable)`. Spool's schedule function (`Shared::schedule`,
+//! in this file) makes one decision instead, reading the worker's identity from the thread's
+//! runtime context (`runtime/context.rs`):
 //!
 //! - **Called on one of this runtime's workers** (a task woke another, a task spawned one, a timer
 //!   fired in the driver): the task goes to *that worker's* local queue (`queue.rs`), into its LIFO slot —
@@ -25,6 +26,8 @@
 //! never returns `Pending` keeps its worker, and the LIFO cap, the injection interval and the
 //! deferred list (flushed every maintenance tick) are the only fairness mechanisms. The blocking
 //! detector reports such tasks.
+//!
+//! The history of these choices and what they measured: `docs/design.md`, "Scheduler".
 
 pub(crate) mod idle;
 pub(crate) mod park;
@@ -32,6 +35,7 @@ pub(crate) mod queue;
 pub(crate) mod registry;
 pub(crate) mod worker;
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,48 +46,57 @@ use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 
 use crate::blocking::BlockingPool;
-use crate::detector::BlockingReport;
+use crate::detector::Detector;
 use crate::driver::Driver;
-use crate::metrics::{PollSpan, WorkerCounters};
+use crate::metrics::{RuntimeMetrics, SpanRecorder, WorkerCounters, WorkerMetrics};
+use crate::runtime::context;
 use crate::task::{Runnable, Task, TaskFuture, TaskMeta};
 use idle::Idle;
 use park::Parker;
+use queue::LocalQueue;
 use registry::Registry;
 
-/// The callback type of [`Builder::on_blocking`](crate::runtime::Builder::on_blocking).
-pub(crate) type OnBlocking = Arc<dyn Fn(&BlockingReport) + Send + Sync>;
-
-/// Settings the workers read while running.
-pub(crate) struct Config {
-    pub(crate) detector_threshold: Option<Duration>,
-    pub(crate) on_blocking: Option<OnBlocking>,
-    pub(crate) record_spans: bool,
-    pub(crate) global_queue_interval: u32,
-}
+/// Every how many ticks a worker takes from the injection queue first, by default (tokio's
+/// starting value; `Builder::global_queue_interval`).
+pub(crate) const DEFAULT_GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
 /// What other threads may touch of one worker.
 pub(crate) struct Remote {
-    pub(crate) stealer: Stealer<Runnable>,
-    pub(crate) parker: Parker,
-    pub(crate) counters: CachePadded<WorkerCounters>,
-    pub(crate) spans: Mutex<Vec<PollSpan>>,
+    stealer: Stealer<Runnable>,
+    parker: Parker,
+    counters: CachePadded<WorkerCounters>,
+}
+
+/// The part of a worker that lives on its thread and that the schedule function reaches through
+/// the thread's runtime context (`runtime/context.rs`): being able to reach it is what "called
+/// on a worker of this runtime" means.
+pub(crate) struct Local {
+    shared: Arc<Shared>,
+    queue: LocalQueue,
+    /// The worker is inside `park` or a maintenance turn (firing timers, dispatching I/O in the
+    /// driver): tasks it schedules now are its own to run right after, so they wake nobody.
+    in_park: Cell<bool>,
+    /// Tasks that woke themselves while running (`yield_now`), in yield order: they run again
+    /// once nothing else is ready here or in the injection queue, or at the next maintenance
+    /// tick. Not stealable: nobody else is short of work while this worker still has some.
+    deferred: RefCell<Vec<Runnable>>,
 }
 
 /// Everything a runtime's threads share.
 pub(crate) struct Shared {
-    pub(crate) injector: Injector<Runnable>,
-    pub(crate) remotes: Box<[Remote]>,
-    pub(crate) idle: Idle,
-    pub(crate) driver: Arc<Driver>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) blocking: BlockingPool,
-    pub(crate) config: Config,
+    injector: Injector<Runnable>,
+    remotes: Box<[Remote]>,
+    idle: Idle,
+    driver: Arc<Driver>,
+    registry: Arc<Registry>,
+    blocking: BlockingPool,
+    detector: Detector,
+    spans: SpanRecorder,
+    global_queue_interval: u32,
     shutdown: AtomicBool,
     /// Workers still running, for `shutdown_timeout`.
     workers_alive: Mutex<usize>,
     workers_exited: Condvar,
-    /// Polls the blocking detector reported.
-    pub(crate) detector_hits: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -91,7 +104,9 @@ impl Shared {
         stealers: Vec<Stealer<Runnable>>,
         driver: Driver,
         blocking: BlockingPool,
-        config: Config,
+        detector: Detector,
+        record_spans: bool,
+        global_queue_interval: u32,
     ) -> Self {
         let workers = stealers.len();
         Shared {
@@ -102,23 +117,39 @@ impl Shared {
                     stealer,
                     parker: Parker::new(),
                     counters: CachePadded::new(WorkerCounters::default()),
-                    spans: Mutex::new(Vec::new()),
                 })
                 .collect(),
             idle: Idle::new(workers),
             driver: Arc::new(driver),
             registry: Arc::new(Registry::new(workers)),
             blocking,
-            config,
+            detector,
+            spans: SpanRecorder::new(record_spans, workers),
+            global_queue_interval,
             shutdown: AtomicBool::new(false),
             workers_alive: Mutex::new(workers),
             workers_exited: Condvar::new(),
-            detector_hits: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// The runtime's driver (timers and I/O). Reached from outside the scheduler only through
+    /// `runtime::context::driver`.
+    pub(crate) fn driver(&self) -> &Arc<Driver> {
+        &self.driver
+    }
+
+    /// The runtime's blocking pool.
+    pub(crate) fn blocking(&self) -> &BlockingPool {
+        &self.blocking
+    }
+
+    /// The number of workers.
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
     }
 
     /// Creates a task on this runtime without scheduling it. The caller schedules the returned
@@ -149,18 +180,35 @@ impl Shared {
         (runnable, Task::new(task))
     }
 
-    /// The schedule function of every task of this runtime. `yielded`: the task woke itself
-    /// while it was running.
+    /// The schedule function of every task of this runtime: where a woken (or new) task goes.
+    /// `yielded`: the task woke itself while it was running.
+    ///
+    /// One thread-local access (the context's worker) per call.
     pub(crate) fn schedule(self: &Arc<Self>, runnable: Runnable, yielded: bool) {
         if self.is_shutdown() {
             // Dropping a Runnable cancels its task and drops its future, here and now.
             drop(runnable);
             return;
         }
-        let runnable = match worker::schedule_local(self, runnable, yielded) {
-            None => return,
-            Some(runnable) => runnable,
-        };
+        if let Some(local) = context::worker() {
+            if Arc::ptr_eq(&local.shared, self) {
+                if yielded {
+                    // It yielded to let others run: deferred until nothing else is ready (not
+                    // even in the injection queue). No wake-up: this worker comes back to it
+                    // before it could park.
+                    local.deferred.borrow_mut().push(runnable);
+                    return;
+                }
+                // The LIFO slot: runs next, cache-warm. Its previous occupant went to the
+                // stealable deque: somebody idle may take it.
+                let stealable = local.queue.push_lifo(runnable, &self.injector);
+                if stealable && !local.in_park.get() {
+                    self.notify_parked();
+                }
+                return;
+            }
+        }
+        // Not on a worker of this runtime: the injection queue, and one worker woken if needed.
         self.injector.push(runnable);
         self.notify_parked();
         // A shutdown may have drained the injector between our check and our push: make sure
@@ -171,7 +219,7 @@ impl Shared {
     }
 
     /// Wakes one parked worker, if one is needed (see [`idle`]).
-    pub(crate) fn notify_parked(&self) {
+    pub(super) fn notify_parked(&self) {
         let remotes = &self.remotes;
         if let Some(index) = self
             .idle
@@ -181,17 +229,14 @@ impl Shared {
         }
     }
 
-    pub(crate) fn unpark_worker(&self, index: usize) {
+    fn unpark_worker(&self, index: usize) {
         self.remotes[index].parker.unpark(|| self.driver.unpark());
     }
 
-    /// After the last searcher parked: wake somebody if any queue has work.
-    pub(crate) fn notify_if_work_pending(&self) {
-        let pending =
-            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
-        if pending {
-            self.notify_parked();
-        }
+    /// Whether the injection queue or any worker's stealable deque has a task (the last
+    /// searcher to park re-checks this).
+    fn has_shared_work(&self) -> bool {
+        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
     }
 
     fn drain_injector(&self) {
@@ -263,23 +308,33 @@ impl Shared {
         self.blocking.shutdown(remaining) && all_exited
     }
 
-    /// Runs `f` (a blocking closure) on the blocking pool.
-    pub(crate) fn spawn_blocking<F, T>(
-        self: &Arc<Self>,
-        f: F,
-        location: &'static Location<'static>,
-    ) -> Task<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let shared = self.clone();
-        let schedule = move |runnable: Runnable| shared.blocking.schedule(runnable, &shared);
-        let (runnable, task) = async_task::Builder::new()
-            .metadata(TaskMeta::new(location))
-            .spawn(move |_| TaskFuture::new(async move { f() }, None), schedule);
-        runnable.schedule();
-        Task::new(task)
+    /// A snapshot of the runtime's counters.
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        let (tasks_spawned, tasks_alive) = self.registry.counts();
+        let blocking = self.blocking.counts();
+        RuntimeMetrics {
+            workers: self
+                .remotes
+                .iter()
+                .map(|remote| WorkerMetrics::from_counters(&remote.counters, remote.stealer.len()))
+                .collect(),
+            injection_queue_depth: self.injector.len(),
+            tasks_spawned,
+            tasks_alive,
+            workers_searching: self.idle.snapshot().0,
+            blocking_threads: blocking.threads,
+            blocking_busy: blocking.threads.saturating_sub(blocking.idle),
+            blocking_idle: blocking.idle,
+            blocking_queue_depth: blocking.queued,
+            timers: self.driver.timers().len(),
+            io_sources: self.driver.sources().len(),
+            detector_hits: self.detector.hits(),
+        }
+    }
+
+    /// The poll spans recorded since the last call (see `SpanRecorder`).
+    pub(crate) fn take_spans(&self) -> Vec<crate::metrics::PollSpan> {
+        self.spans.take()
     }
 }
 

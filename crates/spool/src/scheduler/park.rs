@@ -16,7 +16,7 @@
 //! `PARKED_CONDVAR` (taking the mutex first, so the notification cannot slip in between the
 //! parker's check and its wait), the poller's `notify()` for `PARKED_DRIVER` (an eventfd write,
 //! which stays pending if the parker has not reached `epoll_wait` yet). This is tokio's
-//! `park.rs`, minus the unsafe. `tests/loom_park.rs` checks that no wake-up is lost.
+//! `park.rs`, minus the unsafe. `src/tests/loom_park.rs` checks that no wake-up is lost.
 
 use crate::loom::{lock, AtomicUsize, Condvar, Mutex, Ordering::SeqCst};
 

@@ -9,8 +9,8 @@
 //! data that task just touched: running it next, while that data is still in the cache, is the
 //! biggest single win of tokio's scheduler for message-passing code. So a task scheduled from a
 //! worker goes into the slot, and the slot's previous occupant goes to the back of the deque. The
-//! slot is not stealable (tokio made it stealable once and reverted it: 23–32% slower downstream,
-//! ANCHORS.md). To keep two tasks that wake each other from starving the queue, the worker polls
+//! slot is not stealable (tokio made it stealable once and reverted it; the issues and figures are
+//! in `docs/design.md`, "Scheduler"). To keep two tasks that wake each other from starving the queue, the worker polls
 //! at most [`MAX_LIFO_POLLS`] slot tasks in a row.
 //!
 //! **Bounded.** The deque grows without limit by itself; a worker whose queue passes

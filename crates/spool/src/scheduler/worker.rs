@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! loop {
-//!     every 61st tick: a batch from the injection queue first     (fairness for remote work)
-//!     every 61st tick: deferred tasks → back of own queue         (fairness for yielders)
+//!     every global_queue_interval-th tick: a batch from the injection queue first
+//!                                                                 (fairness for remote work)
+//!     every MAINTENANCE_INTERVAL-th tick: deferred tasks → back of own queue
+//!                                                                 (fairness for yielders)
 //!                      + turn the driver with a zero timeout      (busy workers fire timers)
 //!     LIFO slot (at most 3 in a row) → own queue → injection queue (a batch)
 //!     → deferred: the tasks that yielded, now that nothing else is ready
@@ -17,42 +19,24 @@
 //! cheaper place to look first; `catch_unwind` stays (panics inside futures are already caught by
 //! [`TaskFuture`](crate::task::TaskFuture); this one catches panics from a future's destructor).
 //!
-//! The worker's [`LocalQueue`] is reachable from the schedule function through a thread-local
-//! ([`schedule_local`]), which is how "scheduled from a worker of this runtime" is detected.
+//! The worker's `Local` (its queue, LIFO slot and deferred list) is reachable from the schedule
+//! function (`Shared::schedule`, `scheduler/mod.rs`) through the thread's runtime context, which
+//! is how "scheduled from a worker of this runtime" is detected; where a woken task goes is
+//! decided there, where a worker looks next is decided here.
 //!
-//! # Yielding: defer, do not requeue (the step that made remote spawns fair)
+//! # Yielding: defer, do not requeue
 //!
-//! A task that wakes itself while it runs ([`yield_now`](crate::yield_now)) used to go to the
-//! back of its worker's queue. That looks fair, and is not: a worker running a few tasks that loop
-//! `yield_now` + some work *always* has a local task, so it looked at the injection queue only on
-//! the every-61st-tick path — and took *one* task there. Each task spawned from outside the
-//! runtime waited 61 polls of the yielders: tokio's `spawn_many_remote_busy1` benchmark (10 000
-//! remote spawns beside 2 × workers yielders spinning 10 µs) ran 400–500× slower than on tokio,
-//! with the time exactly proportional to the interval and the scheduler under 0.5 % of the
-//! profile. The policy was wrong, not the code's speed.
+//! A task that wakes itself while it runs ([`yield_now`](crate::yield_now)) is *deferred*: it
+//! goes to a per-worker list (`Local::deferred`, a plain `Vec`, not stealable) and moves back to
+//! the queue only when the LIFO slot, the local queue *and the injection queue* are empty, so a
+//! worker of yielders admits remote work every round. The worker never parks with deferred tasks
+//! (they are flushed before it searches or parks), and at shutdown they are dropped like queued
+//! tasks. A worker that never runs dry would never reach that point, so the deferred list is also
+//! moved to the back of the queue on every maintenance tick (tokio wakes its deferred tasks after
+//! each zero-timeout park, which is the same tick). The interval tick takes a *batch* from the
+//! injection queue (`len / workers + 1`, at most 128 and at most the queue's free room), not one
+//! task. Why requeuing was wrong, and what this fixed: `docs/design.md`, "Scheduler".
 //!
-//! The fix is tokio's, in two parts:
-//!
-//! - **Yielded tasks are deferred**: they go to a per-worker list (`Local::deferred`, a plain
-//!   `Vec`, not stealable) and move back to the queue only when the LIFO slot, the local queue
-//!   *and the injection queue* are empty. "Let every other ready task run first" now includes
-//!   the tasks waiting in the injection queue, so a worker of yielders admits remote work every
-//!   round instead of every 61st tick. It never parks with deferred tasks (they are flushed before
-//!   it searches or parks), and at shutdown they are dropped like queued tasks.
-//! - **The interval tick takes a batch** from the injection queue (`len / workers + 1`, at most
-//!   128 and at most the queue's free room), not one task.
-//!
-//! And the other way round: a worker that never runs dry (a flood of local spawns, I/O, the
-//! injection queue) would never reach the "nothing else is ready" point, so the deferred list is
-//! also moved to the back of the queue on every maintenance tick (tokio wakes its deferred tasks
-//! after each zero-timeout park, which is the same tick). A yielder then waits at most one
-//! maintenance interval plus the queue ahead of it (~180 polls per yield beside 32 tasks that
-//! keep respawning themselves, on one worker).
-//!
-//! Measured: beside 2 × workers yielders, a remote task went from 61.0 worker polls to 1.0–1.2
-//! (1, 2 and 4 workers; `tests/rt_fairness.rs` asserts < 20), and `spawn_many_remote_busy1`
-//! from ~400–600× tokio's time to ~1× (`docs/benchmarks.md`).
-
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -62,71 +46,19 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker};
 
+use super::idle::{IdleWorker, Site};
+use super::park::Parker;
 use super::queue::{LocalQueue, LOCAL_QUEUE_CAPACITY, MAX_LIFO_POLLS};
-use super::Shared;
-use crate::detector;
+use super::{Local, Shared};
 use crate::metrics::PollSpan;
 use crate::runtime::{context, Handle};
 use crate::task::Runnable;
 
-/// Ticks between two maintenance turns of the driver (zero-timeout: fires due timers).
-const MAINTENANCE_INTERVAL: u32 = 61;
+/// Ticks between two maintenance turns: the deferred tasks are requeued and the driver is
+/// turned with a zero timeout (fires due timers, polls I/O). tokio's `event_interval`, at its value.
+pub(crate) const MAINTENANCE_INTERVAL: u32 = 61;
 /// Most tasks taken from the injection queue (or stolen) in one batch (tokio: 128).
 const MAX_BATCH: usize = 128;
-/// Spans kept per worker before recording stops (about 64 MiB across 4 workers).
-const MAX_SPANS_PER_WORKER: usize = 1 << 20;
-
-/// The part of a worker the schedule function reaches through the thread-local.
-struct Local {
-    shared: Arc<Shared>,
-    queue: LocalQueue,
-    /// The worker is inside `park` (firing timers in the driver): tasks it schedules now are
-    /// its own to run right after, so they do not wake anybody.
-    in_park: Cell<bool>,
-    /// Tasks that woke themselves while running (`yield_now`), in yield order: they run again
-    /// once nothing else is ready here or in the injection queue, or at the next maintenance
-    /// tick. Not stealable: nobody else is short of work while this worker still has some.
-    deferred: RefCell<Vec<Runnable>>,
-}
-
-thread_local! {
-    static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
-}
-
-/// Whether the calling thread is a worker of some Spool runtime.
-pub(crate) fn is_worker_thread() -> bool {
-    CURRENT
-        .try_with(|current| current.borrow().is_some())
-        .unwrap_or(false)
-}
-
-/// Schedules `runnable` on the calling thread's worker if it is a worker of `shared`'s runtime;
-/// otherwise hands it back for the injection queue.
-pub(crate) fn schedule_local(
-    shared: &Arc<Shared>,
-    runnable: Runnable,
-    yielded: bool,
-) -> Option<Runnable> {
-    let local = CURRENT
-        .try_with(|current| current.borrow().clone())
-        .ok()
-        .flatten();
-    let local = match local {
-        Some(local) if Arc::ptr_eq(&local.shared, shared) => local,
-        _ => return Some(runnable),
-    };
-    if yielded {
-        // It yielded to let others run: deferred until nothing else is ready (not even in the
-        // injection queue). No wake-up: this worker comes back to it before it could park.
-        local.deferred.borrow_mut().push(runnable);
-        return None;
-    }
-    let stealable = local.queue.push_lifo(runnable, &shared.injector);
-    if stealable && !local.in_park.get() {
-        shared.notify_parked();
-    }
-    None
-}
 
 /// Adds one to a counter only this worker writes: a load and a store, no locked instruction.
 fn bump(counter: &AtomicU64) {
@@ -141,21 +73,20 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>) {
         in_park: Cell::new(false),
         deferred: RefCell::new(Vec::new()),
     });
-    CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
-    let _context = context::enter(Handle::from_shared(shared.clone()));
+    let context = context::enter_worker(Handle::from_shared(shared.clone()), local.clone());
 
     let mut worker = WorkerLoop {
         shared,
         local,
         index,
         tick: 0,
-        searching: false,
+        idle: IdleWorker::new(index),
         lifo_polls: 0,
         rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
     };
     worker.run();
     worker.drain();
-    CURRENT.with(|current| *current.borrow_mut() = None);
+    drop(context);
     worker.shared.worker_exited();
 }
 
@@ -164,7 +95,8 @@ struct WorkerLoop {
     local: Rc<Local>,
     index: usize,
     tick: u32,
-    searching: bool,
+    /// This worker's side of the searching/parked protocol.
+    idle: IdleWorker,
     lifo_polls: u32,
     rng: u64,
 }
@@ -200,7 +132,7 @@ impl WorkerLoop {
 
     fn next_task(&mut self) -> Option<Runnable> {
         let queue = &self.local.queue;
-        if self.tick % self.shared.config.global_queue_interval == 0 {
+        if self.tick % self.shared.global_queue_interval == 0 {
             // A batch, not one task: the rest waits at the back of the local queue.
             if let Some(task) = self.take_from_injector() {
                 return Some(task);
@@ -267,11 +199,8 @@ impl WorkerLoop {
     /// Steals from other workers, then retries the injection queue. Only as a searcher, and at
     /// most half the workers search at once.
     fn search(&mut self) -> Option<Runnable> {
-        if !self.searching {
-            if !self.shared.idle.transition_worker_to_searching() {
-                return None;
-            }
-            self.searching = true;
+        if !self.idle.try_search(&self.shared.idle) {
+            return None;
         }
         let remotes = &self.shared.remotes;
         let n = remotes.len();
@@ -308,19 +237,14 @@ impl WorkerLoop {
     }
 
     fn run_task(&mut self, task: Runnable) {
-        if self.searching {
-            self.searching = false;
-            // The last searcher found work: there may be more, and nobody else is looking.
-            if self.shared.idle.transition_worker_from_searching() {
-                self.shared.notify_parked();
-            }
-        }
-        let config = &self.shared.config;
-        let timed = config.detector_threshold.is_some() || config.record_spans;
+        let shared = &*self.shared;
+        self.idle
+            .found_work(&shared.idle, || shared.notify_parked());
+        let shared = &*self.shared;
         // Counted before the poll, so that a task's polls are visible once its result is.
-        let remote = &self.shared.remotes[self.index];
-        bump(&remote.counters.polls);
-        if !timed {
+        bump(&shared.remotes[self.index].counters.polls);
+        if !shared.detector.is_on() && !shared.spans.is_on() {
+            // Neither needs the clock: it is not read at all.
             let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
             return;
         }
@@ -329,24 +253,15 @@ impl WorkerLoop {
         let start = Instant::now();
         let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
         let end = Instant::now();
-        let duration = end.saturating_duration_since(start);
-        if let Some(threshold) = config.detector_threshold {
-            if duration >= threshold {
-                detector::report(&self.shared, id, location, self.index, duration);
-            }
-        }
-        if config.record_spans {
-            let mut spans = crate::loom::std_lock(&remote.spans);
-            if spans.len() < MAX_SPANS_PER_WORKER {
-                spans.push(PollSpan {
-                    task_id: id,
-                    location,
-                    worker: self.index,
-                    start,
-                    end,
-                });
-            }
-        }
+        let span = PollSpan {
+            task_id: id,
+            location,
+            worker: self.index,
+            start,
+            end,
+        };
+        shared.detector.check(&span);
+        shared.spans.record(span);
     }
 
     /// Requeues the deferred tasks (a worker that never runs dry must still run its yielders),
@@ -365,49 +280,63 @@ impl WorkerLoop {
     }
 
     fn park(&mut self) {
-        let shared = self.shared.clone();
-        let remote = &shared.remotes[self.index];
         // Never sleep on deferred tasks (`next_task` flushes them before searching, so this is
         // a safety net): they would wait for a wake-up that nobody sends.
         if self.flush_deferred() || self.local.queue.has_tasks() {
             return;
         }
-        if shared
-            .idle
-            .transition_worker_to_parked(self.index, self.searching)
-        {
-            // The last searcher gives up: a task pushed meanwhile was not announced to anybody.
-            shared.notify_if_work_pending();
-        }
-        self.searching = false;
+        let shared = &*self.shared;
+        let site = ParkSite {
+            shared,
+            local: &self.local,
+            index: self.index,
+        };
         self.local.in_park.set(true);
-        while !shared.is_shutdown() {
-            bump(&remote.counters.parks);
-            if !remote.parker.try_consume_notification() {
-                match shared.driver.try_lock() {
-                    Some(mut driver) => remote.parker.park_driver(|| {
-                        driver.turn(None);
-                    }),
-                    None => remote.parker.park_condvar(),
-                }
-            }
-            if self.local.queue.has_tasks() {
-                // Timers fired in the driver woke tasks onto this queue: run them. If a notifier
-                // picked this worker meanwhile, it counted us as searching.
-                self.searching = !shared.idle.unpark_worker_by_id(self.index);
-                if self.local.queue.has_stealable() {
-                    shared.notify_parked();
-                }
-                break;
-            }
-            if !shared.idle.is_parked(self.index) {
-                // Picked by a notifier: new work somewhere; we start as a searcher.
-                self.searching = true;
-                break;
-            }
-            // Spurious (a timer fired for another runtime's thread, a stale notification).
-        }
+        self.idle
+            .park(&shared.idle, &shared.remotes[self.index].parker, &site);
         self.local.in_park.set(false);
         self.lifo_polls = 0;
+    }
+}
+
+/// A parking worker's surroundings, for the protocol of `idle.rs`.
+struct ParkSite<'a> {
+    shared: &'a Shared,
+    local: &'a Local,
+    index: usize,
+}
+
+impl Site for ParkSite<'_> {
+    fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+
+    fn notify_parked(&self) {
+        self.shared.notify_parked();
+    }
+
+    fn has_shared_work(&self) -> bool {
+        self.shared.has_shared_work()
+    }
+
+    fn has_local_work(&self) -> bool {
+        self.local.queue.has_tasks()
+    }
+
+    fn has_stealable_work(&self) -> bool {
+        self.local.queue.has_stealable()
+    }
+
+    fn sleep(&self, parker: &Parker) {
+        match self.shared.driver.try_lock() {
+            Some(mut driver) => parker.park_driver(|| {
+                driver.turn(None);
+            }),
+            None => parker.park_condvar(),
+        }
+    }
+
+    fn count_park(&self) {
+        bump(&self.shared.remotes[self.index].counters.parks);
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::driver::Driver;
-use crate::runtime::default;
+use crate::runtime::context;
 use crate::time::timers::TimerKey;
 
 /// Waits until `duration` has elapsed.
@@ -114,9 +114,7 @@ impl Future for Sleep {
             this.deregister();
             return Poll::Ready(());
         }
-        let driver = this
-            .driver
-            .get_or_insert_with(|| default::current_or_default().shared.driver.clone());
+        let driver = this.driver.get_or_insert_with(context::driver);
         match &mut this.entry {
             None => {
                 let key = driver.insert_timer(this.deadline, cx.waker().clone());

@@ -17,7 +17,7 @@
 //! for (`Waiting`) under the same lock as the map, so an insert knows exactly when to call the
 //! poller's `notify()`, and calls it once: after notifying, the state says nobody waits, so the
 //! inserts that follow stay quiet until the holder computes a new timeout.
-//! `tests/loom_timer.rs` checks that no expired timer is missed.
+//! `src/tests/loom_timer.rs` checks that no expired timer is missed.
 
 use std::collections::BTreeMap;
 use std::mem;
@@ -108,9 +108,24 @@ impl TimerQueue {
         drop(waker);
     }
 
+    /// The timers' part of a driver turn: computes the timeout (up to the nearest deadline, at
+    /// most `max_wait`, `None` = no limit), runs `wait` with it (the poller's wait), then fires
+    /// the expired timers. Returns how many fired. `DriverGuard::turn` is this with
+    /// `epoll_wait`; the loom model runs it with a fake poller.
+    pub(crate) fn wait(
+        &self,
+        max_wait: Option<Duration>,
+        wait: impl FnOnce(Option<Duration>),
+    ) -> usize {
+        let timeout = self.begin_wait(max_wait);
+        wait(timeout);
+        self.end_wait();
+        self.fire_expired(Instant::now())
+    }
+
     /// The driver's holder is about to block for at most `max_wait` (`None`: no limit). Returns
     /// the timeout to block with: up to the nearest deadline, `Some(ZERO)` if one has passed.
-    pub(crate) fn begin_wait(&self, max_wait: Option<Duration>) -> Option<Duration> {
+    fn begin_wait(&self, max_wait: Option<Duration>) -> Option<Duration> {
         let mut inner = lock(&self.inner);
         let now = Instant::now();
         let to_next = inner
@@ -130,12 +145,12 @@ impl TimerQueue {
     }
 
     /// The driver's holder stopped blocking.
-    pub(crate) fn end_wait(&self) {
+    fn end_wait(&self) {
         lock(&self.inner).waiting = Waiting::No;
     }
 
     /// Wakes every timer whose deadline is at or before `now`. Returns how many fired.
-    pub(crate) fn fire_expired(&self, now: Instant) -> usize {
+    fn fire_expired(&self, now: Instant) -> usize {
         let expired = {
             let mut inner = lock(&self.inner);
             match inner.map.first_key_value() {
@@ -164,7 +179,6 @@ impl TimerQueue {
     }
 
     /// How many timers are registered.
-    #[allow(dead_code)] // metrics; not used by every build that includes this file
     pub(crate) fn len(&self) -> usize {
         lock(&self.inner).map.len()
     }

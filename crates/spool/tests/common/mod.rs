@@ -8,6 +8,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+pub mod cpu;
+
 /// Runs a test body on 1, 2 and 4 workers (tokio's `rt_test!`): each gets its own `#[test]`.
 #[macro_export]
 macro_rules! rt_test {
@@ -121,12 +123,5 @@ impl Future for SignalWait {
 
 /// CPU time (user + system) of the whole process so far.
 pub fn process_cpu() -> Duration {
-    // SAFETY: getrusage only writes into the zeroed struct we pass; RUSAGE_SELF is valid.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    cpu::CpuTime::now().total()
 }

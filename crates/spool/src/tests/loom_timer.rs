@@ -1,49 +1,23 @@
-//! loom model of the timer hand-off (`src/time/timers.rs`): a timer registered from another
+//! loom model of the timer hand-off (`time/timers.rs`): a timer registered from another
 //! thread while the driver's holder computes its timeout or blocks is never missed — either the
 //! holder sees it when computing the timeout, or the insert notifies the poller.
 //!
-//! The driver's holder is modelled as `src/driver.rs`'s `turn`, with a fake poller whose `wait`
-//! blocks until `notify` (a positive timeout is treated as "may block forever": loom has no
-//! clock, and that is the worst case). If the hand-off loses the timer, the holder blocks
+//! The driver's holder runs the timers' real part of a turn (`TimerQueue::wait`, which
+//! `DriverGuard::turn` runs around `epoll_wait`), with a fake poller whose `wait` blocks until
+//! `notify` (a positive timeout is treated as "may block forever": loom has no clock, and that is
+//! the worst case). If the hand-off loses the timer, the holder blocks
 //! forever and loom reports the deadlock.
-#![cfg(loom)]
-
-#[allow(dead_code)]
-#[path = "../src/loom.rs"]
-mod loom;
-#[allow(dead_code)]
-#[path = "../src/time/timers.rs"]
-mod timers;
 
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use ::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use ::loom::sync::{Arc, Condvar, Mutex};
+use ::loom::sync::Arc;
 use ::loom::thread;
 
-use timers::TimerQueue;
+use super::FakePoller;
 
-#[derive(Default)]
-struct FakePoller {
-    notified: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl FakePoller {
-    fn wait(&self) {
-        let mut notified = self.notified.lock().unwrap();
-        while !*notified {
-            notified = self.cv.wait(notified).unwrap();
-        }
-        *notified = false;
-    }
-
-    fn notify(&self) {
-        *self.notified.lock().unwrap() = true;
-        self.cv.notify_one();
-    }
-}
+use crate::time::timers::TimerQueue;
 
 struct Flag(AtomicBool);
 
@@ -53,14 +27,13 @@ impl Wake for Flag {
     }
 }
 
-/// `DriverGuard::turn(None)`.
+/// `DriverGuard::turn(None)`, with the fake poller in place of `epoll_wait`.
 fn turn(timers: &TimerQueue, poller: &FakePoller) {
-    let timeout = timers.begin_wait(None);
-    if timeout != Some(Duration::ZERO) {
-        poller.wait();
-    }
-    timers.end_wait();
-    timers.fire_expired(Instant::now());
+    timers.wait(None, |timeout| {
+        if timeout != Some(Duration::ZERO) {
+            poller.wait();
+        }
+    });
 }
 
 fn model(with_far_timer: bool) {

@@ -1,44 +1,17 @@
-//! loom model of the parker (`src/scheduler/park.rs`): an `unpark` racing with a `park` — on the
+//! loom model of the parker (`scheduler/park.rs`): an `unpark` racing with a `park` — on the
 //! condvar or inside the driver — is never lost.
 //!
 //! The driver is modelled by a fake poller whose `wait` blocks until `notify` (as `epoll_wait`
 //! with no timer would) and whose notification is sticky (as the driver's mio waker is: its
 //! eventfd's edge stays in epoll's ready list until a wait collects it).
-#![cfg(loom)]
-
-#[allow(dead_code)]
-#[path = "../src/loom.rs"]
-mod loom;
-#[allow(dead_code)]
-#[path = "../src/scheduler/park.rs"]
-mod park;
 
 use ::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use ::loom::sync::{Arc, Condvar, Mutex};
+use ::loom::sync::Arc;
 use ::loom::thread;
 
-use park::Parker;
+use super::FakePoller;
 
-#[derive(Default)]
-struct FakePoller {
-    notified: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl FakePoller {
-    fn wait(&self) {
-        let mut notified = self.notified.lock().unwrap();
-        while !*notified {
-            notified = self.cv.wait(notified).unwrap();
-        }
-        *notified = false;
-    }
-
-    fn notify(&self) {
-        *self.notified.lock().unwrap() = true;
-        self.cv.notify_one();
-    }
-}
+use crate::scheduler::park::Parker;
 
 #[test]
 fn unpark_wakes_a_condvar_park() {

@@ -1,4 +1,4 @@
-//! loom model of a source's readiness (`src/io/scheduled.rs`): the reactor's "data arrived"
+//! loom model of a source's readiness (`io/scheduled.rs`): the reactor's "data arrived"
 //! (set readiness, wake the waiter) against the task's "try to read; on WouldBlock clear
 //! readiness; wait" never loses a wake-up.
 //!
@@ -11,14 +11,6 @@
 //! buffer) clears readiness without waiting for a `WouldBlock` — unless the peer's FIN has been
 //! reported (`READ_CLOSED`): a FIN arriving with the data comes in the same edge, and clearing
 //! then would leave the reader waiting for an end of stream that no edge will announce.
-#![cfg(loom)]
-
-#[allow(dead_code)]
-#[path = "../src/loom.rs"]
-mod loom;
-#[allow(dead_code)]
-#[path = "../src/io/scheduled.rs"]
-mod scheduled;
 
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -26,7 +18,7 @@ use ::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use ::loom::sync::{Arc, Condvar, Mutex};
 use ::loom::thread;
 
-use scheduled::{Direction, ScheduledIo, READABLE, READ_CLOSED, WRITABLE};
+use crate::io::scheduled::{Direction, ScheduledIo, READABLE, READ_CLOSED, WRITABLE};
 
 /// A waker that a plain (loom) thread can block on.
 #[derive(Default)]
