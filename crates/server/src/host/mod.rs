@@ -29,7 +29,7 @@ use hyper_util::server::conn::auto::HttpServerConnExec;
 
 use crate::config::Config;
 use crate::metrics::{Limit, Metrics};
-use crate::routes::{ResponseBody, Routes};
+use crate::routes::Routes;
 use crate::rt::{race, BoxFuture, First, Runtime};
 use crate::service::ServiceFuture;
 use crate::shutdown::{Drain, DrainOutcome};
@@ -85,7 +85,7 @@ pub(crate) async fn serve<L, E, T, S>(
 ) -> Result<(), Error>
 where
     L: Listener,
-    E: Executor<BoxFuture<()>> + HttpServerConnExec<ServiceFuture, ResponseBody>,
+    E: Executor<BoxFuture<()>> + HttpServerConnExec<ServiceFuture, conn::SentBody>,
     E: Clone + Send + Sync + 'static,
     T: Timer + Clone + Send + Sync + 'static,
     S: Future,
