@@ -42,6 +42,38 @@ use crate::{conn, Error};
 /// pause lets running connections finish and free descriptors.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How many connections the kernel queues for `accept` (the listen backlog): tokio's and
+/// std's choice.
+pub(crate) const BACKLOG: i32 = 1024;
+
+/// Binds the listening socket for `config.addr`, with `SO_REUSEPORT` when `config.reuse_port`,
+/// non-blocking, for a host to wrap in its own listener type.
+///
+/// Written with socket2 rather than `TcpListener::bind` because std and tokio cannot set
+/// `SO_REUSEPORT`. With it, several processes (an old one draining, a new one starting) can
+/// listen on one address and the kernel spreads new connections among them; when one closes
+/// its listener, connections still in *its* backlog are reset, unless Linux ≥ 5.14 runs with
+/// `net.ipv4.tcp_migrate_req=1`, which moves them to another listener of the group. That is
+/// why the drain closes the listener before anything else ([`serve`]).
+pub(crate) fn bind(config: &Config) -> Result<std::net::TcpListener, Error> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let addr = config.addr;
+    let bound = (|| {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        // As std and tokio do: a restarted server may bind while old connections sit in
+        // TIME_WAIT.
+        socket.set_reuse_address(true)?;
+        if config.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(BACKLOG)?;
+        socket.set_nonblocking(true)?;
+        io::Result::Ok(std::net::TcpListener::from(socket))
+    })();
+    bound.map_err(|source| Error::Bind { addr, source })
+}
+
 /// A listening socket, as the accept loop needs it.
 pub(crate) trait Listener: Send + 'static {
     /// An accepted connection, readable and writable by hyper.
