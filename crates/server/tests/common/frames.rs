@@ -183,6 +183,8 @@ pub struct Conn {
     buf: Vec<u8>,
     /// Every frame read so far, for tests that look back (PING ACKs, SETTINGS).
     pub seen: Vec<Frame>,
+    /// The server closed the connection (EOF or a reset), as opposed to a read timing out.
+    pub closed: bool,
 }
 
 impl Conn {
@@ -195,6 +197,7 @@ impl Conn {
             stream,
             buf: Vec::new(),
             seen: Vec::new(),
+            closed: false,
         }
     }
 
@@ -227,6 +230,11 @@ impl Conn {
         let _ = self.stream.write_all(bytes).await;
     }
 
+    /// Writes `bytes`, saying whether the server still took them.
+    pub async fn send_checked(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
     /// The next frame, or `None` at EOF, on a read error, or after `limit` of silence.
     pub async fn read(&mut self, limit: Duration) -> Option<Frame> {
         let deadline = tokio::time::Instant::now() + limit;
@@ -249,7 +257,11 @@ impl Conn {
             let mut chunk = [0u8; 16 * 1024];
             match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
-                _ => return None,
+                Ok(_) => {
+                    self.closed = true;
+                    return None;
+                }
+                Err(_elapsed) => return None,
             }
         }
     }
@@ -262,10 +274,10 @@ impl Conn {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let Some(frame) = self.read(left).await else {
-                return if left.is_zero() {
-                    Outcome::Silent
-                } else {
+                return if self.closed {
                     Outcome::Closed
+                } else {
+                    Outcome::Silent
                 };
             };
             match frame.kind {
@@ -286,7 +298,7 @@ impl Conn {
     }
 
     /// Reads until the connection ends, at most `limit`: the GOAWAY code if one came, and
-    /// whether it ended at all.
+    /// whether it ended at all (`false`: still open at the limit).
     pub async fn until_closed(&mut self, limit: Duration) -> (Option<u32>, bool) {
         let deadline = tokio::time::Instant::now() + limit;
         let mut goaway = None;
@@ -297,7 +309,7 @@ impl Conn {
                     goaway = Some(u32::from_be_bytes(frame.payload[4..8].try_into().unwrap()));
                 }
                 Some(_) => {}
-                None => return (goaway, !left.is_zero()),
+                None => return (goaway, self.closed),
             }
         }
     }
@@ -306,7 +318,21 @@ impl Conn {
 /// The `:status` of a response header block, when it is the block's first field and encoded
 /// as h2 does: indexed from the static table (200, 204, 206, 304, 400, 404, 500), or a literal
 /// with the static `:status` name and a plain or Huffman-coded three-digit value.
-pub fn status(block: &[u8]) -> Option<u16> {
+pub fn status(mut block: &[u8]) -> Option<u16> {
+    // Dynamic table size updates (001xxxxx, RFC 7541 §6.3) may come first.
+    while let Some(&b) = block.first() {
+        if b & 0xe0 != 0x20 {
+            break;
+        }
+        let mut len = 1;
+        if b & 0x1f == 0x1f {
+            while block.get(len)? & 0x80 != 0 {
+                len += 1;
+            }
+            len += 1;
+        }
+        block = &block[len..];
+    }
     let first = *block.first()?;
     let indexed = [200, 204, 206, 304, 400, 404, 500];
     if (0x88..=0x8e).contains(&first) {
