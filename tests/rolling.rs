@@ -22,13 +22,20 @@ fn start(runtime: &str, addr: &str) -> (Running, SocketAddr) {
     let running = Running::spawn(
         spool()
             .args(["serve", "--addr", addr, "--log", "info", "--reuse-port"])
-            .args(["--runtime", runtime, "--shutdown-timeout", "5s", "--workers", "2"]),
+            .args([
+                "--runtime",
+                runtime,
+                "--shutdown-timeout",
+                "5s",
+                "--workers",
+                "2",
+            ]),
     );
     let addr = running.listening_on("http");
     (running, addr)
 }
 
-fn stop(mut running: Running) {
+fn terminate(mut running: Running) {
     running.signal(libc::SIGTERM);
     let status = running
         .exited_within(Duration::from_secs(10))
@@ -123,10 +130,10 @@ fn restart_in_place_loses_nothing(runtime: &str) {
     std::thread::sleep(Duration::from_millis(500));
     let (b, _) = start(runtime, &port);
     std::thread::sleep(Duration::from_millis(500));
-    stop(a);
+    terminate(a);
     let (a2, _) = start(runtime, &port);
     std::thread::sleep(Duration::from_millis(500));
-    stop(b);
+    terminate(b);
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let seen: Vec<Seen> = clients.into_iter().map(|c| c.join().unwrap()).collect();
@@ -137,7 +144,7 @@ fn restart_in_place_loses_nothing(runtime: &str) {
         "{runtime}: {complete} answered, {failed} failed, {connections} connections, in {:?}",
         started.elapsed()
     );
-    stop(a2);
+    terminate(a2);
     assert_eq!(failed, 0, "requests lost across the restart");
     assert!(complete > 100, "the load barely ran: {complete}");
     // Each drain closed its keep-alive connections, so clients reconnected at least twice.
@@ -163,11 +170,17 @@ fn two_servers_on_one_port_both_accept(runtime: &str) {
         let mut reply = String::new();
         stream.read_to_string(&mut reply).unwrap();
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-        a_served |= a.lines.try_iter().any(|line| line.contains("path=/healthz"));
-        b_served |= b.lines.try_iter().any(|line| line.contains("path=/healthz"));
+        a_served |= a
+            .lines
+            .try_iter()
+            .any(|line| line.contains("path=/healthz"));
+        b_served |= b
+            .lines
+            .try_iter()
+            .any(|line| line.contains("path=/healthz"));
     }
-    stop(a);
-    stop(b);
+    terminate(a);
+    terminate(b);
 }
 
 #[test]
