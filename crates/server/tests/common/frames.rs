@@ -376,13 +376,10 @@ fn huffman_digits(bytes: &[u8]) -> Option<String> {
         if bits[i..].iter().all(|&b| b == 1) {
             break; // padding
         }
-        match take(5)? {
-            code @ 0..=2 => {
-                out.push(char::from(b'0' + code as u8));
-                i += 5;
-                continue;
-            }
-            _ => {}
+        if let code @ 0..=2 = take(5)? {
+            out.push(char::from(b'0' + code as u8));
+            i += 5;
+            continue;
         }
         match take(6)? {
             code @ 0x19..=0x1f => {
