@@ -728,6 +728,9 @@ async fn an_h2_client_that_never_opens_its_window_is_closed_at_the_send_timeout(
     });
     let answered = answered_meanwhile(addr, &stalled).await;
     let lasted = stalled.await.unwrap();
+    eprintln!(
+        "{host:?}: the stalled client was closed after {lasted:?}; {answered} answered meanwhile"
+    );
     assert!(answered >= 2, "only {answered} answered meanwhile");
     assert!(
         lasted >= Duration::from_millis(900) && lasted < Duration::from_secs(6),
@@ -763,6 +766,9 @@ async fn an_h1_client_that_never_reads_is_closed_at_the_send_timeout(host: Runti
     });
     let answered = answered_meanwhile(addr, &stalled).await;
     let lasted = stalled.await.unwrap();
+    eprintln!(
+        "{host:?}: the stalled client was closed after {lasted:?}; {answered} answered meanwhile"
+    );
     assert!(answered >= 2, "only {answered} answered meanwhile");
     assert!(
         lasted >= Duration::from_millis(900) && lasted < Duration::from_secs(6),
