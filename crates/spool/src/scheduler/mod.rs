@@ -169,7 +169,7 @@ impl Shared {
         let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
             shared.schedule(runnable, info.woken_while_running);
         };
-        let (runnable, task) = self.registry.register(id, |guard| {
+        let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
                 move |_| TaskFuture::new(future, Some(guard)),
                 async_task::WithInfo(schedule),
@@ -177,7 +177,7 @@ impl Shared {
             let waker = runnable.waker();
             ((runnable, task), waker)
         });
-        (runnable, Task::new(task))
+        (runnable, Task::new(task, Some(entry)))
     }
 
     /// The schedule function of every task of this runtime: where a woken (or new) task goes.
