@@ -44,6 +44,10 @@ use std::task::{Context, Poll};
 
 use crate::scheduler::registry::{EntryRef, RegistryGuard};
 
+mod join_set;
+
+pub use join_set::JoinSet;
+
 /// The `Runnable` Spool queues: async-task's, carrying [`TaskMeta`].
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
