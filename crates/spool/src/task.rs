@@ -44,8 +44,10 @@ use std::task::{Context, Poll};
 
 use crate::scheduler::registry::{EntryRef, RegistryGuard};
 
+pub(crate) mod coop;
 mod join_set;
 
+pub use coop::{consume_budget, unconstrained, Unconstrained, BUDGET};
 pub use join_set::JoinSet;
 
 /// The `Runnable` Spool queues: async-task's, carrying [`TaskMeta`].
@@ -332,10 +334,15 @@ impl<T> Future for Task<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A join spends the cooperative budget (`task/coop.rs`).
+        std::task::ready!(coop::poll_proceed(cx));
         match Pin::new(&mut self.inner).poll(cx) {
             Poll::Ready(Some(result)) => Poll::Ready(result),
             Poll::Ready(None) => Poll::Ready(Err(JoinError::Cancelled)),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                coop::refund();
+                Poll::Pending
+            }
         }
     }
 }
@@ -390,6 +397,8 @@ impl<F: Future> Future for TaskFuture<F> {
             return Poll::Ready(Err(JoinError::Panicked("polled after panic".into())));
         }
         let future = this.future;
+        // Every poll of a task starts with a fresh cooperative budget (`task/coop.rs`, step 1).
+        let _budget = coop::start_task_poll();
         // AssertUnwindSafe: after a panic the future is never touched again, only dropped.
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),

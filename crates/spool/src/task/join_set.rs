@@ -220,6 +220,8 @@ impl<T> JoinSet<T> {
         if self.members.is_empty() {
             return Poll::Ready(None);
         }
+        // Each member is a join: polling it spends the cooperative budget (`task/coop.rs`),
+        // which may make it return `Pending` after waking us; we are then polled again.
         let mut ready = {
             let mut state = lock(&self.shared.state);
             match &state.waiter {
