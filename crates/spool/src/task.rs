@@ -397,8 +397,6 @@ impl<F: Future> Future for TaskFuture<F> {
             return Poll::Ready(Err(JoinError::Panicked("polled after panic".into())));
         }
         let future = this.future;
-        // Every poll of a task starts with a fresh cooperative budget (`task/coop.rs`, step 1).
-        let _budget = coop::start_task_poll();
         // AssertUnwindSafe: after a panic the future is never touched again, only dropped.
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
