@@ -20,15 +20,23 @@
 //! `sleep(300 µs)` takes 1.1 ms. So the driver also owns a **timerfd** (`CLOCK_MONOTONIC`, the
 //! clock of `std::time::Instant`), registered in the same epoll under its own token:
 //!
-//! 1. before a blocking wait whose timeout has a sub-millisecond part, the turn arms the timerfd
-//!    for exactly that timeout (`timerfd_settime`, nanosecond resolution), unless it is already
-//!    armed for that instant;
+//! 1. before a blocking wait whose timeout has a sub-millisecond part, while at most
+//!    [`PRECISE_TIMERS_MAX`] timers are registered, the turn arms the timerfd for exactly that
+//!    timeout (`timerfd_settime`, nanosecond resolution), unless it is already armed for that
+//!    instant;
 //! 2. it then waits in `epoll_wait` as before, with the rounded-up timeout as a backstop: the
 //!    timerfd's expiry is an event that ends the wait on time (the kernel's hrtimer; the
 //!    thread's timer slack, 50 µs by default, is the remaining lateness);
 //! 3. its event is ignored by the dispatch, like the waker's; the timerfd is never read (each
 //!    expiry raises a new edge, as the eventfd's writes do), and a stale expiry costs at most
 //!    one extra turn that fires nothing.
+//!
+//! Why the limit on the number of timers: a precise wake-up per deadline is what a program with a
+//! few sleeps wants, but thousands of timers spread over a few milliseconds (a server's
+//! timeouts, the `timers_fire` benchmark) would then cost one turn per deadline, where the
+//! millisecond rounding fires them in batches, one turn per millisecond (as tokio's 1 ms wheel
+//! does); with the timerfd on for them, `timers_fire` took about 2× as long. Past the limit the
+//! driver goes back to that batching, and the lateness to up to a millisecond.
 //!
 //! Whole-millisecond timeouts, zero-timeout maintenance turns and waits without timers arm
 //! nothing: a busy runtime pays no syscall for this, a blocking turn pays at most one
@@ -75,6 +83,10 @@ use crate::time::timers::{TimerKey, TimerQueue};
 const WAKE_TOKEN: Token = Token(usize::MAX);
 /// The key of the driver's timerfd; the top bit is never set in a source key either.
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
+/// Up to this many registered timers, the driver wakes at each deadline to the microsecond (the
+/// timerfd); beyond, it batches them by the millisecond (module doc).
+pub(crate) const PRECISE_TIMERS_MAX: usize = 64;
 
 /// Events collected per `epoll_wait` (more stay in epoll's ready list for the next turn).
 const EVENTS_CAPACITY: usize = 1024;
@@ -251,7 +263,7 @@ impl DriverGuard<'_> {
             } = &mut *self.buffers;
             if let (Some(fd), Some(t)) = (timer_fd.as_ref(), timeout) {
                 // Step 1 of the module doc: only a sub-millisecond remainder needs it.
-                if t.subsec_nanos() % 1_000_000 != 0 {
+                if t.subsec_nanos() % 1_000_000 != 0 && driver.timers.len() <= PRECISE_TIMERS_MAX {
                     let target = Instant::now() + t;
                     // Already armed for (about) this instant, and not later: keep it.
                     let keep = armed
