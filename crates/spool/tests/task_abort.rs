@@ -16,7 +16,9 @@ rt_test! {
         let polled = Arc::new(AtomicBool::new(false));
         let (tracked, p) = (counter.track(), polled.clone());
         // Spawned from a task, the new task sits in this worker's LIFO slot, which no other
-        // worker can steal: it cannot have been polled when `abort` runs.
+        // worker can steal: it cannot have been polled when `abort` runs. (The handle is
+        // returned, not awaited, on purpose.)
+        #[allow(clippy::async_yields_async)]
         let task = rt
             .block_on(rt.spawn(async move {
                 let task = spool::spawn(async move {

@@ -38,7 +38,7 @@ use crate::loom::std_lock as lock;
 /// let rt = spool::Runtime::new()?;
 /// rt.block_on(async {
 ///     let mut set = JoinSet::new();
-///     for ms in [30u64, 10, 20] {
+///     for ms in [100u64, 0, 50] {
 ///         set.spawn(async move {
 ///             spool::time::sleep(Duration::from_millis(ms)).await;
 ///             ms
@@ -48,7 +48,7 @@ use crate::loom::std_lock as lock;
 ///     while let Some(result) = set.join_next().await {
 ///         order.push(result.unwrap());
 ///     }
-///     assert_eq!(order, [10, 20, 30]);
+///     assert_eq!(order, [0, 50, 100]);
 /// });
 /// # std::io::Result::Ok(())
 /// ```
