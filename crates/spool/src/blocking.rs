@@ -76,7 +76,7 @@ where
     let (runnable, task) = async_task::Builder::new()
         .metadata(TaskMeta::new(location))
         .spawn(move |_| TaskFuture::new(async move { f() }, None), schedule);
-    (runnable, Task::new(task))
+    (runnable, Task::new(task, None))
 }
 
 /// A runtime's blocking pool.

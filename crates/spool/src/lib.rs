@@ -121,7 +121,7 @@ pub use blocking::{DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 pub use detector::{BlockingReport, DEFAULT_THRESHOLD};
 pub use metrics::{PollSpan, RuntimeMetrics, WorkerMetrics};
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
-pub use task::{JoinError, Task, TaskId};
+pub use task::{AbortHandle, JoinError, Task, TaskId};
 pub use yield_now::{yield_now, YieldNow};
 
 /// Spawns a task on the current runtime, or on the default runtime outside any.

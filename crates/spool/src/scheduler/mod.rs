@@ -22,9 +22,11 @@
 //! other worker's queue. With nothing anywhere it parks (`park.rs`): in the driver, waiting for
 //! I/O and timers, if nobody else is; on a condvar otherwise.
 //!
-//! There is no cooperative budget (tokio's 128 polls per task before a forced yield): a task that
-//! never returns `Pending` keeps its worker, and the LIFO cap, the injection interval and the
-//! deferred list (flushed every maintenance tick) are the only fairness mechanisms. The blocking
+//! Fairness inside a task: the cooperative budget (`task/coop.rs`; the worker sets it before each
+//! poll) makes Spool's own futures return `Pending` after 128 ready operations, and the forced
+//! yield is a self-wake, so it lands in the deferred list above. A task that never awaits any of
+//! them still keeps its worker: the LIFO cap, the injection interval and the deferred list
+//! (flushed every maintenance tick) are then the only fairness mechanisms, and the blocking
 //! detector reports such tasks.
 //!
 //! The history of these choices and what they measured: `docs/design.md`, "Scheduler".
@@ -169,7 +171,7 @@ impl Shared {
         let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
             shared.schedule(runnable, info.woken_while_running);
         };
-        let (runnable, task) = self.registry.register(id, |guard| {
+        let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
                 move |_| TaskFuture::new(future, Some(guard)),
                 async_task::WithInfo(schedule),
@@ -177,7 +179,7 @@ impl Shared {
             let waker = runnable.waker();
             ((runnable, task), waker)
         });
-        (runnable, Task::new(task))
+        (runnable, Task::new(task, Some(entry)))
     }
 
     /// The schedule function of every task of this runtime: where a woken (or new) task goes.

@@ -243,6 +243,8 @@ impl WorkerLoop {
         let shared = &*self.shared;
         // Counted before the poll, so that a task's polls are visible once its result is.
         bump(&shared.remotes[self.index].counters.polls);
+        // A fresh cooperative budget for this poll (`task/coop.rs`, step 1).
+        crate::task::coop::set_task_budget();
         if !shared.detector.is_on() && !shared.spans.is_on() {
             // Neither needs the clock: it is not read at all.
             let _ = catch_unwind(AssertUnwindSafe(|| task.run()));

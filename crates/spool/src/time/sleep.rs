@@ -110,10 +110,13 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        // A sleep spends the cooperative budget (`task/coop.rs`), and gives it back if it waits.
+        std::task::ready!(crate::task::coop::poll_proceed(cx));
         if Instant::now() >= this.deadline {
             this.deregister();
             return Poll::Ready(());
         }
+        crate::task::coop::refund();
         let driver = this.driver.get_or_insert_with(context::driver);
         match &mut this.entry {
             None => {
