@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::scheduler::registry::RegistryGuard;
+use crate::stats::TaskStats;
 
 /// The `Runnable` Spool queues: async-task's, carrying [`TaskMeta`].
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
@@ -49,7 +50,7 @@ pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 pub struct TaskId(u64);
 
 impl TaskId {
-    fn next() -> Self {
+    pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
@@ -73,18 +74,22 @@ impl fmt::Display for TaskId {
 }
 
 /// What each task cell carries besides its future.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
     /// Where `spawn` was called (`#[track_caller]`).
     pub(crate) location: &'static Location<'static>,
+    /// What the task has done (`stats.rs`).
+    pub(crate) stats: TaskStats,
 }
 
 impl TaskMeta {
-    pub(crate) fn new(location: &'static Location<'static>) -> Self {
+    /// `stats`: whether the runtime keeps task statistics (the spawn time is read then).
+    pub(crate) fn new(location: &'static Location<'static>, stats: bool) -> Self {
         TaskMeta {
             id: TaskId::next(),
             location,
+            stats: TaskStats::new(stats),
         }
     }
 }
@@ -164,7 +169,7 @@ pub struct Task<T> {
 
 impl<T> Task<T> {
     pub(crate) fn new(inner: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
-        let TaskMeta { id, location } = *inner.metadata();
+        let TaskMeta { id, location, .. } = *inner.metadata();
         Task {
             inner: inner.fallible(),
             id,
@@ -282,7 +287,10 @@ impl<F: Future> Future for TaskFuture<F> {
         }
         let future = this.future;
         // AssertUnwindSafe: after a panic the future is never touched again, only dropped.
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+        // The end of the poll, for the task's statistics (a no-op unless a worker keeps them).
+        crate::stats::poll_end();
+        match result {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {

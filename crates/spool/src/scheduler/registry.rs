@@ -12,7 +12,13 @@
 //!
 //! Spawning and completing cost one short uncontended lock each: the registry is sharded by task
 //! id, so concurrent spawns from different workers rarely meet on the same mutex.
+//!
+//! Each entry also points at the task's metadata (its id, spawn site and statistics, `stats.rs`)
+//! so that [`Registry::snapshot`] can read every live task without waking it. The pointer is
+//! valid while the entry is there: the entry's waker keeps the task's allocation (metadata
+//! included) alive, and the entry is removed under the same shard lock the reader holds.
 
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
@@ -20,11 +26,28 @@ use crossbeam_utils::CachePadded;
 use slab::Slab;
 
 use crate::loom::std_lock as lock;
+use crate::stats::TaskSnapshot;
+use crate::task::TaskMeta;
+
+/// A pointer to a live task's metadata, kept beside its waker (see the module docs).
+#[derive(Debug)]
+pub(crate) struct MetaRef(NonNull<TaskMeta>);
+
+impl MetaRef {
+    pub(crate) fn new(meta: &TaskMeta) -> Self {
+        MetaRef(NonNull::from(meta))
+    }
+}
+
+// SAFETY: `MetaRef` is only dereferenced as a shared reference to `TaskMeta`, which is `Sync`
+// (plain data and atomics), while the waker stored beside it keeps the task alive.
+unsafe impl Send for MetaRef {}
 
 #[derive(Debug, Default)]
 struct Shard {
-    /// `(task id, waker)`: the id guards against a key reused after a shutdown drained the slab.
-    tasks: Slab<(u64, Waker)>,
+    /// `(task id, waker, metadata)`: the id guards against a key reused after a shutdown drained
+    /// the slab.
+    tasks: Slab<(u64, Waker, MetaRef)>,
     spawned: u64,
 }
 
@@ -54,23 +77,23 @@ impl Registry {
     }
 
     /// Registers the task `id`: `make` receives the guard to store in the task's future and
-    /// returns whatever it built along with the task's waker.
+    /// returns whatever it built along with the task's waker and metadata.
     pub(crate) fn register<R>(
         self: &Arc<Self>,
         id: u64,
-        make: impl FnOnce(RegistryGuard) -> (R, Waker),
+        make: impl FnOnce(RegistryGuard) -> (R, Waker, MetaRef),
     ) -> R {
         let shard = (id as usize) & (self.shards.len() - 1);
         let mut guard = lock(&self.shards[shard]);
         let entry = guard.tasks.vacant_entry();
         let key = entry.key();
-        let (built, waker) = make(RegistryGuard {
+        let (built, waker, meta) = make(RegistryGuard {
             registry: self.clone(),
             shard,
             key,
             id,
         });
-        entry.insert((id, waker));
+        entry.insert((id, waker, meta));
         guard.spawned += 1;
         built
     }
@@ -79,8 +102,26 @@ impl Registry {
     pub(crate) fn drain(&self) -> Vec<Waker> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            all.extend(lock(shard).tasks.drain().map(|(_, waker)| waker));
+            all.extend(lock(shard).tasks.drain().map(|(_, waker, _)| waker));
         }
+        all
+    }
+
+    /// Every live task's statistics, shard by shard (each shard's lock held while it is read).
+    pub(crate) fn snapshot(&self) -> Vec<TaskSnapshot> {
+        let now = crate::stats::now();
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            all.reserve(shard.tasks.len());
+            for (_, (_, _, meta)) in shard.tasks.iter() {
+                // SAFETY: the entry is in the slab and we hold its shard's lock, so its waker
+                // keeps the task's allocation, and with it the metadata, alive (module docs).
+                let meta = unsafe { meta.0.as_ref() };
+                all.push(TaskSnapshot::read(meta.id, meta.location, &meta.stats, now));
+            }
+        }
+        all.sort_by_key(|t| t.id);
         all
     }
 
@@ -98,7 +139,7 @@ impl Drop for RegistryGuard {
         let removed = {
             let mut shard = lock(&self.registry.shards[self.shard]);
             match shard.tasks.get(self.key) {
-                Some((id, _)) if *id == self.id => Some(shard.tasks.remove(self.key)),
+                Some((id, _, _)) if *id == self.id => Some(shard.tasks.remove(self.key)),
                 _ => None,
             }
         };
