@@ -22,6 +22,7 @@ pub fn spool() -> Command {
         "SPOOL_TLS_CERT",
         "SPOOL_TLS_KEY",
         "SPOOL_TLS_SELF_SIGNED",
+        "SPOOL_INSPECT",
     ] {
         command.env_remove(var);
     }

@@ -7,7 +7,7 @@
 //! timings agree but the order the book printed is one side of a race) gets its note drawn on
 //! the picture, where the two racing bars are.
 //!
-//! Endpoints: `GET /` (the page, the experiment list inlined), `POST /run?name=N&scale=F`
+//! Endpoints: `GET /` (the page, the experiment list and the current run inlined), `POST /run?name=N&scale=F`
 //! (starts a run; `409` while one is running — they measure wall and CPU time, and two at once
 //! would disturb each other), `GET /status` (the current or last run: spans so far, and the row
 //! once it is done).
@@ -26,7 +26,8 @@ use serde_json::{json, Value};
 
 use crate::{not_found, respond, Body};
 
-/// The page, as served (the experiment list is inlined where it says `/*EXPERIMENTS*/null`).
+/// The page, as served (the experiment list is inlined where it says `/*EXPERIMENTS*/null`, the
+/// current run's status where it says `/*STATUS*/null`).
 pub const PAGE: &str = include_str!("lab.html");
 
 /// The experiments' source files, to show an experiment's code beside its picture.
@@ -64,6 +65,19 @@ const SOURCES: &[(&str, &str)] = &[
 /// ```
 pub fn source_of(experiment: &lab::Experiment) -> Option<(&'static str, usize, String)> {
     let function = experiment.name.replace('-', "_");
+    let (file, line, mut code) = function_source(&function)?;
+    // A thin wrapper around `measure_NAME` (the pattern of several experiments): show both.
+    let helper = format!("measure_{function}");
+    if code.contains(&format!("{helper}(")) {
+        if let Some((_, _, more)) = function_source(&helper) {
+            code.push('\n');
+            code.push_str(&more);
+        }
+    }
+    Some((file, line, code))
+}
+
+fn function_source(function: &str) -> Option<(&'static str, usize, String)> {
     for (file, text) in SOURCES {
         let Some(at) = text.find(&format!("fn {function}(")) else {
             continue;
@@ -137,12 +151,13 @@ fn route(runs: &Shared, request: http::Request<hyper::body::Incoming>) -> Respon
         .collect();
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/") => {
+            // Inlined, so that the page is complete at load (and a headless browser sees it).
             let list = experiments().to_string().replace("</", "<\\/");
-            respond(
-                StatusCode::OK,
-                "text/html; charset=utf-8",
-                PAGE.replacen("/*EXPERIMENTS*/null", &list, 1),
-            )
+            let now = status(runs).to_string().replace("</", "<\\/");
+            let page =
+                PAGE.replacen("/*EXPERIMENTS*/null", &list, 1)
+                    .replacen("/*STATUS*/null", &now, 1);
+            respond(StatusCode::OK, "text/html; charset=utf-8", page)
         }
         (&Method::GET, "/experiments.json") => respond(
             StatusCode::OK,
