@@ -378,5 +378,5 @@ fn snapshot_of(state: &State) -> Value {
 /// A latency bound in µs (fractional: the first buckets are below 1 µs); the open last bucket
 /// is `null`.
 fn latency_us(d: Duration) -> Option<f64> {
-    (d != Duration::MAX).then(|| d.as_secs_f64() * 1e6)
+    (d != Duration::MAX).then_some(d.as_secs_f64() * 1e6)
 }
