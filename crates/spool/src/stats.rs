@@ -1,6 +1,6 @@
 //! Per-task statistics: what each live task has done, kept in the task's own header.
 //!
-//! Every task cell carries a [`TaskStats`] in its metadata (`TaskMeta`, `task.rs`), next to its
+//! Every task cell carries a `TaskStats` in its metadata (`TaskMeta`, `task.rs`), next to its
 //! id and spawn site. [`Runtime::tasks`](crate::Runtime::tasks) reads them through the registry
 //! of live tasks (`scheduler/registry.rs`, which keeps a pointer to each task's metadata beside
 //! its waker) and returns a [`TaskSnapshot`] per task: state, polls, busy time, wakes (self-wakes
@@ -16,8 +16,8 @@
 //!    — and readers (the snapshot) see values at most slightly stale, never torn.
 //! 2. **No clock read of its own.** The worker already reads the clock before and after each
 //!    poll (for the blocking detector, on by default). The poll's start is passed in
-//!    ([`poll_begin`]); its end is read inside the task's own poll ([`poll_end`], called by
-//!    `TaskFuture`) and handed back to the worker ([`poll_finish`]), which uses it for the
+//!    (`poll_begin`); its end is read inside the task's own poll (`poll_end`, called by
+//!    `TaskFuture`) and handed back to the worker (`poll_finish`), which uses it for the
 //!    detector and the span recorder instead of reading the clock again. Each worker thread
 //!    remembers its last clock read (a thread-local), and that is the timestamp of a wake or a
 //!    spawn made on it. Only wakes and spawns from outside the workers (the main thread, a
