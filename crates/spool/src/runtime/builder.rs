@@ -176,7 +176,9 @@ impl Builder {
 
     /// Records every poll as a [`PollSpan`](crate::PollSpan) (task, worker, start, end), read
     /// with [`Runtime::take_spans`]. Off by default; costs two clock reads and a short
-    /// uncontended lock per poll when on, and keeps at most 2²⁰ spans per worker between takes.
+    /// uncontended lock per poll when on, and keeps the latest 2²⁰ spans per worker between
+    /// takes (a ring: older ones are dropped and counted).
+    /// [`Handle::set_record_spans`](crate::Handle::set_record_spans) switches it at run time.
     ///
     /// ```
     /// let rt = spool::Runtime::builder().worker_threads(1).record_spans(true).build()?;
