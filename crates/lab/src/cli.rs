@@ -37,6 +37,11 @@ pub struct LabArgs {
     /// Write an SVG timeline per experiment into DIR: which task ran when, on which thread.
     #[arg(long, value_name = "DIR")]
     pub timeline: Option<PathBuf>,
+
+    /// Serve the lab as a web page on ADDR (loopback only) instead of running from the command
+    /// line: pick an experiment, run it, watch its timeline (the `spool` binary serves it).
+    #[arg(long, value_name = "IP:PORT", conflicts_with_all = ["names", "list", "json", "timeline"])]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {

@@ -74,7 +74,7 @@ where
     let handle = handle.clone();
     let schedule = move |runnable: Runnable| handle.shared.blocking().schedule(runnable, &handle);
     let (runnable, task) = async_task::Builder::new()
-        .metadata(TaskMeta::new(location))
+        .metadata(TaskMeta::new(location, false))
         .spawn(move |_| TaskFuture::new(async move { f() }, None), schedule);
     (runnable, Task::new(task, None))
 }

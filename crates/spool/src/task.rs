@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::scheduler::registry::{EntryRef, RegistryGuard};
+use crate::stats::TaskStats;
 
 pub(crate) mod coop;
 mod join_set;
@@ -66,7 +67,7 @@ pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 pub struct TaskId(u64);
 
 impl TaskId {
-    fn next() -> Self {
+    pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
@@ -90,18 +91,22 @@ impl fmt::Display for TaskId {
 }
 
 /// What each task cell carries besides its future.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
     /// Where `spawn` was called (`#[track_caller]`).
     pub(crate) location: &'static Location<'static>,
+    /// What the task has done (`stats.rs`).
+    pub(crate) stats: TaskStats,
 }
 
 impl TaskMeta {
-    pub(crate) fn new(location: &'static Location<'static>) -> Self {
+    /// `stats`: whether the runtime keeps task statistics (the spawn time is read then).
+    pub(crate) fn new(location: &'static Location<'static>, stats: bool) -> Self {
         TaskMeta {
             id: TaskId::next(),
             location,
+            stats: TaskStats::new(stats),
         }
     }
 }
@@ -188,7 +193,7 @@ impl<T> Task<T> {
         inner: async_task::Task<Result<T, JoinError>, TaskMeta>,
         entry: Option<EntryRef>,
     ) -> Self {
-        let TaskMeta { id, location } = *inner.metadata();
+        let TaskMeta { id, location, .. } = *inner.metadata();
         Task {
             inner: inner.fallible(),
             location,
@@ -398,7 +403,10 @@ impl<F: Future> Future for TaskFuture<F> {
         }
         let future = this.future;
         // AssertUnwindSafe: after a panic the future is never touched again, only dropped.
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+        // The end of the poll, for the task's statistics (a no-op unless a worker keeps them).
+        crate::stats::poll_end();
+        match result {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {

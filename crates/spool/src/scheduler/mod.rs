@@ -34,6 +34,7 @@
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod queue;
+#[allow(unsafe_code)] // one block and one impl: the snapshot reads headers (SAFETY notes)
 pub(crate) mod registry;
 pub(crate) mod worker;
 
@@ -94,6 +95,8 @@ pub(crate) struct Shared {
     blocking: BlockingPool,
     detector: Detector,
     spans: SpanRecorder,
+    /// Whether task statistics are kept (`stats.rs`; `Builder::task_stats`).
+    pub(crate) task_stats: bool,
     global_queue_interval: u32,
     shutdown: AtomicBool,
     /// Workers still running, for `shutdown_timeout`.
@@ -108,6 +111,7 @@ impl Shared {
         blocking: BlockingPool,
         detector: Detector,
         record_spans: bool,
+        task_stats: bool,
         global_queue_interval: u32,
     ) -> Self {
         let workers = stealers.len();
@@ -127,6 +131,7 @@ impl Shared {
             blocking,
             detector,
             spans: SpanRecorder::new(record_spans, workers),
+            task_stats,
             global_queue_interval,
             shutdown: AtomicBool::new(false),
             workers_alive: Mutex::new(workers),
@@ -165,7 +170,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let meta = TaskMeta::new(location);
+        let meta = TaskMeta::new(location, self.task_stats);
         let id = meta.id.as_u64();
         let shared = self.clone();
         let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
@@ -177,7 +182,8 @@ impl Shared {
                 async_task::WithInfo(schedule),
             );
             let waker = runnable.waker();
-            ((runnable, task), waker)
+            let meta = registry::MetaRef::new(runnable.metadata());
+            ((runnable, task), waker, meta)
         });
         (runnable, Task::new(task, Some(entry)))
     }
@@ -192,7 +198,13 @@ impl Shared {
             drop(runnable);
             return;
         }
-        if let Some(local) = context::worker() {
+        let local = context::worker();
+        if self.task_stats {
+            // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
+            let fresh_clock = local.as_ref().map_or(true, |l| l.in_park.get());
+            crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
+        }
+        if let Some(local) = local {
             if Arc::ptr_eq(&local.shared, self) {
                 if yielded {
                     // It yielded to let others run: deferred until nothing else is ready (not
@@ -334,9 +346,24 @@ impl Shared {
         }
     }
 
+    /// A snapshot of every live task's statistics.
+    pub(crate) fn tasks(&self) -> Vec<crate::stats::TaskSnapshot> {
+        self.registry.snapshot()
+    }
+
     /// The poll spans recorded since the last call (see `SpanRecorder`).
     pub(crate) fn take_spans(&self) -> Vec<crate::metrics::PollSpan> {
         self.spans.take()
+    }
+
+    /// The span recorder (its switch, its marks).
+    pub(crate) fn spans(&self) -> &SpanRecorder {
+        &self.spans
+    }
+
+    /// The detector (its recent hits).
+    pub(crate) fn detector(&self) -> &Detector {
+        &self.detector
     }
 }
 

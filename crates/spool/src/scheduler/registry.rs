@@ -30,7 +30,13 @@
 //! allocation, and the per-poll check is one relaxed load of a counter that is zero unless an
 //! abort is in flight. A task that completed before its abort is not found (its entry is gone)
 //! and keeps its output.
+//!
+//! Each entry also points at the task's metadata (its id, spawn site and statistics, `stats.rs`)
+//! so that [`Registry::snapshot`] can read every live task without waking it. The pointer is
+//! valid while the entry is there: the entry's waker keeps the task's allocation (metadata
+//! included) alive, and the entry is removed under the same shard lock the reader holds.
 
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -39,6 +45,22 @@ use crossbeam_utils::CachePadded;
 use slab::Slab;
 
 use crate::loom::std_lock as lock;
+use crate::stats::TaskSnapshot;
+use crate::task::TaskMeta;
+
+/// A pointer to a live task's metadata, kept beside its waker (see the module docs).
+#[derive(Debug)]
+pub(crate) struct MetaRef(NonNull<TaskMeta>);
+
+impl MetaRef {
+    pub(crate) fn new(meta: &TaskMeta) -> Self {
+        MetaRef(NonNull::from(meta))
+    }
+}
+
+// SAFETY: `MetaRef` is only dereferenced as a shared reference to `TaskMeta`, which is `Sync`
+// (plain data and atomics), while the waker stored beside it keeps the task alive.
+unsafe impl Send for MetaRef {}
 
 #[derive(Debug, Default)]
 struct Shard {
@@ -50,9 +72,11 @@ struct Shard {
 struct Entry {
     /// The task id, which guards against a key reused by another task (after this one finished,
     /// or a shutdown drained the slab), and in its top bit [`ABORTED`]: kept in one word so that
-    /// an entry stays three words (the slab is touched by every spawn).
+    /// an entry stays small (the slab is touched by every spawn).
     tagged_id: u64,
     waker: Waker,
+    /// The task's metadata, read by [`Registry::snapshot`].
+    meta: MetaRef,
 }
 
 /// Set in `Entry::tagged_id` once an abort is requested. Task ids count up from 1 and never
@@ -112,18 +136,18 @@ impl Registry {
     }
 
     /// Registers the task `id`: `make` receives the guard to store in the task's future and
-    /// returns whatever it built along with the task's waker. Also returns the entry's name,
-    /// for the task's handle.
+    /// returns whatever it built along with the task's waker and metadata. Also returns the
+    /// entry's name, for the task's handle.
     pub(crate) fn register<R>(
         self: &Arc<Self>,
         id: u64,
-        make: impl FnOnce(RegistryGuard) -> (R, Waker),
+        make: impl FnOnce(RegistryGuard) -> (R, Waker, MetaRef),
     ) -> (R, EntryRef) {
         let shard = (id as usize) & (self.shards.len() - 1);
         let mut guard = lock(&self.shards[shard]);
         let entry = guard.tasks.vacant_entry();
         let key = entry.key();
-        let (built, waker) = make(RegistryGuard {
+        let (built, waker, meta) = make(RegistryGuard {
             registry: self.clone(),
             shard,
             key,
@@ -132,6 +156,7 @@ impl Registry {
         entry.insert(Entry {
             tagged_id: id,
             waker,
+            meta,
         });
         guard.spawned += 1;
         (
@@ -156,6 +181,24 @@ impl Registry {
                 all.push(entry.waker);
             }
         }
+        all
+    }
+
+    /// Every live task's statistics, shard by shard (each shard's lock held while it is read).
+    pub(crate) fn snapshot(&self) -> Vec<TaskSnapshot> {
+        let now = crate::stats::now();
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            all.reserve(shard.tasks.len());
+            for (_, entry) in shard.tasks.iter() {
+                // SAFETY: the entry is in the slab and we hold its shard's lock, so its waker
+                // keeps the task's allocation, and with it the metadata, alive (module docs).
+                let meta = unsafe { entry.meta.0.as_ref() };
+                all.push(TaskSnapshot::read(meta.id, meta.location, &meta.stats, now));
+            }
+        }
+        all.sort_by_key(|t| t.id);
         all
     }
 

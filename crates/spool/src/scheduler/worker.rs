@@ -50,7 +50,7 @@ use super::idle::{IdleWorker, Site};
 use super::park::Parker;
 use super::queue::{LocalQueue, LOCAL_QUEUE_CAPACITY, MAX_LIFO_POLLS};
 use super::{Local, Shared};
-use crate::metrics::PollSpan;
+use crate::metrics::{MarkKind, PollSpan, WorkerMark};
 use crate::runtime::{context, Handle};
 use crate::task::Runnable;
 
@@ -189,7 +189,10 @@ impl WorkerLoop {
             .min(free.max(1));
         loop {
             match injector.steal_batch_with_limit_and_pop(self.local.queue.deque(), limit) {
-                Steal::Success(task) => return Some(task),
+                Steal::Success(task) => {
+                    self.mark(MarkKind::InjectorPull);
+                    return Some(task);
+                }
                 Steal::Empty => return None,
                 Steal::Retry => continue,
             }
@@ -223,6 +226,7 @@ impl WorkerLoop {
                 {
                     Steal::Success(task) => {
                         bump(&remotes[self.index].counters.steals);
+                        self.mark(MarkKind::Steal { victim });
                         return Some(task);
                     }
                     Steal::Retry => retry = true,
@@ -245,25 +249,47 @@ impl WorkerLoop {
         bump(&shared.remotes[self.index].counters.polls);
         // A fresh cooperative budget for this poll (`task/coop.rs`, step 1).
         crate::task::coop::set_task_budget();
-        if !shared.detector.is_on() && !shared.spans.is_on() {
-            // Neither needs the clock: it is not read at all.
+        let stats = shared.task_stats;
+        if !stats && !shared.detector.is_on() && !shared.spans.is_on() {
+            // Nothing needs the clock: it is not read at all.
             let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
             return;
         }
         let id = task.metadata().id;
         let location = task.metadata().location;
-        let start = Instant::now();
+        let start = crate::stats::now();
+        if stats {
+            crate::stats::poll_begin(&task.metadata().stats, start, self.index);
+        }
         let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
-        let end = Instant::now();
-        let span = PollSpan {
-            task_id: id,
-            location,
-            worker: self.index,
-            start,
-            end,
+        // The poll read its end itself, for the task's stats (`stats.rs`, rule 2): reused.
+        let end = match stats.then(crate::stats::poll_finish) {
+            Some(end) if end != 0 => end,
+            _ => crate::stats::now(),
         };
-        shared.detector.check(&span);
-        shared.spans.record(span);
+        shared
+            .detector
+            .check(end.saturating_sub(start), id, location, self.index);
+        if shared.spans.is_on() {
+            shared.spans.record(PollSpan {
+                task_id: id,
+                location,
+                worker: self.index,
+                start: crate::stats::to_instant(start),
+                end: crate::stats::to_instant(end),
+            });
+        }
+    }
+
+    /// Records a mark on this worker's lane, if span recording is on (one relaxed load if not).
+    fn mark(&self, kind: MarkKind) {
+        if self.shared.spans.is_on() {
+            self.shared.spans.mark(WorkerMark {
+                worker: self.index,
+                at: Instant::now(),
+                kind,
+            });
+        }
     }
 
     /// Requeues the deferred tasks (a worker that never runs dry must still run its yielders),
@@ -294,8 +320,20 @@ impl WorkerLoop {
             index: self.index,
         };
         self.local.in_park.set(true);
+        let recording = shared.spans.is_on().then(Instant::now);
         self.idle
             .park(&shared.idle, &shared.remotes[self.index].parker, &site);
+        if let Some(at) = recording {
+            let until = Instant::now();
+            // Only real sleeps (a park that found work at once is no mark).
+            if until.saturating_duration_since(at) > Duration::from_micros(50) {
+                shared.spans.mark(WorkerMark {
+                    worker: self.index,
+                    at,
+                    kind: MarkKind::Park { until },
+                });
+            }
+        }
         self.local.in_park.set(false);
         self.lifo_polls = 0;
     }
