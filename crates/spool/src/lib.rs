@@ -69,15 +69,21 @@
 //!
 //! # I/O
 //!
-//! [`net::TcpListener`] and [`net::TcpStream`] wait on the same poller as the timers ([`io`]):
-//! a socket is registered once, edge-triggered, and a readiness event wakes its task onto the
-//! queue of the worker that received it. With the `hyper` feature, the `spool::hyper` module
-//! supplies hyper's executor, timer and I/O traits, so a hyper server runs on Spool alone.
+//! [`net`]'s sockets (TCP, UDP, Unix) wait on the same poller as the timers ([`io`]): a socket
+//! is registered once, edge-triggered, and a readiness event wakes its task onto the queue of
+//! the worker that received it. Signals come through the same poller ([`signal`]); host names
+//! ([`net::lookup_host`]) and files ([`fs`]) go to the blocking pool, never block a worker.
+//! With the `hyper` feature, the `spool::hyper` module supplies hyper's executor, timer and I/O
+//! traits, so a hyper server runs on Spool alone; with `tokio-io`, Spool's streams implement
+//! tokio's `AsyncRead`/`AsyncWrite` (no tokio runtime needed), for tokio-rustls, tokio-util
+//! and hyper-util's `TokioIo`.
 //!
 //! # `unsafe`
 //!
-//! Denied crate-wide, allowed in one place, with its `// SAFETY:` argument: with the `hyper`
-//! feature, reading into hyper's uninitialised buffer without zeroing it. (Registering a socket
+//! Denied crate-wide, allowed in three places, each with its `// SAFETY:` argument: with the
+//! `hyper` feature, reading into hyper's uninitialised buffer without zeroing it; with
+//! `tokio-io`, the same for tokio's `ReadBuf`; and installing a signal handler
+//! (`signal/registry.rs`), whose action must be async-signal-safe. (Registering a socket
 //! with the poller is safe with mio; `io/registration.rs` still guarantees by construction that
 //! a socket leaves the poller before it is closed.)
 #![warn(
@@ -92,6 +98,7 @@ mod block_on;
 mod blocking;
 mod detector;
 mod driver;
+pub mod fs;
 #[cfg(feature = "hyper")]
 #[allow(unsafe_code)] // one block: the zero-copy read into hyper's buffer (see its SAFETY note)
 pub mod hyper;
@@ -101,6 +108,7 @@ mod metrics;
 pub mod net;
 pub mod runtime;
 mod scheduler;
+pub mod signal;
 pub mod task;
 pub mod time;
 mod yield_now;
