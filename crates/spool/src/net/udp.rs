@@ -253,8 +253,9 @@ impl UdpSocket {
             .poll_write_with(cx, |socket| socket.send_to(buf, target))
     }
 
-    /// Waits until a datagram may be waiting (then receive with [`try_recv_from`]
-    /// (Self::try_recv_from), which clears the readiness when there was none after all).
+    /// Waits until a datagram may be waiting (then receive with
+    /// [`try_recv_from`](Self::try_recv_from), which clears the readiness when there was none
+    /// after all).
     ///
     /// ```
     /// # let rt = spool::Runtime::new()?;

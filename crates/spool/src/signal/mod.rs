@@ -20,17 +20,17 @@
 //!    chains to any handler installed before): mark the signal pending (an atomic store) and
 //!    write one byte to a process-wide non-blocking pipe. A full pipe is fine: a byte already
 //!    waits there.
-//! 2. **In the reactor.** The first [`Signal`] created in a runtime registers a duplicate of
+//! 2. **In the reactor.** The first [`Signal`](unix::Signal) created in a runtime registers a duplicate of
 //!    the pipe's read end with that runtime's poller, under a key of its own
 //!    (`driver.rs`). The pipe's edge wakes the worker parked in `epoll_wait` like any socket;
 //!    its turn drains the pipe and *broadcasts*: each pending signal's generation is bumped and
 //!    every listener waiting for it is woken. Any runtime with a listener may do the broadcast;
 //!    the listeners are process-wide, so each one gets each signal whichever runtime saw it.
 //!
-//! A listener remembers the generation it has seen: [`Signal::recv`] completes once for any
+//! A listener remembers the generation it has seen: [`Signal::recv`](unix::Signal::recv) completes once for any
 //! number of deliveries since the last `recv` (signals coalesce, as the kernel's do).
 //!
-//! Installing a handler is for the life of the process: once a [`Signal`] for SIGINT has been
+//! Installing a handler is for the life of the process: once a [`Signal`](unix::Signal) for SIGINT has been
 //! created, Ctrl-C no longer kills the process even after the `Signal` is dropped (as with
 //! tokio).
 
