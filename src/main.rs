@@ -88,9 +88,11 @@ impl From<server::Error> for Failure {
 
 fn serve(config: Config) -> Result<(), Failure> {
     init_logging(&config.log);
-    let shutdown = server::shutdown_signal()?;
     match config.runtime {
-        RuntimeKind::Tokio => server::serve_on_tokio(config, shutdown, |_| {})?,
+        RuntimeKind::Tokio => {
+            let shutdown = server::shutdown_signal()?;
+            server::serve_on_tokio(config, shutdown, |_| {})?
+        }
         RuntimeKind::Spool => {
             let workers = config.worker_threads();
             let runtime = spool::Runtime::builder()
@@ -101,6 +103,11 @@ fn serve(config: Config) -> Result<(), Failure> {
                     Failure::other(format!("cannot start the spool runtime: {error}"))
                 })?;
             tracing::debug!(workers, "spool runtime started");
+            // Inside the runtime's context: the signals come through its reactor (no tokio).
+            let shutdown = {
+                let _context = runtime.handle().enter();
+                server::shutdown_signal()?
+            };
             let result = server::serve_on_spool(&runtime, config, shutdown, |_| {});
             // The connections are drained or closed already; don't let a blocking job that is
             // still spinning (`/work?mode=blocking`) hold the exit.

@@ -11,7 +11,7 @@
 //! # rt.block_on(async {
 //! let (mut a, mut b) = spool::net::UnixStream::pair()?;
 //! a.write_all(b"tokio's traits, Spool's reactor").await?;
-//! a.shutdown().await?;
+//! AsyncWriteExt::shutdown(&mut a).await?; // the inherent `shutdown(how)` is std's, not this
 //! let mut text = String::new();
 //! b.read_to_string(&mut text).await?;
 //! assert_eq!(text, "tokio's traits, Spool's reactor");
