@@ -18,8 +18,7 @@ where
     assert!(
         !std::fs::read_dir("/proc/self/task")
             .map(|tasks| tasks.filter_map(Result::ok).any(|t| {
-                std::fs::read_to_string(t.path().join("comm"))
-                    .is_ok_and(|n| n.starts_with("tokio"))
+                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|n| n.starts_with("tokio"))
             }))
             .unwrap_or(false),
         "a tokio thread is running"

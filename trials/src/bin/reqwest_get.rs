@@ -12,7 +12,9 @@ mod futures_lite_free {
                 let mut buf = [0u8; 1024];
                 let _ = stream.read(&mut buf).await;
                 let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
                     .await;
             }
         })

@@ -6,7 +6,9 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 fn main() {
     spool_trials::run("tower-http TimeoutLayer", async {
         let mut svc = ServiceBuilder::new()
-            .layer(tower_http::timeout::TimeoutLayer::new(Duration::from_secs(1)))
+            .layer(tower_http::timeout::TimeoutLayer::new(Duration::from_secs(
+                1,
+            )))
             .service_fn(|_req: http::Request<String>| async {
                 Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
             });
