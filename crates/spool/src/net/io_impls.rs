@@ -30,7 +30,8 @@ pub(crate) trait StreamSocket {
             .poll_read_stream(cx, buf.len(), |io| (&*SockRef::from(io)).read(buf))
     }
 
-    /// Reads into possibly uninitialised memory, with no zeroing (the hyper and tokio adapters).
+    /// Reads into possibly uninitialised memory, with no zeroing (the tokio adapter).
+    #[cfg_attr(not(feature = "tokio-io"), allow(dead_code))]
     fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,
