@@ -50,6 +50,11 @@
 //! | `futures_lite::future::block_on` | [`block_on`], [`Runtime::block_on`] | the same, plus entering a runtime's context |
 //! | — | [`spawn_blocking`], the blocking detector, [`Runtime::metrics`] | what tokio adds, and the chapter's warning made a runtime feature |
 //!
+//! The rows from "one flume channel" to the reactor can be walked one at a time: `crates/steps`
+//! builds them as eight small runtimes, each the previous one plus one idea, and
+//! `spool lab steps` measures every step beside Spool and tokio — the walk, each step's diff
+//! and the measured table are in [docs/steps.md](../../../docs/steps.md) (in the repository).
+//!
 //! # Choosing a runtime
 //!
 //! The free functions ([`spawn`], [`spawn_blocking`], [`time::sleep`]) use the runtime the calling
