@@ -149,9 +149,11 @@ fn serve(config: Config, inspect: InspectArgs) -> Result<(), Failure> {
             .map_err(Failure::usage)?;
     }
     init_logging(&config.log);
-    let shutdown = server::shutdown_signal()?;
     match config.runtime {
-        RuntimeKind::Tokio => server::serve_on_tokio(config, shutdown, |_| {})?,
+        RuntimeKind::Tokio => {
+            let shutdown = server::shutdown_signal()?;
+            server::serve_on_tokio(config, shutdown, |_| {})?
+        }
         RuntimeKind::Spool => {
             let workers = config.worker_threads();
             let runtime = spool::Runtime::builder()
@@ -172,6 +174,11 @@ fn serve(config: Config, inspect: InspectArgs) -> Result<(), Failure> {
                     Some(inspector)
                 }
                 None => None,
+            };
+            // Inside the runtime's context: the signals come through its reactor (no tokio).
+            let shutdown = {
+                let _context = runtime.handle().enter();
+                server::shutdown_signal()?
             };
             let result = server::serve_on_spool(&runtime, config, shutdown, |_| {});
             // The connections are drained or closed already; don't let a blocking job that is

@@ -27,7 +27,7 @@ use std::time::Duration;
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher};
 use tokio::sync::watch;
 
-use crate::rt::{race, First, Runtime};
+use crate::rt::{race, BoxFuture, First, Runtime};
 use crate::Error;
 
 /// How long the first step of the drain (see the module docs) lasts, at most: long enough for a
@@ -36,12 +36,38 @@ pub(crate) const DRAIN_GRACE: Duration = Duration::from_millis(300);
 
 /// A future that completes on the first SIGINT (Ctrl-C) or SIGTERM, on any runtime.
 ///
-/// Spool has no signal handling of its own, so this borrows tokio's, on a small thread of its
-/// own running a single-threaded tokio runtime; the future it returns is a
-/// `tokio::sync::oneshot` receiver, which works on any runtime, or none. The handlers are
-/// installed before this returns, so a signal that arrives while the server is still starting
-/// is not lost.
+/// Called inside a Spool runtime (in its [`spool::Handle::enter`] context, as the binary does
+/// for `--runtime spool`), it listens with [`spool::signal`]: the signals arrive through that
+/// runtime's reactor, and the process runs no tokio runtime at all. Elsewhere it borrows
+/// tokio's signal handling, on a small thread of its own running a single-threaded tokio
+/// runtime, and the future is a `tokio::sync::oneshot` receiver, which works on any runtime,
+/// or none. Either way the handlers are installed before this returns, so a signal that
+/// arrives while the server is still starting is not lost.
 pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
+    let signal: BoxFuture<()> = if spool::Handle::try_current().is_ok() {
+        Box::pin(spool_signal()?)
+    } else {
+        Box::pin(tokio_signal()?)
+    };
+    Ok(signal)
+}
+
+/// SIGINT or SIGTERM through the current Spool runtime's reactor.
+fn spool_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
+    use spool::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::Signals)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(Error::Signals)?;
+    Ok(async move {
+        let name = match race(interrupt.recv(), terminate.recv()).await {
+            First::Left(_) => "SIGINT",
+            First::Right(_) => "SIGTERM",
+        };
+        tracing::info!("received {name}, shutting down");
+    })
+}
+
+/// SIGINT or SIGTERM through tokio's signal handling, on a thread of its own.
+fn tokio_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
     use tokio::signal::unix::{signal, SignalKind};
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_io()

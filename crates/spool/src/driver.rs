@@ -69,6 +69,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -88,6 +89,9 @@ const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 /// timerfd); beyond, it batches them by the millisecond (module doc).
 pub(crate) const PRECISE_TIMERS_MAX: usize = 64;
 
+/// The key of the signal pipe ([`crate::signal`]); source keys never take it either.
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 2);
+
 /// Events collected per `epoll_wait` (more stay in epoll's ready list for the next turn).
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -100,6 +104,11 @@ pub(crate) struct Driver {
     waker: mio::Waker,
     timers: TimerQueue,
     sources: Sources,
+    /// This driver's duplicate of the signal pipe's read end, registered under `SIGNAL_TOKEN`
+    /// by the first `Signal` created on this runtime ([`Driver::enable_signals`]).
+    signals: Mutex<Option<std::os::unix::net::UnixStream>>,
+    /// `signals` is set: turns must poll the kernel even with no source registered.
+    signals_enabled: AtomicBool,
     /// Held by whoever turns the driver; `try_lock` decides who waits in it.
     turn: Mutex<TurnBuffers>,
 }
@@ -174,6 +183,8 @@ impl Driver {
             waker,
             timers: TimerQueue::new(),
             sources: Sources::default(),
+            signals: Mutex::new(None),
+            signals_enabled: AtomicBool::new(false),
             turn: Mutex::new(TurnBuffers {
                 poll,
                 events: Events::with_capacity(EVENTS_CAPACITY),
@@ -230,7 +241,28 @@ impl Driver {
     /// Whether any I/O source is registered. When none is, a zero-timeout turn need not enter
     /// the kernel at all.
     pub(crate) fn has_io(&self) -> bool {
-        self.sources.len() > 0
+        self.sources.len() > 0 || self.signals_enabled.load(Ordering::Acquire)
+    }
+
+    /// Watches the process's signal pipe in this driver's poller, once (step 2 of
+    /// [`crate::signal`]'s delivery). A byte already in the pipe is reported at once: epoll
+    /// checks the readiness of a descriptor when it is added.
+    pub(crate) fn enable_signals(&self) -> io::Result<()> {
+        if self.signals_enabled.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut signals = crate::loom::std_lock(&self.signals);
+        if signals.is_none() {
+            let receiver = crate::signal::receiver()?;
+            self.registry.register(
+                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&receiver)),
+                SIGNAL_TOKEN,
+                mio::Interest::READABLE,
+            )?;
+            *signals = Some(receiver);
+            self.signals_enabled.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// The runtime is shutting down: every I/O operation still waiting (or started later) fails
@@ -302,11 +334,21 @@ impl DriverGuard<'_> {
         if events.is_empty() {
             return;
         }
+        let mut signalled = false;
         let ready = events
             .iter()
-            .filter(|event| event.token() != WAKE_TOKEN && event.token() != TIMER_TOKEN)
+            .filter(|event| {
+                signalled |= event.token() == SIGNAL_TOKEN;
+                let token = event.token();
+                token != WAKE_TOKEN && token != TIMER_TOKEN && token != SIGNAL_TOKEN
+            })
             .map(|event| (event.token().0, readiness_of(event)));
         self.driver.sources.dispatch(ready, wakers);
+        if signalled {
+            if let Some(receiver) = &*crate::loom::std_lock(&self.driver.signals) {
+                crate::signal::broadcast(receiver, |waker| wakers.push(waker));
+            }
+        }
         for waker in wakers.drain(..) {
             waker.wake();
         }

@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 
 use hyper::rt::{Executor, ReadBufCursor, Sleep, Timer};
 
+use crate::net::io_impls::StreamSocket as _;
 use crate::net::TcpStream;
 
 /// hyper's [`Executor`] on Spool: each future hyper hands over becomes a detached task of the

@@ -74,18 +74,24 @@
 //!
 //! # I/O
 //!
-//! [`net::TcpListener`] and [`net::TcpStream`] wait on the same poller as the timers ([`io`]):
-//! a socket is registered once, edge-triggered, and a readiness event wakes its task onto the
-//! queue of the worker that received it. With the `hyper` feature, the `spool::hyper` module
-//! supplies hyper's executor, timer and I/O traits, so a hyper server runs on Spool alone.
+//! [`net`]'s sockets (TCP, UDP, Unix) wait on the same poller as the timers ([`io`]): a socket
+//! is registered once, edge-triggered, and a readiness event wakes its task onto the queue of
+//! the worker that received it. Signals come through the same poller ([`signal`]); host names
+//! ([`net::lookup_host`]) and files ([`fs`]) go to the blocking pool, never block a worker.
+//! With the `hyper` feature, the `spool::hyper` module supplies hyper's executor, timer and I/O
+//! traits, so a hyper server runs on Spool alone; with `tokio-io`, Spool's streams implement
+//! tokio's `AsyncRead`/`AsyncWrite` (no tokio runtime needed), for tokio-rustls, tokio-util
+//! and hyper-util's `TokioIo`.
 //!
 //! # `unsafe`
 //!
-//! Denied crate-wide, allowed in three places, each with its `// SAFETY:` argument: with the
-//! `hyper` feature, reading into hyper's uninitialised buffer without zeroing it; and the two
-//! reads of a task's statistics through a pointer to its header — by the poll that writes its
-//! end (`stats.rs`) and by the registry's snapshot (`scheduler/registry.rs`), both while the
-//! task is provably alive. (Registering a socket
+//! Denied crate-wide, allowed in five places, each with its `// SAFETY:` argument: with the
+//! `hyper` feature, reading into hyper's uninitialised buffer without zeroing it; with
+//! `tokio-io`, the same for tokio's `ReadBuf`; installing a signal handler
+//! (`signal/registry.rs`), whose action must be async-signal-safe; and the two reads of a
+//! task's statistics through a pointer to its header — by the poll that writes its end
+//! (`stats.rs`) and by the registry's snapshot (`scheduler/registry.rs`), both while the task
+//! is provably alive. (Registering a socket
 //! with the poller is safe with mio; `io/registration.rs` still guarantees by construction that
 //! a socket leaves the poller before it is closed.)
 #![warn(
@@ -100,6 +106,7 @@ mod block_on;
 mod blocking;
 mod detector;
 mod driver;
+pub mod fs;
 #[cfg(feature = "hyper")]
 #[allow(unsafe_code)] // one block: the zero-copy read into hyper's buffer (see its SAFETY note)
 pub mod hyper;
@@ -109,6 +116,7 @@ mod metrics;
 pub mod net;
 pub mod runtime;
 mod scheduler;
+pub mod signal;
 #[allow(unsafe_code)] // one block: the end-of-poll write through the header pointer (SAFETY note)
 pub mod stats;
 pub mod task;

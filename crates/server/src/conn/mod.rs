@@ -25,10 +25,12 @@
 //!   hyper nor h2 bound this: without it such a client holds the response's memory until
 //!   `--max-connections` is reached.
 //!
-//! This is the part every host shares. It is generic over the byte stream (any
-//! [`hyper::rt::Read`] + [`hyper::rt::Write`]), the executor hyper spawns HTTP/2 streams on, and
-//! the timer hyper uses for its timeouts, so the tokio host and the Spool host configure and serve
-//! connections with exactly the same code.
+//! This is the part every host shares. It is generic over the byte stream (any stream with
+//! tokio's [`AsyncRead`] + [`AsyncWrite`]: tokio's `TcpStream`, Spool's with its `tokio-io`
+//! feature), the executor hyper spawns HTTP/2 streams on, and the timer hyper uses for its
+//! timeouts, so the tokio host and the Spool host configure and serve connections with exactly
+//! the same code. TLS (tokio-rustls) goes over that stream; hyper-util's [`TokioIo`] then turns
+//! whichever stream it is, plain or TLS, into hyper's I/O traits.
 
 mod info;
 mod progress;
@@ -39,7 +41,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::rt::{Read, Timer, Write};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::{self, HttpServerConnExec};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::{
     Config, H2_MAX_LOCAL_ERROR_RESET_STREAMS, H2_MAX_PENDING_ACCEPT_RESET_STREAMS,
@@ -49,7 +53,7 @@ use crate::routes::Routes;
 use crate::rt::{race, First, Runtime};
 use crate::service::{HttpService, ServiceFuture};
 use crate::shutdown::{ConnWatch, Watched};
-use crate::tls::TlsAcceptor;
+use crate::tls::{alpn_protocol, TlsAcceptor};
 
 pub(crate) use info::ConnInfo;
 use progress::Progress;
@@ -166,7 +170,7 @@ impl<E: Clone> Shared<E> {
 /// header-read timeout, and abandoned when the server starts shutting down.
 pub(crate) async fn accept<I, E>(shared: &Shared<E>, io: I, peer: SocketAddr, mut watch: ConnWatch)
 where
-    I: Read + Write + Unpin + Send + 'static,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     E: HttpServerConnExec<ServiceFuture, SentBody>,
 {
     // Created before the handshake, so that the header-read timeout counts from the accept.
@@ -178,6 +182,7 @@ where
             Arc::clone(&activity),
             watch.draining(),
         );
+        let io = TokioIo::new(io);
         return serve(shared, Protocol::Sniff, io, service, activity, watch).await;
     };
     let handshake = acceptor.accept(io);
@@ -205,8 +210,8 @@ where
             return;
         }
     };
-    let info = ConnInfo::tls(peer, stream.alpn_protocol());
-    let protocol = Protocol::from_alpn(stream.alpn_protocol());
+    let info = ConnInfo::tls(peer, alpn_protocol(&stream));
+    let protocol = Protocol::from_alpn(alpn_protocol(&stream));
     tracing::trace!(%peer, alpn = ?info.alpn, "TLS handshake done");
     let service = HttpService::new(
         Arc::clone(&shared.routes),
@@ -214,7 +219,15 @@ where
         Arc::clone(&activity),
         watch.draining(),
     );
-    serve(shared, protocol, stream, service, activity, watch).await;
+    serve(
+        shared,
+        protocol,
+        TokioIo::new(stream),
+        service,
+        activity,
+        watch,
+    )
+    .await;
 }
 
 /// The connection settings every host uses: HTTP/1.1 and HTTP/2 with prior knowledge on one

@@ -2,7 +2,8 @@
 //!
 //! The loop in [`serve`] is written once, against three small seams a runtime provides:
 //!
-//! - a [`Listener`] whose accepted streams implement [`hyper::rt::Read`] + [`hyper::rt::Write`];
+//! - a [`Listener`] whose accepted streams implement tokio's [`::tokio::io::AsyncRead`] +
+//!   [`::tokio::io::AsyncWrite`] (no tokio runtime needed: Spool's streams implement them too);
 //! - a [`Host`]: hyper's executor and timer for the runtime, plus a [`Runtime`] for the service;
 //! - a shutdown future (usually SIGINT/SIGTERM, in tests a channel).
 //!
@@ -77,7 +78,7 @@ pub(crate) fn bind(config: &Config) -> Result<std::net::TcpListener, Error> {
 /// A listening socket, as the accept loop needs it.
 pub(crate) trait Listener: Send + 'static {
     /// An accepted connection, readable and writable by hyper.
-    type Io: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static;
+    type Io: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin + Send + 'static;
 
     /// Waits for the next connection and returns it with the peer's address.
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;

@@ -3,7 +3,8 @@
 //!
 //! | seam | tokio host | Spool host |
 //! |---|---|---|
-//! | listener / stream | `tokio::net` + `TokioIo` | [`spool::net`] (hyper's I/O traits directly) |
+//! | listener / stream | `tokio::net` | [`spool::net`] (tokio's I/O traits, Spool's `tokio-io` feature) |
+//! | shutdown signals | tokio's, on a side thread ([`crate::shutdown_signal`]) | [`spool::signal`], on the serving runtime's reactor |
 //! | hyper executor, timer | `TokioExecutor`, `TokioTimer` | [`SpoolExecutor`], [`SpoolTimer`] |
 //! | the routes' sleep, blocking pool | `tokio::time`, `spawn_blocking` | [`spool::time::sleep`], [`spool::spawn_blocking`] |
 //!

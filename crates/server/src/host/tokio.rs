@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{Host, Listener};
@@ -57,14 +57,14 @@ pub fn serve_on_tokio<S: Future>(
 }
 
 impl Listener for TcpListener {
-    type Io = TokioIo<TcpStream>;
+    type Io = TcpStream;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
         let (stream, peer) = TcpListener::accept(self).await?;
         // Responses are written whole; don't let Nagle hold the last segment back.
         // Failing to set it only costs latency, so it is not worth dropping the connection.
         let _ = stream.set_nodelay(true);
-        Ok((TokioIo::new(stream), peer))
+        Ok((stream, peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

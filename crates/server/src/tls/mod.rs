@@ -12,10 +12,10 @@
 //! rustls each have a default provider, and a process where two are built in and none is
 //! chosen panics at the first handshake.
 //!
-//! The handshake itself is in [`stream`]: a small adapter that drives rustls over hyper's I/O
-//! traits, so the same code runs on every host.
-
-mod stream;
+//! The handshake and the encrypted stream are tokio-rustls's, over any byte stream with
+//! tokio's I/O traits: tokio's `TcpStream` on the tokio host, Spool's (feature `tokio-io`) on
+//! the Spool host, so the same code runs on both; hyper-util's `TokioIo` then hands the
+//! stream to hyper ([`crate::conn`]).
 
 use std::fmt::Write as _;
 use std::io;
@@ -24,9 +24,17 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
 
-pub(crate) use stream::TlsStream;
+/// A server-side TLS connection over `IO` (tokio-rustls's).
+pub(crate) type TlsStream<IO> = tokio_rustls::server::TlsStream<IO>;
+
+/// The protocol the handshake agreed by ALPN (e.g. `b"h2"`), if the client offered one the
+/// server accepts.
+pub(crate) fn alpn_protocol<IO>(stream: &TlsStream<IO>) -> Option<&[u8]> {
+    stream.get_ref().1.alpn_protocol()
+}
 
 use crate::config::Config;
 
@@ -106,9 +114,17 @@ pub enum TlsError {
 }
 
 /// Performs server-side TLS handshakes with one [`ServerConfig`]; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct TlsAcceptor {
-    config: Arc<ServerConfig>,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl std::fmt::Debug for TlsAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsAcceptor")
+            .field("alpn", &ALPN_PROTOCOLS)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TlsAcceptor {
@@ -171,19 +187,21 @@ impl TlsAcceptor {
             .with_single_cert(certs, key)?;
         config.alpn_protocols = ALPN_PROTOCOLS.iter().map(|p| p.to_vec()).collect();
         Ok(TlsAcceptor {
-            config: Arc::new(config),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
         })
     }
 
-    /// Runs the TLS handshake on `io` and returns the encrypted stream, with the ALPN result.
+    /// Runs the TLS handshake on `io` and returns the encrypted stream, with the ALPN result
+    /// ([`alpn_protocol`]).
     ///
-    /// No timeout here: the caller bounds it (see [`crate::conn::accept`]).
+    /// Fails if the peer closes the connection first, or sends something that is not an
+    /// acceptable TLS handshake (after the alert is sent). No timeout here: the caller bounds it
+    /// (see [`crate::conn::accept`]).
     pub(crate) async fn accept<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
     where
-        IO: hyper::rt::Read + hyper::rt::Write + Unpin,
+        IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let conn = ServerConnection::new(Arc::clone(&self.config)).map_err(io::Error::other)?;
-        TlsStream::handshake(io, conn).await
+        self.acceptor.accept(io).await
     }
 }
 

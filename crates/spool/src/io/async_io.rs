@@ -7,8 +7,9 @@
 //! are this, plus the socket calls.
 
 use std::future::poll_fn;
-use std::io;
-use std::os::fd::AsFd;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use super::registration::Registration;
@@ -17,7 +18,7 @@ use super::scheduled::{Direction, ReadyEvent, READABLE, WRITABLE};
 /// A non-blocking I/O source registered with the runtime's reactor (smol's `Async`, tokio's
 /// `AsyncFd`): run reads and writes on it that wait for readiness instead of blocking.
 ///
-/// The source must already be in non-blocking mode (`set_nonblocking(true)` on std's types):
+/// [`Async::new`] switches the source to non-blocking mode (`O_NONBLOCK`, as async-io's does):
 /// an operation that blocked would block the worker thread. It is registered with the reactor
 /// of the runtime the calling thread is in (else the default runtime), once, edge-triggered,
 /// and deregistered when the `Async` is dropped, before the source is closed. `T::as_fd` must
@@ -29,7 +30,6 @@ use super::scheduled::{Direction, ReadyEvent, READABLE, WRITABLE};
 /// use spool::io::Async;
 ///
 /// let (a, mut b) = UnixStream::pair()?;
-/// a.set_nonblocking(true)?;
 /// let rt = spool::Runtime::new()?;
 /// let n = rt.block_on(async {
 ///     let a = Async::new(a)?;
@@ -46,16 +46,16 @@ pub struct Async<T: AsFd> {
 }
 
 impl<T: AsFd> Async<T> {
-    /// Registers `io` (in non-blocking mode) with the current runtime's reactor.
+    /// Switches `io` to non-blocking mode (`O_NONBLOCK`) and registers it with the current
+    /// runtime's reactor.
     ///
     /// # Errors
     ///
-    /// If the poller refuses the descriptor (not pollable, e.g. a regular file) or the runtime
-    /// has shut down.
+    /// If the mode cannot be set, the poller refuses the descriptor (not pollable, e.g. a
+    /// regular file) or the runtime has shut down.
     ///
     /// ```
-    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    /// listener.set_nonblocking(true)?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?; // blocking, as std makes it
     /// let rt = spool::Runtime::new()?;
     /// let _guard = rt.handle().enter(); // register with `rt`
     /// let listener = spool::io::Async::new(listener)?;
@@ -63,6 +63,8 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn new(io: T) -> io::Result<Self> {
+        // `fcntl(F_SETFL, O_NONBLOCK)`: socket2 does it for any descriptor, socket or not.
+        socket2::SockRef::from(&io).set_nonblocking(true)?;
         // Optimistic: the first operation tries the syscall straight away.
         Self::with_readiness(io, READABLE | WRITABLE)
     }
@@ -90,7 +92,6 @@ impl<T: AsFd> Async<T> {
     ///
     /// ```
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    /// listener.set_nonblocking(true)?;
     /// let listener = spool::io::Async::new(listener)?;
     /// println!("listening on {}", listener.get_ref().local_addr()?);
     /// # std::io::Result::Ok(())
@@ -99,11 +100,62 @@ impl<T: AsFd> Async<T> {
         self.registration.get_ref()
     }
 
+    /// The source, mutably (for operations that take `&mut`, such as `Read` on a pipe's
+    /// `File`). Replacing it by another descriptor is not allowed (see the type's docs).
+    ///
+    /// ```
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut a = spool::io::Async::new(a)?;
+    /// assert!(a.get_mut().peer_addr().is_ok());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.registration.get_mut()
+    }
+
+    /// Waits until the source is readable (as far as the reactor knows: the readiness is
+    /// cleared only when an operation run through [`read_with`](Self::read_with) or
+    /// [`poll_read_with`](Self::poll_read_with) returns `WouldBlock`, so follow it with one of
+    /// those, not with a bare syscall).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// # let rt = spool::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = spool::io::Async::new(a)?;
+    /// b.write_all(b"!")?;
+    /// a.readable().await?;
+    /// let mut buf = [0u8; 1];
+    /// assert_eq!(a.read_with(|mut s| s.read(&mut buf)).await?, 1);
+    /// # std::io::Result::Ok(()) })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_ready(cx, Direction::Read).map_ok(drop)).await
+    }
+
+    /// Waits until the source is writable (the same rule as [`readable`](Self::readable):
+    /// follow it with [`write_with`](Self::write_with) or
+    /// [`poll_write_with`](Self::poll_write_with)).
+    ///
+    /// ```
+    /// # let rt = spool::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = spool::io::Async::new(a)?;
+    /// a.writable().await?; // an empty socket buffer: at once
+    /// # std::io::Result::Ok(()) })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_ready(cx, Direction::Write).map_ok(drop)).await
+    }
+
     /// Deregisters the source from the reactor and returns it (still non-blocking).
     ///
     /// ```
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    /// listener.set_nonblocking(true)?;
     /// let listener = spool::io::Async::new(listener)?.into_inner();
     /// # drop(listener);
     /// # std::io::Result::Ok(())
@@ -119,7 +171,6 @@ impl<T: AsFd> Async<T> {
     /// # let rt = spool::Runtime::new()?;
     /// # rt.block_on(async {
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    /// listener.set_nonblocking(true)?;
     /// let addr = listener.local_addr()?;
     /// let listener = spool::io::Async::new(listener)?;
     /// std::thread::spawn(move || std::net::TcpStream::connect(addr));
@@ -141,7 +192,6 @@ impl<T: AsFd> Async<T> {
     /// # let rt = spool::Runtime::new()?;
     /// # rt.block_on(async {
     /// let (a, _b) = UnixStream::pair()?;
-    /// a.set_nonblocking(true)?;
     /// let a = spool::io::Async::new(a)?;
     /// let n = a.write_with(|mut s| s.write(b"ping")).await?;
     /// assert_eq!(n, 4);
@@ -160,7 +210,6 @@ impl<T: AsFd> Async<T> {
     /// # let rt = spool::Runtime::new()?;
     /// # rt.block_on(async {
     /// let (a, mut b) = UnixStream::pair()?;
-    /// a.set_nonblocking(true)?;
     /// let a = spool::io::Async::new(a)?;
     /// std::io::Write::write_all(&mut b, b"x")?;
     /// let mut buf = [0u8; 1];
@@ -185,7 +234,6 @@ impl<T: AsFd> Async<T> {
     /// # let rt = spool::Runtime::new()?;
     /// # rt.block_on(async {
     /// let (a, _b) = UnixStream::pair()?;
-    /// a.set_nonblocking(true)?;
     /// let a = spool::io::Async::new(a)?;
     /// let n = std::future::poll_fn(|cx| a.poll_write_with(cx, |mut s| s.write(b"y"))).await?;
     /// assert_eq!(n, 1);
@@ -248,6 +296,65 @@ impl<T: AsFd> Async<T> {
         }
     }
 
+    /// A stream write of `len` bytes: a short write means the send buffer is full, so readiness
+    /// is cleared right away (saving the `write` that would return `WouldBlock`); the kernel
+    /// reports the next edge when space frees up.
+    pub(crate) fn poll_write_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let event = ready!(self.poll_ready(cx, Direction::Write))?;
+            match op(self.get_ref()) {
+                Ok(n) => {
+                    if n > 0 && n < len {
+                        self.clear(event);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.clear(event),
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+    }
+
+    /// [`poll_io`](Self::poll_io) with `&mut T` (the futures-io impls for `T: Read`/`Write`).
+    fn poll_io_mut<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&mut T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let event = ready!(self.poll_ready(cx, direction))?;
+            match op(self.registration.get_mut()) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.clear(event),
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// One try of `op`, with no waiting: `WouldBlock` when the source is not ready, or when
+    /// `op` says so (the readiness is then cleared, so that the next wait waits for an edge).
+    pub(crate) fn try_io<R>(
+        &self,
+        direction: Direction,
+        op: impl FnOnce(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let Some(event) = self.registration.ready_now(direction) else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        match op(self.get_ref()) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                self.clear(event);
+                Err(err)
+            }
+            result => result,
+        }
+    }
+
     /// Readiness-driven I/O: try `op` while the source is ready; on `WouldBlock`, clear and wait.
     pub(crate) fn poll_io<R>(
         &self,
@@ -268,5 +375,71 @@ impl<T: AsFd> Async<T> {
 impl<T: AsFd> AsFd for Async<T> {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_ref().as_fd().as_raw_fd()
+    }
+}
+
+/// Reads through the reactor: `T::read`, retried when the source says `WouldBlock` after the
+/// next readable edge.
+///
+/// ```
+/// use futures_lite::AsyncReadExt;
+/// # let rt = spool::Runtime::new()?;
+/// # rt.block_on(async {
+/// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+/// let mut a = spool::io::Async::new(a)?;
+/// std::thread::spawn(move || std::io::Write::write_all(&mut b, b"over a pipe"));
+/// let mut text = String::new();
+/// a.read_to_string(&mut text).await?; // until the writer's end closes
+/// assert_eq!(text, "over a pipe");
+/// # std::io::Result::Ok(()) })?;
+/// # std::io::Result::Ok(())
+/// ```
+impl<T: AsFd + Read + Unpin> futures_io::AsyncRead for Async<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::into_inner(self).poll_io_mut(cx, Direction::Read, |io| io.read(buf))
+    }
+}
+
+/// Writes through the reactor: `T::write` and `T::flush`, retried after the next writable edge
+/// when the source says `WouldBlock`; closing flushes (the descriptor is closed on drop).
+///
+/// ```
+/// use futures_lite::AsyncWriteExt;
+/// # let rt = spool::Runtime::new()?;
+/// # rt.block_on(async {
+/// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+/// let mut a = spool::io::Async::new(a)?;
+/// a.write_all(b"hello").await?;
+/// let mut buf = [0u8; 5];
+/// std::io::Read::read_exact(&mut &b, &mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// # std::io::Result::Ok(()) })?;
+/// # std::io::Result::Ok(())
+/// ```
+impl<T: AsFd + Write + Unpin> futures_io::AsyncWrite for Async<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::into_inner(self).poll_io_mut(cx, Direction::Write, |io| io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::into_inner(self).poll_io_mut(cx, Direction::Write, |io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
     }
 }

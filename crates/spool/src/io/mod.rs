@@ -45,7 +45,8 @@
 //! - `registration.rs`: owns a source and its place in the poller: registered once,
 //!   edge-triggered, deregistered before it is closed;
 //! - [`Async`]: the readiness loop (`try the syscall; on WouldBlock clear and wait`) that
-//!   [`crate::net`] is built on, public for other descriptors (Unix sockets, pipes).
+//!   [`crate::net`] is built on, public for other descriptors (pipes, terminals, devices);
+//! - `tokio_io.rs` (feature `tokio-io`): tokio's `AsyncRead`/`AsyncWrite` on Spool's streams.
 //!
 //! What it costs per operation: a syscall that succeeds costs the syscall and an atomic load;
 //! a `WouldBlock` (or a short read) costs one compare-and-swap and, if the task must wait, one
@@ -57,5 +58,8 @@ mod async_io;
 pub(crate) mod registration;
 pub(crate) mod scheduled;
 pub(crate) mod sources;
+#[cfg(feature = "tokio-io")]
+#[allow(unsafe_code)] // two blocks: the read into tokio's uninitialised `ReadBuf` (see SAFETY)
+pub(crate) mod tokio_io;
 
 pub use async_io::Async;

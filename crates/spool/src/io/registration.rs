@@ -77,6 +77,13 @@ impl<T: AsFd> Registration<T> {
             .expect("Registration: source taken (only into_inner/drop take it)")
     }
 
+    /// The source, mutably.
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.io
+            .as_mut()
+            .expect("Registration: source taken (only into_inner/drop take it)")
+    }
+
     /// Deregisters and returns the source.
     pub(crate) fn into_inner(mut self) -> T {
         self.deregister()
@@ -90,6 +97,11 @@ impl<T: AsFd> Registration<T> {
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
         self.state.poll_ready(cx, direction)
+    }
+
+    /// See [`ScheduledIo::ready_now`].
+    pub(crate) fn ready_now(&self, direction: Direction) -> Option<ReadyEvent> {
+        self.state.ready_now(direction)
     }
 
     /// See [`ScheduledIo::clear_readiness`].

@@ -231,6 +231,18 @@ impl ScheduledIo {
         }
     }
 
+    /// Task side, no waiting: the readiness event for `direction` if it is set now (an error
+    /// after shutdown counts as ready: the operation will fail on its own).
+    pub(crate) fn ready_now(&self, direction: Direction) -> Option<ReadyEvent> {
+        match Self::check(self.readiness.load(Ordering::Acquire), direction)? {
+            Ok(event) => Some(event),
+            Err(_) => Some(ReadyEvent {
+                tick: usize::MAX,
+                ready: 0,
+            }),
+        }
+    }
+
     /// Whether `direction`'s bit is set now (tests).
     #[cfg(all(test, not(loom)))]
     pub(crate) fn is_ready(&self, direction: Direction) -> bool {

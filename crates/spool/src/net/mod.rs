@@ -1,4 +1,6 @@
-//! TCP: [`TcpListener`] and [`TcpStream`], std's sockets in non-blocking mode on the reactor.
+//! Networking on the reactor: TCP ([`TcpListener`], [`TcpStream`], [`TcpSocket`]), UDP
+//! ([`UdpSocket`]), Unix sockets ([`UnixListener`], [`UnixStream`], [`UnixDatagram`]) and name
+//! resolution ([`lookup_host`]); std's sockets in non-blocking mode.
 //!
 //! ```
 //! use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -25,43 +27,50 @@
 //! # std::io::Result::Ok(())
 //! ```
 //!
-//! Reads and writes go through the [`futures_io::AsyncRead`] / [`futures_io::AsyncWrite`] traits
-//! (the runtime-neutral ones that futures, smol and async-std use; `futures-lite` and `futures`
-//! provide `read_exact`, `write_all` and friends on top), for `TcpStream` and for `&TcpStream`,
-//! so that one task can read while another writes. With the `hyper` feature, `TcpStream` also
-//! implements `hyper::rt::Read` and `hyper::rt::Write`.
+//! Streams are read and written through the [`futures_io::AsyncRead`] /
+//! [`futures_io::AsyncWrite`] traits (the runtime-neutral ones that futures, smol and async-std
+//! use; `futures-lite` and `futures` provide `read_exact`, `write_all` and friends on top), for
+//! `TcpStream` and for `&TcpStream`, so that one task can read while another writes; with the
+//! `tokio-io` feature also through tokio's `AsyncRead`/`AsyncWrite` (no tokio runtime needed:
+//! tokio-rustls, tokio-util's codecs and hyper-util's `TokioIo` then run on Spool sockets).
+//! With the `hyper` feature, `TcpStream` also implements `hyper::rt::Read` and `hyper::rt::Write`.
 //!
 //! Each socket is registered with the reactor of the runtime it is created in (the runtime the
 //! calling thread is in, else the default runtime; an accepted connection, with its listener's)
 //! and deregistered when dropped.
+//!
+//! Binding is synchronous (it never waits for the network); every address argument that may
+//! be a host name and is awaited (`connect`, `send_to`) is resolved on the blocking pool, never
+//! on a worker (why, and what counts as "already an address": [`lookup_host`]).
 
+mod addr;
+pub(crate) mod io_impls;
 mod listener;
+mod socket;
 mod stream;
+mod udp;
+pub mod unix;
 
+pub use addr::lookup_host;
 pub use listener::TcpListener;
+pub use socket::TcpSocket;
 pub use stream::TcpStream;
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+/// The halves of a [`TcpStream`] ([`TcpStream::split`], [`TcpStream::into_split`]).
+pub mod tcp {
+    pub use super::stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+}
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-/// Runs `f` on each address `addr` resolves to until one succeeds; returns the last error (with
-/// its `ErrorKind` kept and the address added to the message) if none does.
+/// Resolves `addr` here (a synchronous bind) and runs `f` on each address until one succeeds.
 fn each_addr<T>(
     addr: impl ToSocketAddrs,
     what: &str,
-    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+    f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
-    let mut last = None;
-    for addr in addr.to_socket_addrs()? {
-        match f(addr) {
-            Ok(value) => return Ok(value),
-            Err(err) => last = Some(io::Error::new(err.kind(), format!("{what} {addr}: {err}"))),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{what}: the address resolved to no socket address"),
-        )
-    }))
+    addr::first_ok(addr.to_socket_addrs()?, what, f)
 }

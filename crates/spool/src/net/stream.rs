@@ -1,13 +1,16 @@
 //! [`TcpStream`]: a connected socket, read and written through the reactor.
 
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, BorrowedFd};
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::task::{ready, Poll};
+use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use super::io_impls::{impl_async_read, impl_async_write, stream_halves, StreamSocket};
 
 use crate::io::scheduled::Direction;
 use crate::io::Async;
@@ -52,14 +55,15 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn.
     ///
-    /// The connect itself never blocks a thread (a non-blocking `connect(2)`, then a wait for
-    /// the socket to become writable); resolving a host name does (see
-    /// [`TcpListener::bind`](super::TcpListener::bind)).
+    /// The connect never blocks a thread: a host name is resolved on the blocking pool (see
+    /// [`lookup_host`](super::lookup_host)), then each address gets a non-blocking
+    /// `connect(2)` and a wait for the socket to become writable.
     ///
     /// # Errors
     ///
     /// The last address's error, with its [`io::ErrorKind`] kept (`ConnectionRefused` when
-    /// nothing listens there, `TimedOut`, …) and the address added to its message.
+    /// nothing listens there, `TimedOut`, …) and the address added to its message; the
+    /// resolver's error for a name it does not know.
     ///
     /// ```
     /// # let rt = spool::Runtime::new()?;
@@ -70,29 +74,23 @@ impl TcpStream {
     /// # std::io::Result::Ok(()) })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+    pub async fn connect<A>(addr: A) -> io::Result<TcpStream>
+    where
+        A: ToSocketAddrs + Send + 'static,
+    {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in super::addr::resolve(addr).await? {
             match Self::connect_addr(addr).await {
                 Ok(stream) => return Ok(stream),
-                Err(err) => {
-                    last = Some(io::Error::new(
-                        err.kind(),
-                        format!("cannot connect to {addr}: {err}"),
-                    ));
-                }
+                Err(err) => last = Some(super::addr::annotate(err, "cannot connect to", addr)),
             }
         }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot connect: the address resolved to no socket address",
-            )
-        }))
+        Err(last.unwrap_or_else(|| super::addr::no_address("cannot connect")))
     }
 
-    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    /// Connects `socket` (non-blocking, already configured) to `addr` and waits for the
+    /// handshake to finish.
+    pub(crate) async fn connect_socket(socket: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
         socket.set_nonblocking(true)?;
         match socket.connect(&addr.into()) {
             Ok(()) => {}
@@ -116,6 +114,11 @@ impl TcpStream {
         })
         .await?;
         Ok(TcpStream { io })
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        Self::connect_socket(socket, addr).await
     }
 
     /// Wraps a connected std stream, switching it to non-blocking mode and registering it with
@@ -203,77 +206,164 @@ impl TcpStream {
         self.io.get_ref().shutdown(how)
     }
 
-    /// Reads into `buf`, waiting for data.
+    /// Receives into `buf` without taking the bytes off the socket's queue (`MSG_PEEK`): the
+    /// next read returns them again. Waits for data; `Ok(0)` at end of stream.
     ///
-    /// Like writes, a short read (fewer bytes than `buf` holds) clears the readable state at
-    /// once: the socket is drained, and the `read` that would return `WouldBlock` is skipped. The
-    /// exception is a peer that has shut down its write side (the reactor learns it from
-    /// `EPOLLRDHUP`): its FIN may have come with the data, in the same edge, so the state stays
-    /// readable and the next read returns 0 (see `io/scheduled.rs`).
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_read_stream(cx, buf.len(), |mut stream| stream.read(buf))
+    /// ```
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// # let rt = spool::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// let listener = spool::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = spool::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut server, _) = listener.accept().await?;
+    /// client.write_all(b"GET /").await?;
+    /// let mut first = [0u8; 3];
+    /// let n = server.peek(&mut first).await?;
+    /// assert_eq!(&first[..n], &b"GET"[..n]);
+    /// let mut all = [0u8; 5];
+    /// server.read_exact(&mut all).await?; // still there
+    /// assert_eq!(&all, b"GET /");
+    /// # std::io::Result::Ok(()) })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // Never the short-read rule: a peek leaves the data where it is.
+        self.io.read_with(|stream| stream.peek(buf)).await
     }
 
-    fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
-        self.io
-            .poll_read_stream(cx, len, |mut stream| stream.read_vectored(bufs))
+    /// Sets the IP time-to-live of outgoing packets (`IP_TTL`).
+    ///
+    /// ```
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let stream = spool::net::TcpStream::from_std(std::net::TcpStream::connect(listener.local_addr()?)?)?;
+    /// stream.set_ttl(42)?;
+    /// assert_eq!(stream.ttl()?, 42);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
     }
 
-    /// Runs a write that was asked to send `len` bytes. A short write means the send buffer
-    /// is full: readiness is cleared right away (saving the `write` that would return
-    /// `WouldBlock`), and the kernel reports the next edge when space frees up.
-    pub(crate) fn poll_write_op(
-        &self,
-        cx: &mut Context<'_>,
-        len: usize,
-        mut op: impl FnMut(&std::net::TcpStream) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            let event = ready!(self.io.poll_ready(cx, Direction::Write))?;
-            match op(self.io.get_ref()) {
-                Ok(n) => {
-                    if n > 0 && n < len {
-                        self.io.clear(event);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.io.clear(event),
-                Err(err) => return Poll::Ready(Err(err)),
-            }
-        }
+    /// The IP time-to-live of outgoing packets.
+    ///
+    /// ```
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let stream = spool::net::TcpStream::from_std(std::net::TcpStream::connect(listener.local_addr()?)?)?;
+    /// assert!(stream.ttl()? > 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
     }
 
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_op(cx, buf.len(), |mut stream| stream.write(buf))
+    /// Sets `SO_LINGER`: with `Some(d)`, closing waits up to `d` for unsent data to go out
+    /// (`Some(ZERO)`: close at once with a reset); `None`, the default, closes in the background.
+    ///
+    /// ```
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let stream = spool::net::TcpStream::from_std(std::net::TcpStream::connect(listener.local_addr()?)?)?;
+    /// use std::time::Duration;
+    /// stream.set_linger(Some(Duration::ZERO))?; // drop = RST, no TIME_WAIT
+    /// assert_eq!(stream.linger()?, Some(Duration::ZERO));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_linger(linger)
     }
 
-    /// One `writev(2)` for several buffers (hyper's headers + body in one syscall).
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
-        self.poll_write_op(cx, len, |mut stream| stream.write_vectored(bufs))
+    /// The `SO_LINGER` setting.
+    ///
+    /// ```
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let stream = spool::net::TcpStream::from_std(std::net::TcpStream::connect(listener.local_addr()?)?)?;
+    /// assert_eq!(stream.linger()?, None);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        SockRef::from(self.io.get_ref()).linger()
+    }
+
+    /// Splits the stream into a reading and a writing half that borrow it, for reading and
+    /// writing at once in one task (`futures_lite::future::zip`, `select`).
+    ///
+    /// ```
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// # let rt = spool::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// # let listener = spool::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut client = spool::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// # let (mut server, _) = listener.accept().await?;
+    /// let (mut reader, mut writer) = server.split();
+    /// client.write_all(b"echo").await?;
+    /// let mut buf = [0u8; 4];
+    /// reader.read_exact(&mut buf).await?;
+    /// writer.write_all(&buf).await?;
+    /// # std::io::Result::Ok(()) })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf(self), WriteHalf(self))
+    }
+
+    /// Splits the stream into halves that own it (an `Arc` inside), so that a reader task and
+    /// a writer task can each hold one. Dropping the write half half-closes the stream;
+    /// [`OwnedReadHalf::reunite`] puts them back together.
+    ///
+    /// ```
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// # let rt = spool::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// # let listener = spool::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let client = spool::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// # let (mut server, _) = listener.accept().await?;
+    /// let (_reader, mut writer) = client.into_split();
+    /// let writing = spool::spawn(async move { writer.write_all(b"bye").await }); // then dropped: FIN
+    /// let mut echoed = Vec::new();
+    /// server.read_to_end(&mut echoed).await?;
+    /// writing.await.unwrap()?;
+    /// assert_eq!(echoed, b"bye");
+    /// # std::io::Result::Ok(()) })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let shared = Arc::new(self);
+        (
+            OwnedReadHalf(Arc::clone(&shared)),
+            OwnedWriteHalf(shared, true),
+        )
+    }
+
+    /// Deregisters the socket from the reactor and returns it as a std stream, still in
+    /// non-blocking mode (as tokio's does; `set_nonblocking(false)` for blocking use).
+    ///
+    /// ```
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let stream = spool::net::TcpStream::from_std(std::net::TcpStream::connect(listener.local_addr()?)?)?;
+    /// let std_stream = stream.into_std()?;
+    /// std_stream.set_nonblocking(false)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        Ok(self.io.into_inner())
     }
 
     /// The socket's async wrapper (for the hyper adapters' zero-copy read).
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     pub(crate) fn io(&self) -> &Async<std::net::TcpStream> {
+        &self.io
+    }
+}
+
+impl StreamSocket for TcpStream {
+    type Inner = std::net::TcpStream;
+    fn async_io(&self) -> &Async<std::net::TcpStream> {
+        &self.io
+    }
+}
+
+impl StreamSocket for &TcpStream {
+    type Inner = std::net::TcpStream;
+    fn async_io(&self) -> &Async<std::net::TcpStream> {
         &self.io
     }
 }
@@ -284,56 +374,13 @@ impl AsFd for TcpStream {
     }
 }
 
-/// The `AsyncRead`/`AsyncWrite` impls, written once for `TcpStream` and `&TcpStream`.
-macro_rules! impl_async_io {
-    ($ty:ty) => {
-        impl futures_io::AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_read_priv(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_read_vectored_priv(cx, bufs)
-            }
-        }
-
-        impl futures_io::AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_priv(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.poll_write_vectored_priv(cx, bufs)
-            }
-
-            /// Nothing is buffered: every write is a syscall.
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            /// Half-closes (`shutdown(Write)`): the peer reads end-of-file.
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown(Shutdown::Write))
-            }
-        }
-    };
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
 }
 
-impl_async_io!(TcpStream);
-impl_async_io!(&TcpStream);
+impl_async_read!(TcpStream, &TcpStream);
+impl_async_write!(TcpStream, &TcpStream);
+
+stream_halves!(TcpStream, "TcpStream");
