@@ -15,6 +15,7 @@
 //! | `spool_connections_open` | gauge | connections being served now |
 //! | `spool_connections_total` | counter | connections accepted |
 //! | `spool_limit_hits_total{limit}` | counter | requests refused / connections closed, per [`Limit`] |
+//! | `spool_log_lines_dropped_total` | counter | log lines the log's full queue dropped ([`crate::log`]) |
 //! | `spool_runtime_*` | gauge / counter | the hosting runtime's own figures ([`crate::Runtime::metrics_text`]) |
 
 use std::fmt::Write as _;
@@ -209,6 +210,12 @@ impl Metrics {
                 self.limit_hits(limit)
             );
         }
+        write_counter(
+            &mut out,
+            "spool_log_lines_dropped_total",
+            "Log lines dropped because the log's queue was full (stderr slower than the server).",
+            crate::log::dropped_lines(),
+        );
         out.push_str(runtime);
         out
     }
@@ -254,6 +261,7 @@ mod tests {
         assert!(page.contains("spool_http_request_duration_seconds_count 3"));
         assert!(page.contains("spool_limit_hits_total{limit=\"max_body\"} 1"));
         assert!(page.contains("spool_connections_open 0"));
+        assert!(page.contains("spool_log_lines_dropped_total 0\n"));
         assert!(page.ends_with("spool_runtime_workers 2\n"));
         // Every sample line is `name[{labels}] number`.
         for line in page.lines().filter(|l| !l.starts_with('#')) {

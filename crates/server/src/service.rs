@@ -148,6 +148,7 @@ fn access_log(line: &RequestLine, response: &Response<ResponseBody>, start: Inst
         version,
     } = line;
     tracing::info!(
+        target: crate::log::ACCESS_TARGET,
         peer = %info.peer,
         %method,
         %path,
