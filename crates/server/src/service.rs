@@ -52,10 +52,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
     type Error = Infallible;
     type Future = ServiceFuture;
 
-    fn call(&self, mut req: Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let routes = Arc::clone(&self.routes);
         let info = self.info;
-        req.extensions_mut().insert(info);
         // Counted from here, when hyper hands over the request headers, until the future is
         // dropped, finished or cancelled (an HTTP/2 client may reset the stream): the guard
         // keeps the in-flight count right on every path.
@@ -106,7 +105,7 @@ async fn guarded(
     start: Instant,
 ) -> Response<ResponseBody> {
     // Pinned in this future, which the service's one box already holds: no box of its own.
-    let handler = CatchUnwind(std::pin::pin!(routes.handle(req)));
+    let handler = CatchUnwind(std::pin::pin!(routes.handle(req, line.info)));
     let timeout = routes.request_timeout();
     let outcome = match timeout {
         None => Some(handler.await),

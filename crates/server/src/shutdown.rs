@@ -10,7 +10,9 @@
 //! (see [`crate::host::serve`]). What usually starts it all is [`shutdown_signal`].
 
 use std::future::Future;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher};
@@ -58,15 +60,39 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Er
 }
 
 /// Tracks every open connection so they can be drained at shutdown.
+///
+/// Dropping it (at the end of [`Drain::drain`], or without draining) ends the watch of every
+/// connection still open: each sees its channels closed, and is closed.
 #[derive(Debug)]
 pub(crate) struct Drain {
     graceful: GracefulShutdown,
+    /// Set before each channel below is sent on (or dropped), so a connection's watch can look
+    /// at the channels only when something happened ([`ConnWatch::watch`]).
+    stop: Arc<Stop>,
     /// Flipped to `true` when the deadline passes: connections still open then are dropped.
     /// Its receiver count doubles as the number of connections still open.
     force_close: watch::Sender<bool>,
     /// Flipped to `true` when the drain begins: connections not yet serving HTTP (still in their
     /// TLS handshake) have nothing in flight, and are dropped at once.
     draining: watch::Sender<bool>,
+}
+
+/// What has happened to a [`Drain`]'s channels, as plain flags: cheap to read on every poll of
+/// a connection, where polling the channels' futures would cost a lock each.
+#[derive(Debug, Default)]
+struct Stop {
+    /// `draining` was sent on or dropped.
+    draining: AtomicBool,
+    /// `force_close` was sent on or dropped.
+    forced: AtomicBool,
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        // The senders go with this struct: the watches must look at their channels.
+        self.stop.draining.store(true, Ordering::Release);
+        self.stop.forced.store(true, Ordering::Release);
+    }
 }
 
 /// How a [`Drain::drain`] ended.
@@ -82,6 +108,7 @@ pub(crate) enum DrainOutcome {
 #[derive(Debug)]
 pub(crate) struct ConnWatch {
     watcher: Watcher,
+    stop: Arc<Stop>,
     force_close: watch::Receiver<bool>,
     draining: watch::Receiver<bool>,
 }
@@ -97,6 +124,7 @@ impl Drain {
     pub(crate) fn new() -> Self {
         Drain {
             graceful: GracefulShutdown::new(),
+            stop: Arc::default(),
             force_close: watch::Sender::new(false),
             draining: watch::Sender::new(false),
         }
@@ -107,6 +135,7 @@ impl Drain {
     pub(crate) fn watch(&self) -> ConnWatch {
         ConnWatch {
             watcher: self.graceful.watcher(),
+            stop: Arc::clone(&self.stop),
             force_close: self.force_close.subscribe(),
             draining: self.draining.subscribe(),
         }
@@ -119,18 +148,22 @@ impl Drain {
 
     /// Asks every connection to finish gracefully and waits for them, for at most `timeout`;
     /// then closes whatever is left (waiting at most one more second for that to happen).
-    pub(crate) async fn drain(self, timeout: Duration, runtime: &dyn Runtime) -> DrainOutcome {
+    pub(crate) async fn drain(mut self, timeout: Duration, runtime: &dyn Runtime) -> DrainOutcome {
+        let graceful = std::mem::take(&mut self.graceful);
         let Drain {
-            graceful,
             force_close,
             draining,
-        } = self;
+            stop,
+            ..
+        } = &self;
+        stop.draining.store(true, Ordering::Release);
         // Nobody may be listening (no connection open): ignore that.
         let _ = draining.send(true);
         match race(graceful.shutdown(), runtime.sleep(timeout)).await {
             First::Left(()) => DrainOutcome::Drained,
             First::Right(()) => {
                 let open = force_close.receiver_count();
+                stop.forced.store(true, Ordering::Release);
                 // Nobody may be listening any more (the last connection just ended): ignore that.
                 let _ = force_close.send(true);
                 // Each connection task drops its connection the next time it runs; give them a
@@ -171,6 +204,7 @@ impl ConnWatch {
     {
         let ConnWatch {
             watcher,
+            stop,
             mut force_close,
             mut draining,
         } = self;
@@ -182,14 +216,27 @@ impl ConnWatch {
         let mut forced = std::pin::pin!(force_close.wait_for(|&forced| forced));
         let mut shutting_down = false;
         let mut guarding = true;
+        // The waker the channels' futures hold. While it is the one this poll is given, they
+        // need polling only once their flag in `stop` says something was sent (each poll of
+        // them takes the channel's lock); a new waker must be handed to them.
+        let mut registered: Option<Waker> = None;
         std::future::poll_fn(|cx| {
             if let Poll::Ready(output) = conn.as_mut().poll(cx) {
                 return Poll::Ready(Watched::Finished(output));
             }
-            if forced.as_mut().poll(cx).is_ready() {
+            let fresh = !registered
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()));
+            if fresh {
+                registered = Some(cx.waker().clone());
+            }
+            if (fresh || stop.forced.load(Ordering::Acquire)) && forced.as_mut().poll(cx).is_ready()
+            {
                 return Poll::Ready(Watched::ForcedClose);
             }
-            let mut shut_down_now = !shutting_down && drain_begun.as_mut().poll(cx).is_ready();
+            let mut shut_down_now = !shutting_down
+                && (fresh || stop.draining.load(Ordering::Acquire))
+                && drain_begun.as_mut().poll(cx).is_ready();
             if guarding {
                 match guard(cx) {
                     Poll::Pending => {}
