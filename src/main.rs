@@ -7,13 +7,11 @@
     clippy::undocumented_unsafe_blocks
 )]
 
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use server::{Config, RuntimeKind};
-use tracing_subscriber::EnvFilter;
 
 /// Spool: the Async Rust chapter's system made real — an HTTP/1.1 + HTTP/2 server on an async
 /// runtime. With no subcommand, `spool` runs `spool serve`.
@@ -148,7 +146,8 @@ fn serve(config: Config, inspect: InspectArgs) -> Result<(), Failure> {
         inspect::check_addr(addr, inspect.inspect_allow_remote, "--inspect-allow-remote")
             .map_err(Failure::usage)?;
     }
-    init_logging(&config.log);
+    // Kept until the host has returned: dropping it writes every line still queued.
+    let _log = init_logging(&config);
     match config.runtime {
         RuntimeKind::Tokio => {
             let shutdown = server::shutdown_signal()?;
@@ -190,16 +189,13 @@ fn serve(config: Config, inspect: InspectArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Logs go to stderr, so stdout stays free for anything a command prints as its result.
-fn init_logging(filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|error| {
-        // clap has already accepted the flag; this is the one check it cannot do for us.
-        let message = format!("invalid value '{filter}' for '--log <FILTER>': {error}");
-        clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).exit()
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+/// Logs go to stderr (through the log's queue, `server::log`), so stdout stays free for
+/// anything a command prints as its result.
+fn init_logging(config: &Config) -> server::log::LogGuard {
+    server::log::init(&config.log, config.log_format, config.log_queue_lines).unwrap_or_else(
+        |error| {
+            // clap has already accepted the flag; this is the one check it cannot do for us.
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, error.to_string()).exit()
+        },
+    )
 }

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::log::{LogFormat, DEFAULT_QUEUE_LINES};
+
 /// The address served when `--addr` and `SPOOL_ADDR` are absent.
 pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 /// The largest request body accepted (1 MiB, `--max-body`); larger ones get
@@ -56,9 +58,31 @@ pub struct Config {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 
-    /// Log filter, in tracing's EnvFilter syntax (e.g. `debug`, `info,server=debug`).
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `debug`, `info,server=debug`). The one
+    /// line per request has the target `spool::access`: `info,spool::access=off` silences it.
     #[arg(long, env = "RUST_LOG", default_value = "info", value_name = "FILTER")]
     pub log: String,
+
+    /// How log lines are written to stderr: `text`, or `json` (one object per line; an access
+    /// line has peer, method, path, protocol, tls, status, bytes, duration).
+    #[arg(
+        long,
+        env = "SPOOL_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    /// Log lines queued for the log's writer thread; when stderr is slower than the server and
+    /// the queue is full, lines are dropped (counted in /metrics) rather than waited for.
+    #[arg(
+        long,
+        default_value_t = DEFAULT_QUEUE_LINES,
+        value_parser = parse_queue_lines,
+        value_name = "N"
+    )]
+    pub log_queue_lines: usize,
 
     /// How long a graceful shutdown waits for in-flight requests before closing what is left
     /// (e.g. `10s`, `500ms`, `2m`; a plain number means seconds).
@@ -211,6 +235,8 @@ impl Default for Config {
             runtime: RuntimeKind::Tokio,
             workers: None,
             log: "info".to_owned(),
+            log_format: LogFormat::Text,
+            log_queue_lines: DEFAULT_QUEUE_LINES,
             shutdown_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -308,6 +334,16 @@ fn parse_max_connections(input: &str) -> Result<usize, String> {
         Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
         _ => Err(format!(
             "invalid connection count `{input}`: expected a whole number from 1 to 1000000"
+        )),
+    }
+}
+
+/// `--log-queue-lines`: 1 to 10 000 000 lines.
+fn parse_queue_lines(input: &str) -> Result<usize, String> {
+    match input.trim().parse::<usize>() {
+        Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid line count `{input}`: expected a whole number from 1 to 10000000"
         )),
     }
 }

@@ -32,6 +32,7 @@
 mod config;
 mod conn;
 mod host;
+pub mod log;
 mod metrics;
 mod routes;
 mod rt;

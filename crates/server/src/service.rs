@@ -11,17 +11,17 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use tokio::sync::watch;
 
 use crate::conn::{Activity, ConnInfo, SentBody};
 use crate::metrics::Limit;
 use crate::routes::{text, ResponseBody, Routes};
-use crate::rt::{race, First};
+use crate::rt::{BoxFuture, Runtime};
 
 /// The future returned by [`HttpService`]; named (boxed) so hosts can write bounds on it.
 pub(crate) type ServiceFuture =
@@ -66,10 +66,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
     type Error = Infallible;
     type Future = ServiceFuture;
 
-    fn call(&self, mut req: Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
         let routes = Arc::clone(&self.routes);
         let info = self.info;
-        req.extensions_mut().insert(info);
         // Counted from here, when hyper hands over the request headers, until the future is
         // dropped, finished or cancelled (an HTTP/2 client may reset the stream): the guard
         // keeps the in-flight count right on every path.
@@ -82,7 +81,8 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
             let line = RequestLine {
                 info,
                 method: req.method().clone(),
-                path: req.uri().path().to_owned(),
+                // A `Uri` clone shares its bytes: no copy of the path per request.
+                uri: req.uri().clone(),
                 version: req.version(),
             };
             let response = if let Some(refusal) = crate::validate::check(&req) {
@@ -93,13 +93,13 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 // connection rather than read the rest; HTTP/2 resets the stream.
                 routes.too_large()
             } else {
-                guarded(&routes, req, &line).await
+                guarded(&routes, req, &line, start).await
             };
             let elapsed = start.elapsed();
             routes
                 .metrics()
                 .record_request(line.version, response.status(), elapsed);
-            access_log(&line, &response, start);
+            access_log(&line, &response, elapsed);
             let mut response = response;
             if line.version <= Version::HTTP_11 && *draining.borrow() {
                 response
@@ -117,37 +117,32 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
 struct RequestLine {
     info: ConnInfo,
     method: Method,
-    path: String,
+    uri: Uri,
     version: Version,
 }
 
 /// Runs the route for `req` under the request timeout and the panic guard: a handler that
-/// panics is answered 500, one that runs past `--request-timeout` is cancelled and answered 503.
+/// panics is answered 500, one that runs past `--request-timeout` (counted from `start`) is
+/// cancelled and answered 503.
 async fn guarded(
     routes: &Arc<Routes>,
     req: Request<hyper::body::Incoming>,
     line: &RequestLine,
+    start: Instant,
 ) -> Response<ResponseBody> {
-    let handler = {
-        let routes = Arc::clone(routes);
-        Box::pin(async move { routes.handle(req).await })
-    };
+    // Pinned in this future, which the service's one box already holds: no box of its own.
+    let handler = CatchUnwind(std::pin::pin!(routes.handle(req, line.info)));
     let timeout = routes.request_timeout();
     let outcome = match timeout {
-        None => Some(CatchUnwind(handler).await),
+        None => Some(handler.await),
         // Dropping the handler's future is what cancels it: whatever it awaits (a sleep, a
         // blocking job's result, a body read) is dropped with it. CPU burnt inline
         // (`/work?mode=inline`) cannot be interrupted: it holds the worker and nothing else
         // runs, the timer included, until it returns.
-        Some(limit) => match race(CatchUnwind(handler), routes.runtime().sleep(limit)).await {
-            First::Left(outcome) => Some(outcome),
-            First::Right(()) => None,
-        },
+        Some(limit) => within(handler, start + limit, routes.runtime().as_ref()).await,
     };
-    let RequestLine {
-        info, method, path, ..
-    } = line;
-    let peer = info.peer;
+    let peer = line.info.peer;
+    let (method, path) = (&line.method, line.uri.path());
     match outcome {
         Some(Ok(response)) => response,
         Some(Err(_panic)) => {
@@ -165,25 +160,41 @@ async fn guarded(
     }
 }
 
-/// The one log line per request.
-fn access_log(line: &RequestLine, response: &Response<ResponseBody>, start: Instant) {
-    let RequestLine {
-        info,
-        method,
-        path,
-        version,
-    } = line;
-    tracing::info!(
-        peer = %info.peer,
-        %method,
-        %path,
-        protocol = ?version,
-        tls = info.tls,
-        status = response.status().as_u16(),
-        bytes = response.body().size_hint().exact().unwrap_or(0),
-        duration = ?start.elapsed(),
-        "request"
-    );
+/// Runs `work` until it finishes (`Some`) or `deadline` passes (`None`, and `work` is dropped).
+///
+/// The timer is armed only once `work` has returned `Pending`: most requests are answered in
+/// their first poll, and then no timer is registered and cancelled for them at all. The
+/// deadline is still counted from the request's start, so a handler gets exactly its limit.
+async fn within<F: Future + Unpin>(
+    mut work: F,
+    deadline: Instant,
+    runtime: &dyn Runtime,
+) -> Option<F::Output> {
+    let mut timer: Option<BoxFuture<()>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = Pin::new(&mut work).poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let timer = timer.get_or_insert_with(|| {
+            runtime.sleep(deadline.saturating_duration_since(Instant::now()))
+        });
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// The one log line per request ([`crate::log::access`]).
+fn access_log(line: &RequestLine, response: &Response<ResponseBody>, elapsed: Duration) {
+    crate::log::access(&crate::log::AccessLine {
+        peer: line.info.peer,
+        method: line.method.as_str(),
+        path: line.uri.path(),
+        protocol: line.version,
+        tls: line.info.tls,
+        status: response.status().as_u16(),
+        bytes: response.body().size_hint().exact().unwrap_or(0),
+        duration: elapsed,
+    });
 }
 
 /// Polls a future inside `catch_unwind`, turning a panic into `Err(payload)`.
@@ -209,6 +220,59 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rt::BlockingJob;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Sleeps on tokio, counting the timers asked for.
+    #[derive(Default)]
+    struct CountingRuntime {
+        sleeps: AtomicUsize,
+    }
+
+    impl Runtime for CountingRuntime {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+            self.sleeps.fetch_add(1, Ordering::Relaxed);
+            Box::pin(tokio::time::sleep(duration))
+        }
+        fn spawn_blocking(&self, _: BlockingJob) -> BoxFuture<std::thread::Result<()>> {
+            unreachable!("not used here")
+        }
+    }
+
+    #[tokio::test]
+    async fn within_arms_no_timer_for_work_done_at_once() {
+        let runtime = CountingRuntime::default();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(
+            within(Box::pin(async { 7 }), deadline, &runtime).await,
+            Some(7)
+        );
+        assert_eq!(runtime.sleeps.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn within_cancels_work_past_the_deadline_counted_from_the_start() {
+        let runtime = CountingRuntime::default();
+        let start = Instant::now();
+        let slow = Box::pin(tokio::time::sleep(Duration::from_secs(60)));
+        assert_eq!(
+            within(slow, start + Duration::from_millis(50), &runtime).await,
+            None
+        );
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        assert!(start.elapsed() < Duration::from_secs(30));
+        assert_eq!(runtime.sleeps.load(Ordering::Relaxed), 1);
+        // Work that waits, then finishes in time, is not cut.
+        let waits = Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            3
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(within(waits, deadline, &runtime).await, Some(3));
+    }
 
     #[tokio::test]
     async fn catch_unwind_turns_a_panic_into_an_error() {

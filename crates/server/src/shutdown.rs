@@ -21,7 +21,9 @@
 //!    and whatever is still open at `--shutdown-timeout` is closed.
 
 use std::future::Future;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown, Watcher};
@@ -99,9 +101,15 @@ fn tokio_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
 }
 
 /// Tracks every open connection so they can be drained at shutdown.
+///
+/// Dropping it (at the end of [`Drain::drain`], or without draining) ends the watch of every
+/// connection still open: each sees its channels closed, and is closed.
 #[derive(Debug)]
 pub(crate) struct Drain {
     graceful: GracefulShutdown,
+    /// Set before each channel below is sent on (or dropped), so a connection's watch can look
+    /// at the channels only when something happened ([`ConnWatch::watch`]).
+    stop: Arc<Stop>,
     /// Flipped to `true` when the deadline passes: connections still open then are dropped.
     /// Its receiver count doubles as the number of connections still open.
     force_close: watch::Sender<bool>,
@@ -111,6 +119,27 @@ pub(crate) struct Drain {
     draining: watch::Sender<bool>,
     /// Flipped to `true` after [`DRAIN_GRACE`]: connections shut down gracefully.
     closing: watch::Sender<bool>,
+}
+
+/// What has happened to a [`Drain`]'s channels, as plain flags: cheap to read on every poll of
+/// a connection, where polling the channels' futures would cost a lock each.
+#[derive(Debug, Default)]
+struct Stop {
+    /// `draining` was sent on or dropped.
+    draining: AtomicBool,
+    /// `closing` was sent on or dropped.
+    closing: AtomicBool,
+    /// `force_close` was sent on or dropped.
+    forced: AtomicBool,
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        // The senders go with this struct: the watches must look at their channels.
+        self.stop.draining.store(true, Ordering::Release);
+        self.stop.closing.store(true, Ordering::Release);
+        self.stop.forced.store(true, Ordering::Release);
+    }
 }
 
 /// How a [`Drain::drain`] ended.
@@ -126,6 +155,7 @@ pub(crate) enum DrainOutcome {
 #[derive(Debug)]
 pub(crate) struct ConnWatch {
     watcher: Watcher,
+    stop: Arc<Stop>,
     force_close: watch::Receiver<bool>,
     draining: watch::Receiver<bool>,
     closing: watch::Receiver<bool>,
@@ -142,6 +172,7 @@ impl Drain {
     pub(crate) fn new() -> Self {
         Drain {
             graceful: GracefulShutdown::new(),
+            stop: Arc::default(),
             force_close: watch::Sender::new(false),
             draining: watch::Sender::new(false),
             closing: watch::Sender::new(false),
@@ -153,6 +184,7 @@ impl Drain {
     pub(crate) fn watch(&self) -> ConnWatch {
         ConnWatch {
             watcher: self.graceful.watcher(),
+            stop: Arc::clone(&self.stop),
             force_close: self.force_close.subscribe(),
             draining: self.draining.subscribe(),
             closing: self.closing.subscribe(),
@@ -166,25 +198,30 @@ impl Drain {
 
     /// Asks every connection to finish gracefully and waits for them, for at most `timeout`;
     /// then closes whatever is left (waiting at most one more second for that to happen).
-    pub(crate) async fn drain(self, timeout: Duration, runtime: &dyn Runtime) -> DrainOutcome {
+    pub(crate) async fn drain(mut self, timeout: Duration, runtime: &dyn Runtime) -> DrainOutcome {
+        let graceful = std::mem::take(&mut self.graceful);
         let Drain {
-            graceful,
             force_close,
             draining,
             closing,
-        } = self;
+            stop,
+            ..
+        } = &self;
         let started = std::time::Instant::now();
+        stop.draining.store(true, Ordering::Release);
         // Nobody may be listening (no connection open): ignore these sends' errors.
         let _ = draining.send(true);
         // Step 1; it ends early once every connection has closed.
         let grace = DRAIN_GRACE.min(timeout / 2);
         let _ = race(force_close.closed(), runtime.sleep(grace)).await;
+        stop.closing.store(true, Ordering::Release);
         let _ = closing.send(true);
         let left = timeout.saturating_sub(started.elapsed());
         match race(graceful.shutdown(), runtime.sleep(left)).await {
             First::Left(()) => DrainOutcome::Drained,
             First::Right(()) => {
                 let open = force_close.receiver_count();
+                stop.forced.store(true, Ordering::Release);
                 // Nobody may be listening any more (the last connection just ended): ignore that.
                 let _ = force_close.send(true);
                 // Each connection task drops its connection the next time it runs; give them a
@@ -230,6 +267,7 @@ impl ConnWatch {
     {
         let ConnWatch {
             watcher,
+            stop,
             mut force_close,
             mut closing,
             ..
@@ -241,14 +279,27 @@ impl ConnWatch {
         let mut drain_begun = std::pin::pin!(closing.wait_for(|&closing| closing));
         let mut forced = std::pin::pin!(force_close.wait_for(|&forced| forced));
         let mut shutting_down = false;
+        // The waker the channels' futures hold. While it is the one this poll is given, they
+        // need polling only once their flag in `stop` says something was sent (each poll of
+        // them takes the channel's lock); a new waker must be handed to them.
+        let mut registered: Option<Waker> = None;
         std::future::poll_fn(|cx| {
             if let Poll::Ready(output) = conn.as_mut().poll(cx) {
                 return Poll::Ready(Watched::Finished(output));
             }
-            if forced.as_mut().poll(cx).is_ready() {
+            let fresh = !registered
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()));
+            if fresh {
+                registered = Some(cx.waker().clone());
+            }
+            if (fresh || stop.forced.load(Ordering::Acquire)) && forced.as_mut().poll(cx).is_ready()
+            {
                 return Poll::Ready(Watched::ForcedClose);
             }
-            let mut shut_down_now = !shutting_down && drain_begun.as_mut().poll(cx).is_ready();
+            let mut shut_down_now = !shutting_down
+                && (fresh || stop.closing.load(Ordering::Acquire))
+                && drain_begun.as_mut().poll(cx).is_ready();
             // Still polled after a shutdown began: the send timeout watches the responses a
             // graceful shutdown waits for.
             match guard(cx) {

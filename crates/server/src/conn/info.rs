@@ -4,8 +4,7 @@ use std::net::SocketAddr;
 
 /// What the service knows of the connection a request came on.
 ///
-/// Each request carries it in its extensions (`req.extensions().get::<ConnInfo>()`), so a
-/// route can ask without the routes' signatures naming connections.
+/// The service hands it to the routes with each request (`Routes::handle`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ConnInfo {
     /// The client's address.

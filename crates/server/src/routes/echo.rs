@@ -29,7 +29,11 @@ struct Echo<'a> {
 }
 
 /// The request as JSON; `405` for another method, `413` for a body over `--max-body`.
-pub(super) async fn answer<B>(routes: &Routes, req: Request<B>) -> Response<ResponseBody>
+pub(super) async fn answer<B>(
+    routes: &Routes,
+    req: Request<B>,
+    info: ConnInfo,
+) -> Response<ResponseBody>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -49,12 +53,6 @@ where
         return routes.too_large();
     }
     let (parts, body) = req.into_parts();
-    // Absent when the routes are called without a connection (unit tests): plain text then.
-    let info = parts
-        .extensions
-        .get::<ConnInfo>()
-        .copied()
-        .unwrap_or_default();
     let body = match read_body(body, routes.max_body).await {
         Ok(body) => body,
         Err(ReadBodyError::TooLarge) => return routes.too_large(),
