@@ -66,7 +66,8 @@ async fn connection(addr: SocketAddr, proto: Proto, uri: http::Uri, count: usize
     let io = TokioIo::new(tcp);
     let request = || {
         http::Request::get(uri.clone())
-            .header("host", "log-test")
+            // The same authority as the URI's: HTTP/2's `:authority` and `host` must agree.
+            .header("host", addr.to_string())
             .body(Empty::<Bytes>::new())
             .unwrap()
     };
