@@ -78,6 +78,8 @@ pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
     /// Where `spawn` was called (`#[track_caller]`).
     pub(crate) location: &'static Location<'static>,
+    /// A local (`!Send`) task: the thread that may poll and drop it.
+    pub(crate) owner_thread: Option<std::thread::ThreadId>,
 }
 
 impl TaskMeta {
@@ -85,6 +87,15 @@ impl TaskMeta {
         TaskMeta {
             id: TaskId::next(),
             location,
+            owner_thread: None,
+        }
+    }
+
+    /// The metadata of a local task, owned by the calling thread.
+    pub(crate) fn new_local(location: &'static Location<'static>) -> Self {
+        TaskMeta {
+            owner_thread: Some(std::thread::current().id()),
+            ..Self::new(location)
         }
     }
 }
@@ -164,7 +175,7 @@ pub struct Task<T> {
 
 impl<T> Task<T> {
     pub(crate) fn new(inner: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
-        let TaskMeta { id, location } = *inner.metadata();
+        let TaskMeta { id, location, .. } = *inner.metadata();
         Task {
             inner: inner.fallible(),
             id,

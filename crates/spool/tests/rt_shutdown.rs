@@ -88,6 +88,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only;
     fn dropping_a_task_cancels_it(rt) {
         let counter = DropCounter::default();
         let tracked = counter.track();
