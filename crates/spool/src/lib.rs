@@ -145,6 +145,57 @@ where
     task
 }
 
+/// Spawns a `!Send` task on the calling thread's runtime; it runs on this thread only.
+///
+/// Allowed on a current-thread runtime (inside [`Runtime::block_on`] or its tasks) and on any
+/// worker of a multi-thread runtime (inside a task): the task then belongs to that worker, is
+/// never stolen by another, and a wake-up from any other thread sends it back to its worker.
+/// Its [`Task`] handle is `Send` only if the output is.
+///
+/// # Panics
+///
+/// Anywhere else: outside any runtime, on a blocking-pool thread, or in `block_on` of a
+/// multi-thread runtime (that thread runs no tasks, so nothing could ever poll this one).
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let rt = spool::Builder::new_current_thread().build()?;
+/// let total = rt.block_on(async {
+///     let shared = Rc::new(RefCell::new(0)); // !Send: cannot go to spool::spawn
+///     let tasks: Vec<_> = (1..=10)
+///         .map(|i| {
+///             let shared = shared.clone();
+///             spool::spawn_local(async move { *shared.borrow_mut() += i })
+///         })
+///         .collect();
+///     for task in tasks {
+///         task.await.unwrap();
+///     }
+///     let total = *shared.borrow();
+///     total
+/// });
+/// assert_eq!(total, 55);
+/// # std::io::Result::Ok(())
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match scheduler::Shared::spawn_local(future, Location::caller()) {
+        Some(task) => task,
+        None => panic!(
+            "spool::spawn_local called outside a thread that runs tasks: a !Send task must stay \
+             on the thread that spawned it, so it can only be spawned inside a current-thread \
+             runtime's block_on or a multi-thread runtime's task (a multi-thread runtime's \
+             block_on thread runs no tasks); use spool::spawn for Send futures"
+        ),
+    }
+}
+
 /// Runs a blocking or CPU-heavy closure on the current runtime's blocking pool (else the default
 /// runtime's), so that it does not hold a worker. Panics are reported like tasks'.
 ///

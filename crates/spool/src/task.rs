@@ -303,3 +303,16 @@ impl<F: Future> Future for TaskFuture<F> {
         }
     }
 }
+
+/// tokio's name for [`Task`]: `spool::task::JoinHandle<T>` is the same type.
+///
+/// ```
+/// let rt = spool::Runtime::new()?;
+/// let handle: spool::task::JoinHandle<u8> = rt.spawn(async { 1 });
+/// assert_eq!(rt.block_on(handle), Ok(1));
+/// # std::io::Result::Ok(())
+/// ```
+pub type JoinHandle<T> = Task<T>;
+
+// tokio's paths for the spawning functions: `spool::task::spawn` is `spool::spawn`, and so on.
+pub use crate::{spawn, spawn_blocking, spawn_local, yield_now};

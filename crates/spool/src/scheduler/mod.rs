@@ -297,6 +297,23 @@ impl Shared {
         (runnable, Task::new(task))
     }
 
+    /// Spawns a local (`!Send`) task owned by the calling thread's worker; `None` when the
+    /// thread is not a worker (nor a current-thread runtime's `block_on` thread).
+    pub(crate) fn spawn_local<F>(
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Option<Task<F::Output>>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let local = context::worker()?;
+        let (runnable, task) = local.shared.create_local_task(&local, future, location);
+        drop(local);
+        runnable.schedule();
+        Some(task)
+    }
+
     /// The schedule function of every task of this runtime: where a woken (or new) task goes.
     /// `yielded`: the task woke itself while it was running. `owner`: the worker a local
     /// (`!Send`) task belongs to, `None` for the others.
