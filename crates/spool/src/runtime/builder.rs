@@ -309,7 +309,7 @@ impl Builder {
             self.current_thread,
         ));
         if self.start_paused {
-            // STEP3: pause the clock
+            shared.driver().timers().clock().pause();
         }
         if self.current_thread {
             let deque = deques.into_iter().next().expect("one worker");

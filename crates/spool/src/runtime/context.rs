@@ -124,6 +124,21 @@ pub(crate) fn driver() -> Arc<Driver> {
     with_handle(|handle| handle.shared.driver().clone())
 }
 
+/// Now on the current runtime's clock (`time/clock.rs`); the real clock outside any runtime
+/// (the default runtime's clock is never paused, so it is not started for this).
+pub(crate) fn clock_now() -> std::time::Instant {
+    CONTEXT
+        .try_with(|cx| {
+            cx.handle
+                .borrow()
+                .as_ref()
+                .map(|handle| handle.shared.driver().timers().clock().now())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(std::time::Instant::now)
+}
+
 /// This thread's worker, if it is a worker of some Spool runtime.
 pub(crate) fn worker() -> Option<Rc<Local>> {
     CONTEXT

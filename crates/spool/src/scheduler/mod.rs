@@ -136,11 +136,17 @@ impl Local {
     /// Whether this worker has anything to run: its queue, its local tasks (inbox included),
     /// or (current-thread) `block_on`'s future.
     pub(crate) fn has_tasks(&self) -> bool {
-        let remote = &self.shared.remotes[self.index];
+        self.has_runnable_tasks()
+            || self.shared.remotes[self.index]
+                .main_woken
+                .load(Ordering::SeqCst)
+    }
+
+    /// Whether this worker's queue or local tasks (inbox included) have a task.
+    pub(crate) fn has_runnable_tasks(&self) -> bool {
         self.queue.has_tasks()
             || !self.pinned.borrow().is_empty()
-            || !remote.inbox.is_empty()
-            || remote.main_woken.load(Ordering::SeqCst)
+            || !self.shared.remotes[self.index].inbox.is_empty()
     }
 }
 
@@ -232,10 +238,29 @@ impl Shared {
         self.unpark_worker(0);
     }
 
+    /// Whether `block_on`'s future was woken (a hint; [`take_main_woken`](Self::take_main_woken)
+    /// consumes it).
+    pub(crate) fn main_woken(&self) -> bool {
+        self.remotes[0].main_woken.load(Ordering::Relaxed)
+    }
+
     /// Consumes `block_on`'s wake-up, if there is one.
     pub(crate) fn take_main_woken(&self) -> bool {
-        let flag = &self.remotes[0].main_woken;
-        flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::SeqCst)
+        self.remotes[0].main_woken.swap(false, Ordering::SeqCst)
+    }
+
+    /// Auto-advance (`time/clock.rs`): on a current-thread runtime whose clock is paused, with
+    /// nothing to run, the deadline to move the clock to: the next timer's. `Err(())` while the
+    /// blocking pool works (its result may come before any timer: wait for it, in real time).
+    pub(crate) fn auto_advance_target(&self) -> Result<Option<Instant>, ()> {
+        if !self.current_thread || !self.driver.timers().clock().is_paused() {
+            return Ok(None);
+        }
+        let blocking = self.blocking.counts();
+        if blocking.queued > 0 || blocking.threads > blocking.idle {
+            return Err(());
+        }
+        Ok(self.driver.timers().next_deadline())
     }
 
     /// Creates a task on this runtime without scheduling it. The caller schedules the returned

@@ -173,12 +173,20 @@ pub(crate) fn block_on<F: Future>(
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     shared.wake_main();
+    // The future is polled when woken, once the tasks ready here have run (so that what woke
+    // them, `time::advance` say, sees their effects), or after MAINTENANCE_INTERVAL tasks.
+    let mut since_poll = 0;
     loop {
-        if shared.take_main_woken() {
+        if shared.main_woken()
+            && (since_poll >= MAINTENANCE_INTERVAL || !worker.local.has_runnable_tasks())
+            && shared.take_main_woken()
+        {
+            since_poll = 0;
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
         }
+        since_poll += 1;
         if shared.is_shutdown() {
             // Cannot happen while `block_on` borrows the runtime; wait for the future alone.
             drop(guard);
@@ -482,7 +490,16 @@ impl Site for ParkSite<'_> {
     fn sleep(&self, parker: &Parker) {
         match self.shared.driver.try_lock() {
             Some(mut driver) => parker.park_driver(|| {
-                driver.turn(None);
+                match self.shared.auto_advance_target() {
+                    Ok(None) => driver.turn(None),
+                    // A paused clock and nothing to run: jump to the next timer and fire it.
+                    Ok(Some(deadline)) => {
+                        self.shared.driver.timers().clock().advance_to(deadline);
+                        driver.turn(Some(Duration::ZERO))
+                    }
+                    // Paused, but the blocking pool works: look again in a millisecond.
+                    Err(()) => driver.turn(Some(Duration::from_millis(1))),
+                };
             }),
             None => parker.park_condvar(),
         }
