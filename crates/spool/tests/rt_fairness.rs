@@ -144,6 +144,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only; // it waits for the tasks to be polled outside block_on
     fn drop_runtime_drops_yielding_tasks(rt) {
         // Deferred (yielded) tasks are held by their worker, outside every queue: shutdown must
         // drop them like queued ones.

@@ -147,6 +147,18 @@ pub(crate) fn worker() -> Option<Rc<Local>> {
         .flatten()
 }
 
+/// Whether the calling thread is a worker of the runtime `shared`.
+pub(crate) fn is_worker_of(shared: &Arc<crate::scheduler::Shared>) -> bool {
+    CONTEXT
+        .try_with(|cx| {
+            cx.worker
+                .borrow()
+                .as_ref()
+                .is_some_and(|local| local.is_worker_of(shared))
+        })
+        .unwrap_or(false)
+}
+
 /// Whether the calling thread is a worker of some Spool runtime.
 pub(crate) fn is_worker() -> bool {
     CONTEXT

@@ -9,7 +9,9 @@
 //! Dropping a runtime shuts it down: new work is refused, the workers finish the poll they are
 //! in and exit, every task still queued or waiting has its future dropped (its handle reports
 //! [`JoinError::Cancelled`](crate::JoinError::Cancelled)), and the threads are joined. Blocking
-//! closures already running are waited for; use [`Runtime::shutdown_timeout`] to bound that.
+//! closures already running are waited for; use [`Runtime::shutdown_timeout`] to bound that, or
+//! [`Runtime::shutdown_background`] not to wait at all. Dropping a runtime inside one of its own
+//! tasks would wait for itself: it panics instead, saying so (after a background shutdown).
 
 mod builder;
 pub(crate) mod context;
@@ -248,6 +250,28 @@ impl Runtime {
         clean
     }
 
+    /// Shuts the runtime down without waiting for anything: new work is refused, queued and
+    /// waiting tasks are dropped, and threads still busy (a worker inside a poll, a blocking
+    /// closure) finish on their own, detached. The same as `shutdown_timeout(Duration::ZERO)`;
+    /// unlike dropping the runtime, it may be called from inside one of its own tasks.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_background();
+    /// assert!(spool::block_on(task).unwrap_err().is_cancelled());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
+    /// Whether the calling thread is one of this runtime's workers (then `drop` would wait for
+    /// itself).
+    fn on_own_worker(&self) -> bool {
+        context::is_worker_of(&self.handle.shared)
+    }
+
     /// Current-thread: drops the tasks still queued on the core (after `shutdown`).
     fn drain_core(&mut self) {
         if let Some(slot) = &self.core {
@@ -263,6 +287,20 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         if self.shut_down {
             return; // already shut down by shutdown_timeout
+        }
+        if self.on_own_worker() {
+            // Joining the workers would wait for this one, forever. Stop what can be stopped,
+            // then say why (unless already unwinding: a second panic would abort).
+            self.shut_down = true;
+            self.handle.shared.shutdown(Some(Duration::ZERO));
+            if !std::thread::panicking() {
+                panic!(
+                    "spool: a Runtime was dropped inside one of its own tasks; dropping waits \
+                     for its worker threads to stop, and this one would wait for itself \
+                     forever. Drop it outside the runtime, or call Runtime::shutdown_background"
+                );
+            }
+            return;
         }
         self.handle.shared.shutdown(None);
         self.drain_core();

@@ -142,6 +142,11 @@ impl Local {
                 .load(Ordering::SeqCst)
     }
 
+    /// Whether this is a worker of `shared`.
+    pub(crate) fn is_worker_of(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(&self.shared, shared)
+    }
+
     /// Whether this worker's queue or local tasks (inbox included) have a task.
     pub(crate) fn has_runnable_tasks(&self) -> bool {
         self.queue.has_tasks()
