@@ -116,6 +116,7 @@ pub use blocking::{DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 pub use detector::{BlockingReport, DEFAULT_THRESHOLD};
 pub use metrics::{PollSpan, RuntimeMetrics, WorkerMetrics};
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
+pub use spool_macros::{main, test};
 pub use task::{JoinError, Task, TaskId};
 pub use yield_now::{yield_now, YieldNow};
 

@@ -119,6 +119,39 @@ impl Builder {
         self
     }
 
+    /// Accepted for tokio compatibility: I/O and timers are always enabled on a Spool runtime.
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_current_thread().enable_all().build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn enable_all(&mut self) -> &mut Self {
+        self
+    }
+
+    /// Accepted for tokio compatibility: I/O is always enabled.
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_multi_thread().enable_io().build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn enable_io(&mut self) -> &mut Self {
+        self
+    }
+
+    /// Accepted for tokio compatibility: timers are always enabled.
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_multi_thread().enable_time().build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn enable_time(&mut self) -> &mut Self {
+        self
+    }
+
     /// Number of worker threads (default: the number of cores). `1` is the chapter's
     /// one-thread queue. Zero is rejected by [`build`](Self::build).
     ///
