@@ -90,6 +90,11 @@ impl Detector {
         self.threshold.is_some()
     }
 
+    /// The threshold, if the detector is on.
+    pub(crate) fn threshold(&self) -> Option<Duration> {
+        self.threshold
+    }
+
     /// Polls reported so far.
     pub(crate) fn hits(&self) -> u64 {
         self.hits.load(Relaxed)

@@ -55,9 +55,12 @@
 //! The free functions ([`spawn`], [`spawn_blocking`], [`time::sleep`]) use the runtime the calling
 //! thread is in (a worker, a blocking thread, inside [`Runtime::block_on`] or [`Handle::enter`]),
 //! else the default runtime. Build your own with [`Runtime::builder`] to choose the number of
-//! workers (`worker_threads(1)` is the chapter's one-thread queue), the blocking pool's size, the
-//! detector's threshold, and to drop everything at a known point (dropping a [`Runtime`] cancels
-//! its tasks and joins its threads).
+//! workers, the blocking pool's size, the detector's threshold, and to drop everything at a known
+//! point (dropping a [`Runtime`] cancels its tasks and joins its threads).
+//! [`Builder::new_current_thread`] builds the chapter's one-thread queue for real: no worker
+//! threads, everything runs on the thread in [`Runtime::block_on`]; only there can the clock be
+//! paused for tests ([`time::pause`]). `!Send` futures run with [`spawn_local`]. The
+//! [`main`] and [`test`] attributes build a runtime around an `async fn`, as tokio's do.
 //!
 //! # What is written by hand
 //!

@@ -359,33 +359,26 @@ impl Shared {
             discard(runnable);
             return;
         }
-        let local = context::worker().filter(|local| Arc::ptr_eq(&local.shared, self));
-        if let Some(owner) = owner {
-            match local {
-                // On its owner: the owner's own list, never stolen.
-                Some(local) if local.index == owner => {
-                    local.pinned.borrow_mut().push_back(runnable)
+        // On one of this runtime's workers: its own queues. (Nothing in here drops a task or
+        // runs user code, so the context may stay borrowed.) Else the task comes back.
+        let runnable = context::with_worker(|local| {
+            let Some(local) = local.filter(|local| Arc::ptr_eq(&local.shared, self)) else {
+                return Some(runnable);
+            };
+            if let Some(owner) = owner {
+                if local.index != owner {
+                    return Some(runnable);
                 }
-                // Anywhere else: the owner's inbox, and the owner woken.
-                _ => {
-                    self.remotes[owner].inbox.push(runnable);
-                    self.unpark_worker(owner);
-                    // The owner drains its inbox when it exits at shutdown: a task pushed after
-                    // that must not linger (see `discard`).
-                    if self.is_shutdown() {
-                        self.drain_inbox(owner);
-                    }
-                }
+                // A local task on its owner: the owner's own list, never stolen.
+                local.pinned.borrow_mut().push_back(runnable);
+                return None;
             }
-            return;
-        }
-        if let Some(local) = local {
             if yielded {
                 // It yielded to let others run: deferred until nothing else is ready (not
                 // even in the injection queue). No wake-up: this worker comes back to it
                 // before it could park.
                 local.deferred.borrow_mut().push(runnable);
-                return;
+                return None;
             }
             // The LIFO slot: runs next, cache-warm. Its previous occupant went to the
             // stealable deque: somebody idle may take it.
@@ -393,6 +386,20 @@ impl Shared {
             // With one worker nobody else could take it.
             if stealable && !local.in_park.get() && self.remotes.len() > 1 {
                 self.notify_parked();
+            }
+            None
+        });
+        let Some(runnable) = runnable else {
+            return;
+        };
+        if let Some(owner) = owner {
+            // A local task anywhere but on its owner: the owner's inbox, and the owner woken.
+            self.remotes[owner].inbox.push(runnable);
+            self.unpark_worker(owner);
+            // The owner drains its inbox when it exits at shutdown: a task pushed after that
+            // must not linger (see `discard`).
+            if self.is_shutdown() {
+                self.drain_inbox(owner);
             }
             return;
         }

@@ -185,6 +185,7 @@ pub(crate) fn block_on<F: Future>(
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
+            worker.poll_clock = None; // that poll was not a task's
         }
         since_poll += 1;
         if shared.is_shutdown() {
@@ -205,6 +206,10 @@ struct WorkerLoop {
     idle: IdleWorker,
     lifo_polls: u32,
     rng: u64,
+    /// When the last timed poll ended, if the worker has done nothing else since.
+    poll_clock: Option<Instant>,
+    /// Polls ending before this are shorter than the detector's threshold (`run_task`).
+    detector_bound: Option<Instant>,
 }
 
 impl WorkerLoop {
@@ -217,6 +222,8 @@ impl WorkerLoop {
             idle: core.idle,
             lifo_polls: core.lifo_polls,
             rng: core.rng,
+            poll_clock: None,
+            detector_bound: None,
         }
     }
 
@@ -410,9 +417,21 @@ impl WorkerLoop {
         }
         let id = task.metadata().id;
         let location = task.metadata().location;
-        let start = Instant::now();
+        // One clock read per poll: a poll starts where the previous one ended, unless the worker
+        // did something else in between (parked, turned the driver, polled `block_on`'s future),
+        // which resets `poll_clock`.
+        let start = self.poll_clock.take().unwrap_or_else(Instant::now);
         let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
         let end = Instant::now();
+        self.poll_clock = Some(end);
+        let spans = shared.spans.is_on();
+        // `detector_bound` is an earlier poll's start plus the threshold: a poll ending before it
+        // is shorter than the threshold, with no subtraction. Past it, the exact check, and a
+        // new bound from this poll's end (where the next poll starts).
+        let past_bound = self.detector_bound.map_or(true, |bound| end >= bound);
+        if !spans && !past_bound {
+            return;
+        }
         let span = PollSpan {
             task_id: id,
             location,
@@ -420,7 +439,10 @@ impl WorkerLoop {
             start,
             end,
         };
-        shared.detector.check(&span);
+        if past_bound {
+            shared.detector.check(&span);
+            self.detector_bound = shared.detector.threshold().and_then(|t| end.checked_add(t));
+        }
         shared.spans.record(span);
     }
 
@@ -432,6 +454,7 @@ impl WorkerLoop {
             self.local.in_park.set(true);
             driver.turn(Some(Duration::ZERO));
             self.local.in_park.set(false);
+            self.poll_clock = None;
             scheduled = true;
         }
         if scheduled && self.local.queue.has_stealable() {
@@ -456,6 +479,7 @@ impl WorkerLoop {
             .park(&shared.idle, &shared.remotes[self.index].parker, &site);
         self.local.in_park.set(false);
         self.lifo_polls = 0;
+        self.poll_clock = None;
     }
 }
 
