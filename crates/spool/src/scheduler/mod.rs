@@ -123,9 +123,10 @@ impl Local {
         index: usize,
         deque: crossbeam_deque::Worker<Runnable>,
     ) -> Self {
+        let alone = shared.remotes.len() == 1;
         Local {
             shared,
-            queue: LocalQueue::new(deque),
+            queue: LocalQueue::new(deque, alone),
             in_park: Cell::new(false),
             deferred: RefCell::new(Vec::new()),
             index,
