@@ -26,24 +26,56 @@ struct Cli {
     /// The flags of `serve`, accepted without the subcommand name too (`spool --addr ...`).
     #[command(flatten)]
     serve: Config,
+
+    #[command(flatten)]
+    inspect: InspectArgs,
+}
+
+/// The inspector's flags (on `serve`).
+#[derive(Debug, Clone, clap::Args)]
+struct InspectArgs {
+    /// Serve the live inspector (a web page of the runtime's workers, tasks and detector hits)
+    /// on its own listener at IP:PORT; off by default. Needs `--runtime spool`.
+    #[arg(long, env = "SPOOL_INSPECT", value_name = "IP:PORT")]
+    inspect: Option<std::net::SocketAddr>,
+
+    /// Allow `--inspect` on a non-loopback address (the page shows source paths and task
+    /// internals to whoever can reach it).
+    #[arg(long)]
+    inspect_allow_remote: bool,
+}
+
+/// `serve`'s flags: the server's and the inspector's.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: Config,
+    #[command(flatten)]
+    inspect: InspectArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve HTTP/1.1 and HTTP/2 (prior knowledge) on one port, or HTTPS with the TLS flags
     /// (the default command).
-    Serve(Config),
+    Serve(ServeArgs),
     /// Re-run the chapter's experiments and print what was measured beside the book's figures.
     Lab(lab::LabArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs {
+        config: cli.serve,
+        inspect: cli.inspect,
+    }));
     let result = match command {
-        Command::Serve(config) => serve(config),
-        // The lab prints its own report and errors, and picks its own exit code.
-        Command::Lab(args) => return lab::main(args),
+        Command::Serve(args) => serve(args.config, args.inspect),
+        Command::Lab(args) => match args.serve {
+            Some(addr) => serve_lab(addr),
+            // The lab prints its own report and errors, and picks its own exit code.
+            None => return lab::main(args),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +95,14 @@ struct Failure {
 }
 
 impl Failure {
+    /// A usage error: exit code 2.
+    fn usage(message: String) -> Self {
+        Failure {
+            message,
+            code: ExitCode::from(2),
+        }
+    }
+
     /// A failure that is not the user's doing: exit code 1.
     fn other(message: String) -> Self {
         Failure {
@@ -86,7 +126,28 @@ impl From<server::Error> for Failure {
     }
 }
 
-fn serve(config: Config) -> Result<(), Failure> {
+/// `spool lab --serve ADDR`: the lab as a web page, until stopped.
+fn serve_lab(addr: std::net::SocketAddr) -> Result<(), Failure> {
+    inspect::check_addr(addr, false, "a loopback address").map_err(Failure::usage)?;
+    inspect::lab::serve(addr, |local| {
+        println!("spool lab: open http://{local}/");
+    })
+    .map_err(|error| Failure::other(format!("cannot serve the lab on {addr}: {error}")))
+}
+
+fn serve(config: Config, inspect: InspectArgs) -> Result<(), Failure> {
+    // The inspector's flags are checked before anything starts: a refusal is one line, exit 2.
+    if let Some(addr) = inspect.inspect {
+        if config.runtime != RuntimeKind::Spool {
+            return Err(Failure::usage(
+                "--inspect needs --runtime spool: tokio's stable metrics do not name tasks, \
+                 spawn sites or polls, which is what the inspector shows"
+                    .to_owned(),
+            ));
+        }
+        inspect::check_addr(addr, inspect.inspect_allow_remote, "--inspect-allow-remote")
+            .map_err(Failure::usage)?;
+    }
     init_logging(&config.log);
     let shutdown = server::shutdown_signal()?;
     match config.runtime {
@@ -101,6 +162,17 @@ fn serve(config: Config) -> Result<(), Failure> {
                     Failure::other(format!("cannot start the spool runtime: {error}"))
                 })?;
             tracing::debug!(workers, "spool runtime started");
+            let _inspector = match inspect.inspect {
+                Some(addr) => {
+                    let inspector =
+                        inspect::inspector::start(runtime.handle(), addr).map_err(|error| {
+                            Failure::other(format!("cannot serve the inspector on {addr}: {error}"))
+                        })?;
+                    tracing::info!("inspector on http://{}/", inspector.local_addr());
+                    Some(inspector)
+                }
+                None => None,
+            };
             let result = server::serve_on_spool(&runtime, config, shutdown, |_| {});
             // The connections are drained or closed already; don't let a blocking job that is
             // still spinning (`/work?mode=blocking`) hold the exit.

@@ -22,6 +22,9 @@ pub fn spool() -> Command {
         "SPOOL_TLS_CERT",
         "SPOOL_TLS_KEY",
         "SPOOL_TLS_SELF_SIGNED",
+        "SPOOL_SEND_TIMEOUT",
+        "SPOOL_REUSE_PORT",
+        "SPOOL_INSPECT",
     ] {
         command.env_remove(var);
     }

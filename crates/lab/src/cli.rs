@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::ctx::validate_scale;
 use crate::report::{self, Report};
 use crate::runner::{run_one, select, LabError, Options};
+use crate::steps;
 
 /// Run the chapter's experiments and compare each with the figure the book printed.
 ///
@@ -16,7 +17,8 @@ use crate::runner::{run_one, select, LabError, Options};
 /// report could not be written.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct LabArgs {
-    /// Experiments to run, by name (see --list); all of them when none is named.
+    /// Experiments to run, by name (see --list); all of them when none is named. `steps
+    /// [WORKLOAD…]` runs the steps group instead (crates/steps, Spool and tokio side by side).
     #[arg(value_name = "NAME")]
     pub names: Vec<String>,
 
@@ -35,6 +37,11 @@ pub struct LabArgs {
     /// Write an SVG timeline per experiment into DIR: which task ran when, on which thread.
     #[arg(long, value_name = "DIR")]
     pub timeline: Option<PathBuf>,
+
+    /// Serve the lab as a web page on ADDR (loopback only) instead of running from the command
+    /// line: pick an experiment, run it, watch its timeline (the `spool` binary serves it).
+    #[arg(long, value_name = "IP:PORT", conflicts_with_all = ["names", "list", "json", "timeline"])]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -80,6 +87,9 @@ fn run_inner(args: &LabArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             .map_err(write_failed);
     }
     validate_scale(args.scale)?;
+    if args.names.first().map(String::as_str) == Some(steps::GROUP) {
+        return run_steps_group(args, out, err);
+    }
     let chosen = select(&args.names)?;
     let options = Options {
         scale: args.scale,
@@ -104,6 +114,35 @@ fn run_inner(args: &LabArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         report.to_table()
     };
     out.write_all(text.as_bytes()).map_err(write_failed)
+}
+
+/// `spool lab steps [WORKLOAD…]`: the steps group, with its own table and JSON.
+fn run_steps_group(
+    args: &LabArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), LabError> {
+    let options = steps::StepsOptions {
+        scale: args.scale,
+        timeline_dir: args.timeline.clone(),
+        workloads: steps::parse_workloads(&args.names[1..])?,
+    };
+    let json = args.json;
+    let report = steps::run_steps(&options, &mut |workload| {
+        if !json {
+            let _ = writeln!(err, "running steps {workload}…");
+        }
+    })?;
+    let text = if json {
+        report.to_json() + "\n"
+    } else {
+        report.to_table()
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| LabError::Timeline {
+            path: PathBuf::from("<stdout>"),
+            message: e.to_string(),
+        })
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ mod registry;
 mod report;
 mod row;
 mod runner;
+pub mod steps;
 pub mod svg;
 mod timeline;
 pub mod traced;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::EXPERIMENTS;
 use crate::row::{ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE};
+use crate::steps;
 use crate::Row;
 
 /// Everything one `spool lab` run measured: what `--json` prints.
@@ -114,13 +115,27 @@ impl Report {
     }
 }
 
-/// `--list`: each experiment's name, the book's figure, and what it does.
+/// `--list`: each experiment's name, the book's figure, and what it does; then the `steps`
+/// group's line and one line per workload of it.
 pub fn list() -> String {
     let width = EXPERIMENTS.iter().map(|e| e.name.len()).max().unwrap_or(0);
-    EXPERIMENTS
+    let mut out: String = EXPERIMENTS
         .iter()
         .map(|e| format!("{:<width$}  {} (book: {})\n", e.name, e.summary, e.book))
-        .collect()
+        .collect();
+    out.push_str(&format!(
+        "{:<width$}  group: the same workloads on steps 1-8 (crates/steps), Spool and tokio; time, CPU, ratio to the row above (`spool lab steps [WORKLOAD...]`)\n",
+        steps::GROUP
+    ));
+    for w in steps::Workload::ALL {
+        out.push_str(&format!(
+            "  {:<w_width$}  {}\n",
+            w.name(),
+            w.summary(),
+            w_width = width - 2
+        ));
+    }
+    out
 }
 
 /// Splits `text` into lines of at most `width` characters, at spaces where possible.
@@ -153,7 +168,11 @@ mod tests {
     #[test]
     fn list_names_every_experiment() {
         let l = list();
-        assert_eq!(l.lines().count(), EXPERIMENTS.len());
+        assert_eq!(
+            l.lines().count(),
+            EXPERIMENTS.len() + 1 + steps::Workload::ALL.len()
+        );
+        assert!(l.contains("spawn_many"));
         assert!(l.contains("queue-busy-sleep"));
     }
 }

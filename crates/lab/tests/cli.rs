@@ -30,7 +30,11 @@ fn run(args: &[&str]) -> (u8, String, String) {
 fn list_names_every_experiment_one_line_each() {
     let (code, out, _) = run(&["--list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), EXPERIMENTS.len());
+    // The experiments, then the steps group's line and one line per workload of it.
+    assert_eq!(
+        out.lines().count(),
+        EXPERIMENTS.len() + 1 + lab::steps::Workload::ALL.len()
+    );
     for e in EXPERIMENTS {
         assert!(out.lines().any(|l| l.starts_with(e.name)), "{}", e.name);
     }

@@ -103,6 +103,20 @@ pub struct Config {
     )]
     pub request_timeout: Duration,
 
+    /// How long a connection with a response to send may go without sending a byte of it
+    /// (nginx's `send_timeout`): a client that stops reading (HTTP/1), or never opens its
+    /// HTTP/2 flow-control window, is closed (HTTP/2: GOAWAY first where it can still be
+    /// sent) instead of holding the response's memory; `0` turns it off.
+    #[arg(
+        long,
+        env = "SPOOL_SEND_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration,
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
+    pub send_timeout: Duration,
+
     /// Connections served at once; above it, accepting pauses and new connections wait in the
     /// kernel's backlog while the open ones keep being served.
     #[arg(
@@ -150,6 +164,13 @@ pub struct Config {
     )]
     pub h2_max_concurrent_streams: u32,
 
+    /// Bind the listening socket with `SO_REUSEPORT`, so that a new server can bind the same
+    /// address while this one drains (zero-downtime restarts; see docs/reliability.md). On
+    /// Linux ≥ 5.14 with `net.ipv4.tcp_migrate_req=1`, connections still in this one's
+    /// backlog when it closes its listener move to the other instead of being reset.
+    #[arg(long, env = "SPOOL_REUSE_PORT")]
+    pub reuse_port: bool,
+
     /// Adds a `/panic` route whose handler panics, to watch the server survive it. For tests
     /// and demonstrations only, hence hidden from `--help`.
     #[arg(long, hide = true)]
@@ -194,10 +215,12 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(30),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_body: DEFAULT_MAX_BODY,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             h2_max_concurrent_streams: DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+            reuse_port: false,
             debug_panic_route: false,
             tls_cert: None,
             tls_key: None,
@@ -429,6 +452,9 @@ mod tests {
             "8192",
             "--h2-max-concurrent-streams",
             "3",
+            "--send-timeout",
+            "1.5s",
+            "--reuse-port",
         ])
         .unwrap();
         let c = cli.config;
@@ -438,6 +464,8 @@ mod tests {
         assert_eq!(c.shutdown_timeout, Duration::from_millis(250));
         assert_eq!(c.header_read_timeout, Duration::from_secs(2));
         assert_eq!(c.runtime, RuntimeKind::Spool);
+        assert_eq!(c.send_timeout, Duration::from_millis(1500));
+        assert!(c.reuse_port);
         assert_eq!(
             (c.tls_cert, c.tls_key, c.tls_self_signed),
             (None, None, false)
@@ -463,6 +491,7 @@ mod tests {
             ["--max-header-bytes", "1KiB"],
             ["--h2-max-concurrent-streams", "0"],
             ["--idle-timeout", "forever"],
+            ["--send-timeout", "-1s"],
         ] {
             assert!(
                 Cli::try_parse_from(["spool"].into_iter().chain(args)).is_err(),

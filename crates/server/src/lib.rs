@@ -38,6 +38,7 @@ mod rt;
 mod service;
 mod shutdown;
 mod tls;
+mod validate;
 
 use std::io;
 use std::net::SocketAddr;

@@ -37,15 +37,19 @@ pub(crate) enum Limit {
     RequestTimeout,
     /// A body over `--max-body`: 413.
     MaxBody,
+    /// A connection owed its client a response and sent no byte of it for `--send-timeout`:
+    /// closed.
+    SendTimeout,
 }
 
 impl Limit {
-    const ALL: [Limit; 5] = [
+    const ALL: [Limit; 6] = [
         Limit::MaxConnections,
         Limit::HeaderReadTimeout,
         Limit::IdleTimeout,
         Limit::RequestTimeout,
         Limit::MaxBody,
+        Limit::SendTimeout,
     ];
 
     /// The label value, the flag's name in snake case.
@@ -56,6 +60,7 @@ impl Limit {
             Limit::IdleTimeout => "idle_timeout",
             Limit::RequestTimeout => "request_timeout",
             Limit::MaxBody => "max_body",
+            Limit::SendTimeout => "send_timeout",
         }
     }
 }

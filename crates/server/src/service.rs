@@ -1,6 +1,9 @@
 //! The [`hyper::service::Service`] for one connection: the [`Routes`], plus what is done around
-//! every request, in order: refuse a declared-too-large body, run the route under the request
-//! timeout and the panic guard, count the request and log its one line.
+//! every request, in order: answer what breaks the protocol's rules ([`crate::validate`]),
+//! refuse a declared-too-large body, run the route under the request timeout and the panic
+//! guard, count the request and log its one line; then hand the body over to be sent
+//! ([`SentBody`], which the send timeout watches), saying `Connection: close` on HTTP/1 once
+//! the drain has begun ([`crate::shutdown`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,17 +13,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
+use tokio::sync::watch;
 
-use crate::conn::{Activity, ConnInfo};
+use crate::conn::{Activity, ConnInfo, SentBody};
 use crate::metrics::Limit;
 use crate::routes::{text, ResponseBody, Routes};
 use crate::rt::{race, First};
 
 /// The future returned by [`HttpService`]; named (boxed) so hosts can write bounds on it.
 pub(crate) type ServiceFuture =
-    Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send + 'static>>;
+    Pin<Box<dyn Future<Output = Result<Response<SentBody>, Infallible>> + Send + 'static>>;
 
 /// [`Routes`] plus one connection's [`ConnInfo`] and [`Activity`].
 #[derive(Debug, Clone)]
@@ -28,16 +33,25 @@ pub(crate) struct HttpService {
     routes: Arc<Routes>,
     info: ConnInfo,
     activity: Arc<Activity>,
+    /// `true` once the server drains ([`crate::shutdown::ConnWatch::draining`]).
+    draining: watch::Receiver<bool>,
 }
 
 impl HttpService {
     /// The service for the connection described by `info`; it records its requests in
-    /// `activity`, which the connection's timeouts read.
-    pub(crate) fn new(routes: Arc<Routes>, info: ConnInfo, activity: Arc<Activity>) -> Self {
+    /// `activity`, which the connection's timeouts read, and reads in `draining` whether the
+    /// server is shutting down.
+    pub(crate) fn new(
+        routes: Arc<Routes>,
+        info: ConnInfo,
+        activity: Arc<Activity>,
+        draining: watch::Receiver<bool>,
+    ) -> Self {
         HttpService {
             routes,
             info,
             activity,
+            draining,
         }
     }
 
@@ -48,7 +62,7 @@ impl HttpService {
 }
 
 impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
-    type Response = Response<ResponseBody>;
+    type Response = Response<SentBody>;
     type Error = Infallible;
     type Future = ServiceFuture;
 
@@ -60,6 +74,8 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
         // dropped, finished or cancelled (an HTTP/2 client may reset the stream): the guard
         // keeps the in-flight count right on every path.
         let in_flight = self.activity.request_started();
+        let activity = Arc::clone(&self.activity);
+        let draining = self.draining.clone();
         Box::pin(async move {
             let _in_flight = in_flight;
             let start = Instant::now();
@@ -69,7 +85,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 path: req.uri().path().to_owned(),
                 version: req.version(),
             };
-            let response = if routes.declares_too_large(&req) {
+            let response = if let Some(refusal) = crate::validate::check(&req) {
+                refusal
+            } else if routes.declares_too_large(&req) {
                 // Every route, not only the ones that read bodies: a declared-too-large body
                 // is refused before a byte of it is read. hyper then closes an HTTP/1
                 // connection rather than read the rest; HTTP/2 resets the stream.
@@ -82,7 +100,15 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 .metrics()
                 .record_request(line.version, response.status(), elapsed);
             access_log(&line, &response, start);
-            Ok(response)
+            let mut response = response;
+            if line.version <= Version::HTTP_11 && *draining.borrow() {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            // Owed from now until the body is handed over whole (or the client goes).
+            let sending = activity.response_started();
+            Ok(response.map(|body| SentBody::new(body, sending)))
         })
     }
 }

@@ -8,6 +8,17 @@
 //!
 //! Stopping the accept loop, and so refusing new connections, is the host's job and comes first
 //! (see [`crate::host::serve`]). What usually starts it all is [`shutdown_signal`].
+//!
+//! The drain runs in two steps ([`Drain::drain`]):
+//!
+//! 1. **Draining**, for [`DRAIN_GRACE`]: connections still in their TLS handshake are dropped,
+//!    and every HTTP/1 response carries `Connection: close`, so a busy keep-alive client closes
+//!    after its current answer and opens its next connection elsewhere (the new instance, with
+//!    `--reuse-port`, or another upstream), rather than racing the server's close with a new
+//!    request on the old connection.
+//! 2. **Closing**: every connection is asked to finish gracefully (HTTP/1 closes once its
+//!    response is written or at once if idle; HTTP/2 sends GOAWAY and finishes open streams),
+//!    and whatever is still open at `--shutdown-timeout` is closed.
 
 use std::future::Future;
 use std::task::{Context, Poll};
@@ -18,6 +29,10 @@ use tokio::sync::watch;
 
 use crate::rt::{race, First, Runtime};
 use crate::Error;
+
+/// How long the first step of the drain (see the module docs) lasts, at most: long enough for a
+/// busy keep-alive client to get one more answer and its `Connection: close`.
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_millis(300);
 
 /// A future that completes on the first SIGINT (Ctrl-C) or SIGTERM, on any runtime.
 ///
@@ -65,8 +80,11 @@ pub(crate) struct Drain {
     /// Its receiver count doubles as the number of connections still open.
     force_close: watch::Sender<bool>,
     /// Flipped to `true` when the drain begins: connections not yet serving HTTP (still in their
-    /// TLS handshake) have nothing in flight, and are dropped at once.
+    /// TLS handshake) have nothing in flight, and are dropped at once; HTTP/1 responses carry
+    /// `Connection: close`.
     draining: watch::Sender<bool>,
+    /// Flipped to `true` after [`DRAIN_GRACE`]: connections shut down gracefully.
+    closing: watch::Sender<bool>,
 }
 
 /// How a [`Drain::drain`] ended.
@@ -84,6 +102,7 @@ pub(crate) struct ConnWatch {
     watcher: Watcher,
     force_close: watch::Receiver<bool>,
     draining: watch::Receiver<bool>,
+    closing: watch::Receiver<bool>,
 }
 
 impl Default for Drain {
@@ -99,6 +118,7 @@ impl Drain {
             graceful: GracefulShutdown::new(),
             force_close: watch::Sender::new(false),
             draining: watch::Sender::new(false),
+            closing: watch::Sender::new(false),
         }
     }
 
@@ -109,6 +129,7 @@ impl Drain {
             watcher: self.graceful.watcher(),
             force_close: self.force_close.subscribe(),
             draining: self.draining.subscribe(),
+            closing: self.closing.subscribe(),
         }
     }
 
@@ -124,10 +145,17 @@ impl Drain {
             graceful,
             force_close,
             draining,
+            closing,
         } = self;
-        // Nobody may be listening (no connection open): ignore that.
+        let started = std::time::Instant::now();
+        // Nobody may be listening (no connection open): ignore these sends' errors.
         let _ = draining.send(true);
-        match race(graceful.shutdown(), runtime.sleep(timeout)).await {
+        // Step 1; it ends early once every connection has closed.
+        let grace = DRAIN_GRACE.min(timeout / 2);
+        let _ = race(force_close.closed(), runtime.sleep(grace)).await;
+        let _ = closing.send(true);
+        let left = timeout.saturating_sub(started.elapsed());
+        match race(graceful.shutdown(), runtime.sleep(left)).await {
             First::Left(()) => DrainOutcome::Drained,
             First::Right(()) => {
                 let open = force_close.receiver_count();
@@ -143,6 +171,11 @@ impl Drain {
 }
 
 impl ConnWatch {
+    /// Whether the drain has begun: HTTP/1 responses should then say `Connection: close`.
+    pub(crate) fn draining(&self) -> watch::Receiver<bool> {
+        self.draining.clone()
+    }
+
     /// Runs `work` that comes before serving (the TLS handshake), unless the drain begins
     /// first: then returns `None`, and the connection, which has no request in flight yet,
     /// should just be dropped.
@@ -172,16 +205,16 @@ impl ConnWatch {
         let ConnWatch {
             watcher,
             mut force_close,
-            mut draining,
+            mut closing,
+            ..
         } = self;
         let _counted = watcher;
         let mut conn = std::pin::pin!(conn);
         // `wait_for` also returns (with an error) if the `Drain` is gone; treat that as
         // "drain" and "close" respectively.
-        let mut drain_begun = std::pin::pin!(draining.wait_for(|&draining| draining));
+        let mut drain_begun = std::pin::pin!(closing.wait_for(|&closing| closing));
         let mut forced = std::pin::pin!(force_close.wait_for(|&forced| forced));
         let mut shutting_down = false;
-        let mut guarding = true;
         std::future::poll_fn(|cx| {
             if let Poll::Ready(output) = conn.as_mut().poll(cx) {
                 return Poll::Ready(Watched::Finished(output));
@@ -190,15 +223,21 @@ impl ConnWatch {
                 return Poll::Ready(Watched::ForcedClose);
             }
             let mut shut_down_now = !shutting_down && drain_begun.as_mut().poll(cx).is_ready();
-            if guarding {
-                match guard(cx) {
-                    Poll::Pending => {}
-                    Poll::Ready(GuardAction::Close) => return Poll::Ready(Watched::TimedOut),
-                    Poll::Ready(GuardAction::Shutdown) => {
-                        guarding = false;
-                        shut_down_now |= !shutting_down;
+            // Still polled after a shutdown began: the send timeout watches the responses a
+            // graceful shutdown waits for.
+            match guard(cx) {
+                Poll::Pending => {}
+                Poll::Ready(GuardAction::Close) => return Poll::Ready(Watched::TimedOut),
+                Poll::Ready(GuardAction::Abort) => {
+                    // One more poll writes the GOAWAY where the socket still takes bytes; then
+                    // the connection is dropped whatever it had left to send.
+                    if !shutting_down {
+                        conn.as_mut().graceful_shutdown();
                     }
+                    let _ = conn.as_mut().poll(cx);
+                    return Poll::Ready(Watched::Stalled);
                 }
+                Poll::Ready(GuardAction::Shutdown) => shut_down_now |= !shutting_down,
             }
             if shut_down_now {
                 shutting_down = true;
@@ -219,6 +258,9 @@ pub(crate) enum GuardAction {
     Shutdown,
     /// Drop the connection now (it has nothing in flight worth finishing).
     Close,
+    /// The client stopped taking the response (`--send-timeout`): send GOAWAY if the socket
+    /// still takes it (HTTP/2), then drop the connection.
+    Abort,
 }
 
 /// How [`ConnWatch::watch`] ended.
@@ -230,4 +272,6 @@ pub(crate) enum Watched<T> {
     ForcedClose,
     /// The guard asked for [`GuardAction::Close`]: dropped.
     TimedOut,
+    /// The guard asked for [`GuardAction::Abort`]: dropped.
+    Stalled,
 }

@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{get, h1_connection, h2_connection, start_with, Proto, RuntimeKind};
+use common::{
+    get, h1_connection, h2_connection, metrics, read_until_closed, sample, start_with,
+    wait_for_sample, Proto, RuntimeKind,
+};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode};
 use server::Config;
@@ -30,6 +33,9 @@ host_tests!(
     vanishing_clients_leave_the_connection_gauge_at_baseline,
     a_panicking_handler_gets_500_and_the_server_goes_on,
     two_thousand_idle_connections_do_not_stop_a_new_client,
+    an_h2_client_that_never_opens_its_window_is_closed_at_the_send_timeout,
+    an_h1_client_that_never_reads_is_closed_at_the_send_timeout,
+    a_slow_but_steady_reader_is_not_closed,
 );
 
 /// A config with short timeouts, so that failing tests end quickly.
@@ -37,60 +43,6 @@ fn config() -> Config {
     Config {
         shutdown_timeout: Duration::from_secs(2),
         ..Config::default()
-    }
-}
-
-/// Reads until the server closes the connection (a reset counts), at most `limit`; returns
-/// what was read, or `None` if the connection was still open at the limit.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_elapsed) => return None,
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(reply),
-            Ok(Ok(n)) => reply.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// The value of one sample line of `/metrics` (`name{labels} value`), `None` if absent.
-fn sample(page: &str, series: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// The `/metrics` page, fetched on a connection of its own that the client closes as soon as
-/// the answer is in (a pooled client would keep it open and skew the connection gauge).
-async fn metrics(addr: SocketAddr) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let reply = read_until_closed(&mut stream, Duration::from_secs(10))
-        .await
-        .expect("no /metrics answer");
-    let reply = String::from_utf8(reply).expect("UTF-8 metrics");
-    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP answer");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_owned()
-}
-
-/// Waits (at most 5 s) until `/metrics` shows `series` at `value`; returns the last page.
-async fn wait_for_sample(addr: SocketAddr, series: &str, value: f64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let page = metrics(addr).await;
-        if sample(&page, series) == Some(value) {
-            return page;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{series} never reached {value}:\n{page}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -701,4 +653,170 @@ async fn two_thousand_idle_connections_do_not_stop_a_new_client(host: RuntimeKin
         );
     }
     drop(idle);
+}
+
+/// A server with `--send-timeout 1s` and room for a few MiB of body.
+fn send_timeout_config() -> Config {
+    Config {
+        send_timeout: Duration::from_secs(1),
+        max_body: 8 * 1024 * 1024,
+        ..config()
+    }
+}
+
+/// A TCP connection whose receive buffer is small, so that the server's writes block as soon
+/// as the client stops reading (loopback would otherwise buffer megabytes).
+async fn small_window_connection(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// `POST /echo` of `len` bytes, as raw HTTP/1.1.
+fn echo_request(len: usize) -> Vec<u8> {
+    let mut request =
+        format!("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: {len}\r\n\r\n").into_bytes();
+    request.resize(request.len() + len, b'e');
+    request
+}
+
+/// While `stalled` runs, other clients keep being answered; returns how many were.
+async fn answered_meanwhile(
+    addr: SocketAddr,
+    stalled: &tokio::task::JoinHandle<Duration>,
+) -> usize {
+    let mut answered = 0;
+    while !stalled.is_finished() {
+        for proto in Proto::ALL {
+            let reply = get(proto, &format!("http://{addr}/healthz")).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            answered += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    answered
+}
+
+async fn an_h2_client_that_never_opens_its_window_is_closed_at_the_send_timeout(host: RuntimeKind) {
+    let server = start_with(host, send_timeout_config());
+    let addr = server.addr;
+    let stalled = tokio::spawn(async move {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        let mut connection = tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let request = Request::post(format!("http://{addr}/echo"))
+            .body(())
+            .unwrap();
+        let (response, mut body) = client.send_request(request, false).unwrap();
+        body.send_data(Bytes::from(vec![b'e'; 1024 * 1024 - 1024]), true)
+            .unwrap();
+        let started = Instant::now();
+        // The answer's headers come; its body is never read, so h2 never releases window
+        // (no WINDOW_UPDATE): the server can send 64 KiB, then nothing.
+        let response = tokio::select! {
+            response = response => response.unwrap(),
+            ended = &mut connection => panic!("ended before the answer: {ended:?}"),
+        };
+        assert_eq!(response.status(), StatusCode::OK);
+        let ended = tokio::time::timeout(Duration::from_secs(10), connection)
+            .await
+            .expect("the stalled HTTP/2 connection stayed open");
+        eprintln!("{host:?}: stalled HTTP/2 connection ended: {ended:?}");
+        drop(response);
+        started.elapsed()
+    });
+    let answered = answered_meanwhile(addr, &stalled).await;
+    let lasted = stalled.await.unwrap();
+    eprintln!(
+        "{host:?}: the stalled client was closed after {lasted:?}; {answered} answered meanwhile"
+    );
+    assert!(answered >= 2, "only {answered} answered meanwhile");
+    assert!(
+        lasted >= Duration::from_millis(900) && lasted < Duration::from_secs(6),
+        "closed after {lasted:?} (send timeout 1 s)"
+    );
+    let page = metrics(addr).await;
+    assert!(
+        sample(&page, "spool_limit_hits_total{limit=\"send_timeout\"}") >= Some(1.0),
+        "{page}"
+    );
+}
+
+async fn an_h1_client_that_never_reads_is_closed_at_the_send_timeout(host: RuntimeKind) {
+    let server = start_with(host, send_timeout_config());
+    let addr = server.addr;
+    let stalled = tokio::spawn(async move {
+        let mut stream = small_window_connection(addr).await;
+        // 6 MiB back: more than loopback's socket buffers hold, so the server's writes block.
+        stream
+            .write_all(&echo_request(6 * 1024 * 1024))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        // Never read; a closed peer makes a write fail (after the first write's RST).
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if stream.write_all(b"x").await.is_err() || started.elapsed() > Duration::from_secs(10)
+            {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+    let answered = answered_meanwhile(addr, &stalled).await;
+    let lasted = stalled.await.unwrap();
+    eprintln!(
+        "{host:?}: the stalled client was closed after {lasted:?}; {answered} answered meanwhile"
+    );
+    assert!(answered >= 2, "only {answered} answered meanwhile");
+    assert!(
+        lasted >= Duration::from_millis(900) && lasted < Duration::from_secs(6),
+        "closed after {lasted:?} (send timeout 1 s)"
+    );
+    let page = metrics(addr).await;
+    assert!(
+        sample(&page, "spool_limit_hits_total{limit=\"send_timeout\"}") >= Some(1.0),
+        "{page}"
+    );
+}
+
+async fn a_slow_but_steady_reader_is_not_closed(host: RuntimeKind) {
+    let server = start_with(host, send_timeout_config());
+    let mut stream = small_window_connection(server.addr).await;
+    let len = 2 * 1024 * 1024;
+    stream.write_all(&echo_request(len)).await.unwrap();
+    // 32 KiB every 50 ms: about 640 KiB/s, so the answer takes over 3 s, three send timeouts,
+    // with the server blocked on a full socket most of that time.
+    let started = Instant::now();
+    let mut reply = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => reply.extend_from_slice(&buf[..n]),
+        }
+        if reply.ends_with(b"\"body_base64\":false}") {
+            break;
+        }
+    }
+    assert!(
+        reply.ends_with(b"\"body_base64\":false}"),
+        "cut off after {} bytes, {:?}",
+        reply.len(),
+        started.elapsed()
+    );
+    assert!(reply.len() > len, "{}", reply.len());
+    eprintln!(
+        "{host:?}: slow reader read {} bytes in {:?}",
+        reply.len(),
+        started.elapsed()
+    );
+    let page = metrics(server.addr).await;
+    assert_eq!(
+        sample(&page, "spool_limit_hits_total{limit=\"send_timeout\"}"),
+        Some(0.0),
+        "{page}"
+    );
 }

@@ -11,7 +11,8 @@
 //! [`Runtime`]/[`Spawner`] traits below; the runtimes are built as a user would:
 //!
 //! - Spool: `spool::Runtime::builder().worker_threads(n).build()` (defaults otherwise, so the
-//!   blocking detector is on, as users get it);
+//!   blocking detector and task statistics are on, as users get them); `spool-nostats`, the
+//!   same with `.task_stats(false)`, prices the statistics;
 //! - tokio: `Builder::new_multi_thread().worker_threads(n).enable_all().build()`;
 //! - async-executor: one `Arc<Executor>` run by `n` threads, each
 //!   `async_io::block_on(ex.run(shutdown))` (what smol's own global executor does; `async_io`'s
@@ -146,6 +147,30 @@ impl Spawner for spool::Handle {
     }
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
         spool::time::sleep(d)
+    }
+}
+
+/// Spool with per-task statistics off (`Builder::task_stats(false)`), to measure their cost
+/// beside the default in the same run: `cargo bench -p spool --bench runtimes -- '/spool'`.
+struct SpoolNoStats(spool::Runtime);
+
+impl Runtime for SpoolNoStats {
+    const NAME: &'static str = "spool-nostats";
+    type Spawner = spool::Handle;
+    fn new(workers: usize) -> Self {
+        SpoolNoStats(
+            spool::Runtime::builder()
+                .worker_threads(workers)
+                .task_stats(false)
+                .build()
+                .expect("spool runtime"),
+        )
+    }
+    fn spawner(&self) -> spool::Handle {
+        self.0.handle().clone()
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
     }
 }
 
@@ -752,6 +777,7 @@ macro_rules! workloads {
                 let mut g = c.benchmark_group(stringify!($name));
                 for workers in worker_counts() {
                     workload::$name::<Spool>(&mut g, workers);
+                    workload::$name::<SpoolNoStats>(&mut g, workers);
                     workload::$name::<Tokio>(&mut g, workers);
                     workload::$name::<Smol>(&mut g, workers);
                 }

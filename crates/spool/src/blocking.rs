@@ -74,9 +74,9 @@ where
     let handle = handle.clone();
     let schedule = move |runnable: Runnable| handle.shared.blocking().schedule(runnable, &handle);
     let (runnable, task) = async_task::Builder::new()
-        .metadata(TaskMeta::new(location))
+        .metadata(TaskMeta::new(location, false))
         .spawn(move |_| TaskFuture::new(async move { f() }, None), schedule);
-    (runnable, Task::new(task))
+    (runnable, Task::new(task, None))
 }
 
 /// A runtime's blocking pool.

@@ -4,8 +4,8 @@
 //! holds its worker: every other task queued there waits, and timers may fire late. The chapter
 //! shows it by hand (one tokio worker, `thread::sleep` in an `async fn`, everything serialised).
 //! Spool measures it on every poll: the worker reads the clock before and after running a task
-//! (two `clock_gettime` calls; with the detector and span recording off the clock is not read at
-//! all), and a poll longer than the threshold (default 50 ms) is reported:
+//! (two `clock_gettime` calls, shared with the task statistics; with the detector, the statistics
+//! and span recording all off the clock is not read at all), and a poll longer than the threshold (default 50 ms) is reported:
 //!
 //! - a `tracing::warn!` naming the task's spawn site, the worker and the poll's duration, with the
 //!   advice to move the work to [`spawn_blocking`](crate::spawn_blocking);
@@ -17,12 +17,12 @@
 //! awaiter a moment before the report is made). Catching a poll *while* it blocks
 //! would need a watchdog thread; this is the cheap half. Costs: `docs/design.md`, "Detector".
 
+use std::collections::VecDeque;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::metrics::PollSpan;
 use crate::task::TaskId;
 
 /// The callback type of [`Builder::on_blocking`](crate::runtime::Builder::on_blocking).
@@ -70,18 +70,28 @@ pub struct BlockingReport {
 /// One runtime's detector: its settings and its count of reports.
 pub(crate) struct Detector {
     threshold: Option<Duration>,
+    /// The threshold in nanoseconds (`u64::MAX` when off), compared on every poll.
+    threshold_nanos: u64,
     on_blocking: Option<OnBlocking>,
     /// Polls reported so far (the `detector_hits` metric).
     hits: AtomicU64,
+    /// The last [`RECENT`] reports, for the inspector.
+    recent: Mutex<VecDeque<BlockingReport>>,
 }
+
+/// Reports kept for [`Detector::recent`].
+const RECENT: usize = 64;
 
 impl Detector {
     /// `threshold: None` turns the detector off.
     pub(crate) fn new(threshold: Option<Duration>, on_blocking: Option<OnBlocking>) -> Self {
         Detector {
             threshold,
+            threshold_nanos: threshold
+                .map_or(u64::MAX, |t| t.as_nanos().min(u64::MAX as u128) as u64),
             on_blocking,
             hits: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -90,9 +100,17 @@ impl Detector {
         self.threshold.is_some()
     }
 
-    /// The threshold, if the detector is on.
+    /// The threshold (`None`: off).
     pub(crate) fn threshold(&self) -> Option<Duration> {
         self.threshold
+    }
+
+    /// The most recent reports, oldest first.
+    pub(crate) fn recent(&self) -> Vec<BlockingReport> {
+        crate::loom::std_lock(&self.recent)
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Polls reported so far.
@@ -100,14 +118,17 @@ impl Detector {
         self.hits.load(Relaxed)
     }
 
-    /// Reports `poll` if it held its worker for the threshold or longer.
-    pub(crate) fn check(&self, poll: &PollSpan) {
-        let duration = poll.end.saturating_duration_since(poll.start);
-        match self.threshold {
-            Some(threshold) if duration >= threshold => {
-                self.report(poll.task_id, poll.location, poll.worker, duration);
-            }
-            _ => {}
+    /// Reports a poll of `nanos` nanoseconds if it held its worker for the threshold or longer.
+    #[inline]
+    pub(crate) fn check(
+        &self,
+        nanos: u64,
+        task_id: TaskId,
+        location: &'static Location<'static>,
+        worker: usize,
+    ) {
+        if nanos >= self.threshold_nanos {
+            self.report(task_id, location, worker, Duration::from_nanos(nanos));
         }
     }
 
@@ -127,13 +148,21 @@ impl Detector {
             "spool: a poll of the task spawned at {location} blocked worker {worker} for {duration:?}; \
              move blocking or CPU-heavy work to spool::spawn_blocking",
         );
+        let report = BlockingReport {
+            location,
+            task_id,
+            worker,
+            duration,
+        };
+        {
+            let mut recent = crate::loom::std_lock(&self.recent);
+            if recent.len() >= RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(report.clone());
+        }
         if let Some(callback) = &self.on_blocking {
-            callback(&BlockingReport {
-                location,
-                task_id,
-                worker,
-                duration,
-            });
+            callback(&report);
         }
     }
 }

@@ -13,10 +13,39 @@
 //! at once (it is sticky, `src/tests/loom_park.rs` relies on it). The eventfd is never read: every
 //! write raises a new edge anyway (mio resets the counter in the rare case it would overflow).
 //!
-//! One turn is one syscall, `epoll_wait`, whatever the timeout. Its resolution is a millisecond:
-//! mio rounds the timeout *up* to whole milliseconds (a 0.3 ms wait becomes 1 ms, never a 0 ms
-//! busy loop; only an explicit zero stays zero), so a timer fires at its deadline or up to about
-//! a millisecond after it, never before.
+//! # Sub-millisecond timers: a timerfd in the same epoll
+//!
+//! `epoll_wait` takes its timeout in milliseconds, and mio rounds it *up* (a 0.3 ms wait becomes
+//! 1 ms, never a 0 ms busy loop): on its own, a timer fires up to a millisecond late, and a
+//! `sleep(300 µs)` takes 1.1 ms. So the driver also owns a **timerfd** (`CLOCK_MONOTONIC`, the
+//! clock of `std::time::Instant`), registered in the same epoll under its own token:
+//!
+//! 1. before a blocking wait whose timeout has a sub-millisecond part, while at most
+//!    [`PRECISE_TIMERS_MAX`] timers are registered, the turn arms the timerfd for exactly that
+//!    timeout (`timerfd_settime`, nanosecond resolution), unless it is already armed for that
+//!    instant;
+//! 2. it then waits in `epoll_wait` as before, with the rounded-up timeout as a backstop: the
+//!    timerfd's expiry is an event that ends the wait on time (the kernel's hrtimer; the
+//!    thread's timer slack, 50 µs by default, is the remaining lateness);
+//! 3. its event is ignored by the dispatch, like the waker's; the timerfd is never read (each
+//!    expiry raises a new edge, as the eventfd's writes do), and a stale expiry costs at most
+//!    one extra turn that fires nothing.
+//!
+//! Why the limit on the number of timers: a precise wake-up per deadline is what a program with a
+//! few sleeps wants, but thousands of timers spread over a few milliseconds (a server's
+//! timeouts, the `timers_fire` benchmark) would then cost one turn per deadline, where the
+//! millisecond rounding fires them in batches, one turn per millisecond (as tokio's 1 ms wheel
+//! does); with the timerfd on for them, `timers_fire` took about 2× as long. Past the limit the
+//! driver goes back to that batching, and the lateness to up to a millisecond.
+//!
+//! Whole-millisecond timeouts, zero-timeout maintenance turns and waits without timers arm
+//! nothing: a busy runtime pays no syscall for this, a blocking turn pays at most one
+//! `timerfd_settime` (~1 µs, next to the wait and the wake-up it ends). The alternative,
+//! `epoll_pwait2` (a `timespec` timeout, Linux 5.11), would save that syscall, but mio does not
+//! call it and calling it ourselves means giving up mio's `Poll` for a hand-written epoll loop
+//! (and `unsafe`); the figures, Spool beside tokio, are in `docs/benchmarks.md`, "Timer
+//! precision" (`examples/timer_precision.rs`). If the timerfd cannot be created, the driver
+//! falls back to millisecond timeouts.
 //!
 //! Busy workers must still fire due timers: every `MAINTENANCE_INTERVAL` ticks a worker try-locks
 //! the driver and turns it with a zero timeout (maintenance, `scheduler/worker.rs`).
@@ -39,6 +68,7 @@
 //!    like fired timers: an I/O event costs no cross-thread wake-up.
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -51,6 +81,12 @@ use crate::time::timers::{TimerKey, TimerQueue};
 
 /// The key of the driver's own waker; source keys never take it (`io/sources.rs`).
 const WAKE_TOKEN: Token = Token(usize::MAX);
+/// The key of the driver's timerfd; the top bit is never set in a source key either.
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
+/// Up to this many registered timers, the driver wakes at each deadline to the microsecond (the
+/// timerfd); beyond, it batches them by the millisecond (module doc).
+pub(crate) const PRECISE_TIMERS_MAX: usize = 64;
 
 /// Events collected per `epoll_wait` (more stay in epoll's ready list for the next turn).
 const EVENTS_CAPACITY: usize = 1024;
@@ -75,6 +111,43 @@ struct TurnBuffers {
     poll: Poll,
     events: Events,
     wakers: Vec<Waker>,
+    /// The sub-millisecond timer (module doc), `None` if it could not be created.
+    timer_fd: Option<OwnedFd>,
+    /// The instant it is armed for, if any.
+    armed: Option<Instant>,
+}
+
+/// Creates the driver's timerfd and registers it in `registry` (module doc, step 1).
+fn new_timer_fd(registry: &Registry) -> io::Result<OwnedFd> {
+    use rustix::time::{timerfd_create, TimerfdClockId, TimerfdFlags};
+    let fd = timerfd_create(
+        TimerfdClockId::Monotonic,
+        TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+    )?;
+    registry.register(
+        &mut mio::unix::SourceFd(&fd.as_raw_fd()),
+        TIMER_TOKEN,
+        mio::Interest::READABLE,
+    )?;
+    Ok(fd)
+}
+
+/// Arms `fd` to expire once, `after` from now.
+fn arm_timer_fd(fd: &OwnedFd, after: Duration) -> io::Result<()> {
+    use rustix::time::{timerfd_settime, Itimerspec, TimerfdTimerFlags, Timespec};
+    let value = Itimerspec {
+        it_interval: Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: Timespec {
+            tv_sec: after.as_secs().try_into().unwrap_or(i64::MAX),
+            // Never all zero: that would disarm it.
+            tv_nsec: after.subsec_nanos().max(1).into(),
+        },
+    };
+    timerfd_settime(fd.as_fd(), TimerfdTimerFlags::empty(), &value)?;
+    Ok(())
 }
 
 /// The right to turn the driver, held by one thread at a time.
@@ -89,6 +162,13 @@ impl Driver {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
+        let timer_fd = match new_timer_fd(poll.registry()) {
+            Ok(fd) => Some(fd),
+            Err(err) => {
+                tracing::warn!(%err, "spool: no timerfd, timers keep a millisecond resolution");
+                None
+            }
+        };
         Ok(Driver {
             registry,
             waker,
@@ -98,6 +178,8 @@ impl Driver {
                 poll,
                 events: Events::with_capacity(EVENTS_CAPACITY),
                 wakers: Vec::new(),
+                timer_fd,
+                armed: None,
             }),
         })
     }
@@ -172,7 +254,28 @@ impl DriverGuard<'_> {
             if timeout == Some(Duration::ZERO) && !driver.has_io() {
                 return; // nothing could be ready: skip the syscall
             }
-            let TurnBuffers { poll, events, .. } = &mut *self.buffers;
+            let TurnBuffers {
+                poll,
+                events,
+                timer_fd,
+                armed,
+                ..
+            } = &mut *self.buffers;
+            if let (Some(fd), Some(t)) = (timer_fd.as_ref(), timeout) {
+                // Step 1 of the module doc: only a sub-millisecond remainder needs it.
+                if t.subsec_nanos() % 1_000_000 != 0 && driver.timers.len() <= PRECISE_TIMERS_MAX {
+                    let target = Instant::now() + t;
+                    // Already armed for (about) this instant, and not later: keep it.
+                    let keep = armed
+                        .is_some_and(|at| at <= target && target - at < Duration::from_micros(2));
+                    if !keep {
+                        match arm_timer_fd(fd, t) {
+                            Ok(()) => *armed = Some(target),
+                            Err(err) => tracing::error!(%err, "spool: timerfd_settime failed"),
+                        }
+                    }
+                }
+            }
             match poll.poll(events, timeout) {
                 Ok(()) => self.dispatch(),
                 // A signal cut the wait short: a turn with no events (the caller loops anyway).
@@ -201,7 +304,7 @@ impl DriverGuard<'_> {
         }
         let ready = events
             .iter()
-            .filter(|event| event.token() != WAKE_TOKEN)
+            .filter(|event| event.token() != WAKE_TOKEN && event.token() != TIMER_TOKEN)
             .map(|event| (event.token().0, readiness_of(event)));
         self.driver.sources.dispatch(ready, wakers);
         for waker in wakers.drain(..) {
@@ -239,7 +342,7 @@ impl Driver {
         poll.poll(events, Some(timeout)).unwrap();
         events
             .iter()
-            .filter(|event| event.token() != WAKE_TOKEN)
+            .filter(|event| event.token() != WAKE_TOKEN && event.token() != TIMER_TOKEN)
             .count()
     }
 }

@@ -50,6 +50,11 @@
 //! | `futures_lite::future::block_on` | [`block_on`], [`Runtime::block_on`] | the same, plus entering a runtime's context |
 //! | — | [`spawn_blocking`], the blocking detector, [`Runtime::metrics`] | what tokio adds, and the chapter's warning made a runtime feature |
 //!
+//! The rows from "one flume channel" to the reactor can be walked one at a time: `crates/steps`
+//! builds them as eight small runtimes, each the previous one plus one idea, and
+//! `spool lab steps` measures every step beside Spool and tokio — the walk, each step's diff
+//! and the measured table are in [docs/steps.md](../../../docs/steps.md) (in the repository).
+//!
 //! # Choosing a runtime
 //!
 //! The free functions ([`spawn`], [`spawn_blocking`], [`time::sleep`]) use the runtime the calling
@@ -79,8 +84,11 @@
 //!
 //! # `unsafe`
 //!
-//! Denied crate-wide, allowed in one place, with its `// SAFETY:` argument: with the `hyper`
-//! feature, reading into hyper's uninitialised buffer without zeroing it. (Registering a socket
+//! Denied crate-wide, allowed in three places, each with its `// SAFETY:` argument: with the
+//! `hyper` feature, reading into hyper's uninitialised buffer without zeroing it; and the two
+//! reads of a task's statistics through a pointer to its header — by the poll that writes its
+//! end (`stats.rs`) and by the registry's snapshot (`scheduler/registry.rs`), both while the
+//! task is provably alive. (Registering a socket
 //! with the poller is safe with mio; `io/registration.rs` still guarantees by construction that
 //! a socket leaves the poller before it is closed.)
 #![warn(
@@ -104,6 +112,8 @@ mod metrics;
 pub mod net;
 pub mod runtime;
 mod scheduler;
+#[allow(unsafe_code)] // one block: the end-of-poll write through the header pointer (SAFETY note)
+pub mod stats;
 pub mod task;
 pub mod time;
 mod yield_now;
@@ -117,10 +127,10 @@ use std::panic::Location;
 pub use block_on::block_on;
 pub use blocking::{DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 pub use detector::{BlockingReport, DEFAULT_THRESHOLD};
-pub use metrics::{PollSpan, RuntimeMetrics, WorkerMetrics};
+pub use metrics::{MarkKind, PollSpan, RuntimeMetrics, WorkerMark, WorkerMetrics};
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
 pub use spool_macros::{main, test};
-pub use task::{JoinError, Task, TaskId};
+pub use task::{AbortHandle, JoinError, Task, TaskId};
 pub use yield_now::{yield_now, YieldNow};
 
 /// Spawns a task on the current runtime, or on the default runtime outside any.

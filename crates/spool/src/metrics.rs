@@ -5,15 +5,17 @@
 //! nanoseconds and no contention. Readers get a snapshot that may be slightly stale, which is all
 //! a metric needs. Queue depths are read from the queues themselves.
 
+use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::loom::std_lock;
 use crate::task::TaskId;
 
-/// Spans kept per worker before recording stops (about 64 MiB across 4 workers).
+/// Spans (and, apart, marks) kept per worker between takes; older ones are dropped (about
+/// 64 MiB of spans across 4 workers).
 const MAX_SPANS_PER_WORKER: usize = 1 << 20;
 
 /// Per-worker counters (written by the worker only).
@@ -123,47 +125,132 @@ pub struct PollSpan {
     pub end: Instant,
 }
 
-/// The poll spans of one runtime, when recording is on: one buffer per worker (each written by
-/// its worker only, so the lock is uncontended but for [`take`](Self::take)).
+/// What a worker did besides polling, recorded with the spans (for the inspector's lanes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MarkKind {
+    /// It stole a batch from worker `victim`'s queue.
+    Steal {
+        /// The worker stolen from.
+        victim: usize,
+    },
+    /// It took a batch from the shared injection queue.
+    InjectorPull,
+    /// It slept from `at` until `until`.
+    Park {
+        /// When it woke up.
+        until: Instant,
+    },
+}
+
+/// One mark on a worker's lane, recorded while span recording is on.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct WorkerMark {
+    /// The worker.
+    pub worker: usize,
+    /// When it happened (a park's start).
+    pub at: Instant,
+    /// What happened.
+    pub kind: MarkKind,
+}
+
+/// One worker's rings.
+#[derive(Default)]
+struct Rings {
+    spans: VecDeque<PollSpan>,
+    marks: VecDeque<WorkerMark>,
+}
+
+/// The poll spans of one runtime, when recording is on: one bounded ring per worker (each
+/// written by its worker only, so the lock is uncontended but for [`take`](Self::take)). When a
+/// ring is full its oldest entry is dropped and counted ([`dropped`](Self::dropped)).
+///
+/// Recording is switched on at build ([`Builder::record_spans`](crate::runtime::Builder::record_spans),
+/// the lab) or at run time by a viewer ([`Handle::set_record_spans`](crate::Handle::set_record_spans),
+/// the inspector); off, a poll pays one relaxed load for it.
 pub(crate) struct SpanRecorder {
-    on: bool,
-    buffers: Box<[Mutex<Vec<PollSpan>>]>,
+    on: AtomicBool,
+    capacity: usize,
+    rings: Box<[Mutex<Rings>]>,
+    dropped: AtomicU64,
 }
 
 impl SpanRecorder {
     pub(crate) fn new(on: bool, workers: usize) -> Self {
         SpanRecorder {
-            on,
-            buffers: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
+            on: AtomicBool::new(on),
+            capacity: MAX_SPANS_PER_WORKER,
+            rings: (0..workers).map(|_| Mutex::new(Rings::default())).collect(),
+            dropped: AtomicU64::new(0),
         }
     }
 
     /// Whether polls must be timed for it.
+    #[inline]
     pub(crate) fn is_on(&self) -> bool {
-        self.on
+        self.on.load(Relaxed)
     }
 
-    /// Keeps `span` (in its worker's buffer), unless recording is off or the buffer is full.
+    /// Starts or stops recording (what is recorded stays until taken).
+    pub(crate) fn set_on(&self, on: bool) {
+        self.on.store(on, Relaxed);
+    }
+
+    /// Spans and marks dropped because a ring was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Relaxed)
+    }
+
+    fn push<T>(&self, ring: &mut VecDeque<T>, item: T) {
+        if ring.len() >= self.capacity {
+            ring.pop_front();
+            self.dropped.fetch_add(1, Relaxed);
+        }
+        ring.push_back(item);
+    }
+
+    /// Keeps `span` (in its worker's ring), unless recording is off.
     pub(crate) fn record(&self, span: PollSpan) {
-        if !self.on {
+        if !self.is_on() {
             return;
         }
-        if let Some(buffer) = self.buffers.get(span.worker) {
-            let mut spans = std_lock(buffer);
-            if spans.len() < MAX_SPANS_PER_WORKER {
-                spans.push(span);
-            }
+        if let Some(ring) = self.rings.get(span.worker) {
+            let mut rings = std_lock(ring);
+            self.push(&mut rings.spans, span);
+        }
+    }
+
+    /// Keeps `mark` (in its worker's ring), unless recording is off.
+    pub(crate) fn mark(&self, mark: WorkerMark) {
+        if !self.is_on() {
+            return;
+        }
+        if let Some(ring) = self.rings.get(mark.worker) {
+            let mut rings = std_lock(ring);
+            self.push(&mut rings.marks, mark);
         }
     }
 
     /// Takes the spans recorded since the last call, ordered by start time.
     pub(crate) fn take(&self) -> Vec<PollSpan> {
         let mut spans: Vec<PollSpan> = self
-            .buffers
+            .rings
             .iter()
-            .flat_map(|buffer| std::mem::take(&mut *std_lock(buffer)))
+            .flat_map(|ring| std::mem::take(&mut std_lock(ring).spans))
             .collect();
         spans.sort_by_key(|span| span.start);
         spans
+    }
+
+    /// Takes the marks recorded since the last call, ordered by time.
+    pub(crate) fn take_marks(&self) -> Vec<WorkerMark> {
+        let mut marks: Vec<WorkerMark> = self
+            .rings
+            .iter()
+            .flat_map(|ring| std::mem::take(&mut std_lock(ring).marks))
+            .collect();
+        marks.sort_by_key(|mark| mark.at);
+        marks
     }
 }

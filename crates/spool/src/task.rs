@@ -22,6 +22,17 @@
 //!
 //! Dropping a [`Task`] cancels it (async-task's rule, and the chapter's: its tasks had to be
 //! awaited or they stopped); [`Task::detach`] lets it run to completion on its own.
+//!
+//! # Abort
+//!
+//! [`Task::abort`] and [`AbortHandle::abort`] stop a task that someone else still awaits (tokio's
+//! `JoinHandle::abort`): its future is dropped at its next scheduling point (at once if it is
+//! waiting: it is woken for that), and awaiting it gives `Err(JoinError::Cancelled)`. A task that
+//! had already completed keeps its output. async-task can cancel only by consuming its handle,
+//! so the request travels through the runtime's registry of live tasks instead, where each task
+//! already has an entry and a waker: the mechanism, and why a spawn pays no allocation for it,
+//! is told in `scheduler/registry.rs`. Blocking tasks ([`spawn_blocking`](crate::spawn_blocking))
+//! cannot be aborted (their closure runs to its end, as in tokio): abort does nothing to them.
 
 use std::any::Any;
 use std::fmt;
@@ -31,7 +42,14 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use crate::scheduler::registry::RegistryGuard;
+use crate::scheduler::registry::{EntryRef, RegistryGuard};
+use crate::stats::TaskStats;
+
+pub(crate) mod coop;
+mod join_set;
+
+pub use coop::{consume_budget, unconstrained, Unconstrained, BUDGET};
+pub use join_set::JoinSet;
 
 /// The `Runnable` Spool queues: async-task's, carrying [`TaskMeta`].
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
@@ -49,7 +67,7 @@ pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 pub struct TaskId(u64);
 
 impl TaskId {
-    fn next() -> Self {
+    pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         TaskId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
@@ -73,29 +91,33 @@ impl fmt::Display for TaskId {
 }
 
 /// What each task cell carries besides its future.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
     /// Where `spawn` was called (`#[track_caller]`).
     pub(crate) location: &'static Location<'static>,
     /// A local (`!Send`) task: the thread that may poll and drop it.
     pub(crate) owner_thread: Option<std::thread::ThreadId>,
+    /// What the task has done (`stats.rs`).
+    pub(crate) stats: TaskStats,
 }
 
 impl TaskMeta {
-    pub(crate) fn new(location: &'static Location<'static>) -> Self {
+    /// `stats`: whether the runtime keeps task statistics (the spawn time is read then).
+    pub(crate) fn new(location: &'static Location<'static>, stats: bool) -> Self {
         TaskMeta {
             id: TaskId::next(),
             location,
             owner_thread: None,
+            stats: TaskStats::new(stats),
         }
     }
 
     /// The metadata of a local task, owned by the calling thread.
-    pub(crate) fn new_local(location: &'static Location<'static>) -> Self {
+    pub(crate) fn new_local(location: &'static Location<'static>, stats: bool) -> Self {
         TaskMeta {
             owner_thread: Some(std::thread::current().id()),
-            ..Self::new(location)
+            ..Self::new(location, stats)
         }
     }
 }
@@ -117,8 +139,9 @@ pub enum JoinError {
     /// The task's future (or blocking closure) panicked; the panic's message.
     #[error("task panicked: {0}")]
     Panicked(String),
-    /// The task was dropped before completing, because its runtime shut down.
-    #[error("task cancelled: its runtime shut down")]
+    /// The task was dropped before completing: it was aborted ([`Task::abort`],
+    /// [`AbortHandle::abort`]), or its runtime shut down.
+    #[error("task cancelled: aborted, or its runtime shut down")]
     Cancelled,
 }
 
@@ -132,7 +155,7 @@ impl JoinError {
         matches!(self, JoinError::Panicked(_))
     }
 
-    /// Whether the task was cancelled by a shutdown.
+    /// Whether the task was cancelled (aborted, or dropped by a shutdown).
     ///
     /// ```
     /// assert!(spool::JoinError::Cancelled.is_cancelled());
@@ -156,8 +179,9 @@ impl JoinError {
 /// A handle to a spawned task: a future of its result.
 ///
 /// Awaiting it gives `Ok(output)`, `Err(JoinError::Panicked(_))` if the task panicked, or
-/// `Err(JoinError::Cancelled)` if its runtime shut down first. Dropping it cancels the task
-/// (its future is dropped at its next scheduling point); [`detach`](Task::detach) lets it run on.
+/// `Err(JoinError::Cancelled)` if it was aborted or its runtime shut down first. Dropping it
+/// cancels the task (its future is dropped at its next scheduling point); [`detach`](Task::detach)
+/// lets it run on.
 ///
 /// ```
 /// let rt = spool::Runtime::new()?;
@@ -168,19 +192,56 @@ impl JoinError {
 #[must_use = "dropping a Task cancels it; call .detach() to let it run"]
 pub struct Task<T> {
     inner: async_task::FallibleTask<Result<T, JoinError>, TaskMeta>,
-    // Copied out of the metadata: `FallibleTask` does not expose it.
-    id: TaskId,
+    // Copied out of the metadata: `FallibleTask` does not expose it. (The id is the abort
+    // handle's.)
     location: &'static Location<'static>,
+    abort: AbortHandle,
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(inner: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
+    /// `entry`: the task's entry in its runtime's registry (`None` for a blocking task).
+    pub(crate) fn new(
+        inner: async_task::Task<Result<T, JoinError>, TaskMeta>,
+        entry: Option<EntryRef>,
+    ) -> Self {
         let TaskMeta { id, location, .. } = *inner.metadata();
         Task {
             inner: inner.fallible(),
-            id,
             location,
+            abort: AbortHandle {
+                entry: entry.unwrap_or_else(|| EntryRef::untracked(id.as_u64())),
+            },
         }
+    }
+
+    /// Asks the task to stop: its future is dropped at its next scheduling point (at once if it
+    /// is waiting), and awaiting this handle then gives `Err(JoinError::Cancelled)`. A task that
+    /// already completed keeps its output; a blocking task is not affected.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// task.abort();
+    /// assert!(rt.block_on(task).unwrap_err().is_cancelled());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn abort(&self) {
+        self.abort.abort();
+    }
+
+    /// A handle that can abort the task from anywhere without awaiting it (`Clone + Send`; it
+    /// costs no allocation).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// let handle = task.abort_handle();
+    /// std::thread::spawn(move || handle.abort()).join().unwrap();
+    /// assert!(rt.block_on(task).unwrap_err().is_cancelled());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.abort.clone()
     }
 
     /// Lets the task run to completion without a handle; its output is dropped.
@@ -221,7 +282,7 @@ impl<T> Task<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn id(&self) -> TaskId {
-        self.id
+        TaskId(self.abort.entry.id())
     }
 
     /// Where the task was spawned.
@@ -237,14 +298,67 @@ impl<T> Task<T> {
     }
 }
 
+/// Aborts a task without owning it: [`Task::abort_handle`].
+///
+/// ```
+/// let rt = spool::Runtime::new()?;
+/// let task = rt.spawn(std::future::pending::<()>());
+/// let handle = task.abort_handle();
+/// assert!(!handle.is_finished());
+/// handle.abort();
+/// assert!(rt.block_on(task).unwrap_err().is_cancelled());
+/// assert!(handle.is_finished());
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AbortHandle {
+    entry: EntryRef,
+}
+
+impl AbortHandle {
+    /// Asks the task to stop, as [`Task::abort`]; does nothing if it has finished.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(async { 1 });
+    /// let handle = task.abort_handle();
+    /// assert_eq!(rt.block_on(task), Ok(1));
+    /// handle.abort(); // too late: nothing happens
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn abort(&self) {
+        self.entry.abort();
+    }
+
+    /// Whether the task's future is gone: it completed, panicked, or was cancelled and dropped.
+    /// (Always `false` for a blocking task, which is not tracked.)
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(async {});
+    /// let handle = task.abort_handle();
+    /// rt.block_on(task).unwrap();
+    /// assert!(handle.is_finished());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.entry.is_finished()
+    }
+}
+
 impl<T> Future for Task<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A join spends the cooperative budget (`task/coop.rs`).
+        std::task::ready!(coop::poll_proceed(cx));
         match Pin::new(&mut self.inner).poll(cx) {
             Poll::Ready(Some(result)) => Poll::Ready(result),
             Poll::Ready(None) => Poll::Ready(Err(JoinError::Cancelled)),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                coop::refund();
+                Poll::Pending
+            }
         }
     }
 }
@@ -268,7 +382,7 @@ pin_project_lite::pin_project! {
         #[pin]
         future: F,
         panicked: bool,
-        _guard: Option<RegistryGuard>,
+        guard: Option<RegistryGuard>,
     }
 }
 
@@ -277,7 +391,7 @@ impl<F> TaskFuture<F> {
         TaskFuture {
             future,
             panicked: false,
-            _guard: guard,
+            guard,
         }
     }
 }
@@ -287,13 +401,23 @@ impl<F: Future> Future for TaskFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if let Some(guard) = this.guard {
+            if guard.abort_requested() {
+                // Aborted (`scheduler/registry.rs`): async-task drops the user's future right
+                // after this returns, unpolled.
+                return Poll::Ready(Err(JoinError::Cancelled));
+            }
+        }
         if *this.panicked {
             // Never poll a future again after it panicked (its state may be broken).
             return Poll::Ready(Err(JoinError::Panicked("polled after panic".into())));
         }
         let future = this.future;
         // AssertUnwindSafe: after a panic the future is never touched again, only dropped.
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+        // The end of the poll, for the task's statistics (a no-op unless a worker keeps them).
+        crate::stats::poll_end();
+        match result {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {

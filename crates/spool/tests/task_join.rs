@@ -84,7 +84,7 @@ fn spawn_location_through_the_free_function() {
 fn join_error_display() {
     assert_eq!(
         spool::JoinError::Cancelled.to_string(),
-        "task cancelled: its runtime shut down"
+        "task cancelled: aborted, or its runtime shut down"
     );
     assert_eq!(
         spool::JoinError::Panicked("x".into()).to_string(),

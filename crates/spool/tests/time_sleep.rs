@@ -159,3 +159,23 @@ fn earlier_timer_interrupts_the_driver_wait() {
         start.elapsed()
     );
 }
+
+rt_test! {
+    fn sub_millisecond_sleeps_are_not_rounded_up_to_a_millisecond(rt) {
+        // The driver's timerfd (`driver.rs`): a 300 µs sleep must not take epoll's 1 ms. The
+        // median of 31 absorbs a loaded machine's outliers; the bound is generous (3x).
+        let mut took: Vec<Duration> = rt.block_on(rt.spawn(async {
+            let mut took = Vec::new();
+            for _ in 0..31 {
+                let start = std::time::Instant::now();
+                spool::time::sleep(Duration::from_micros(300)).await;
+                took.push(start.elapsed());
+            }
+            took
+        })).unwrap();
+        took.sort();
+        assert!(took[0] >= Duration::from_micros(300), "a sleep ended early: {:?}", took[0]);
+        let median = took[took.len() / 2];
+        assert!(median < Duration::from_micros(900), "median of sleep(300 µs): {median:?}");
+    }
+}

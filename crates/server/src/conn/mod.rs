@@ -15,9 +15,15 @@
 //!
 //! - until the first request's headers have arrived, `--header-read-timeout` counts from the
 //!   accept (TLS handshake and sniff included): past it the connection is dropped;
-//! - with no request in flight for `--idle-timeout`, the connection is shut down gracefully
-//!   (HTTP/2: GOAWAY). An idle HTTP/1 connection is also closed by hyper's own header-read
-//!   timeout, which since hyper 1.6 runs while it waits for the next request.
+//! - with no request in flight and no response being sent for `--idle-timeout`, the
+//!   connection is shut down gracefully (HTTP/2: GOAWAY). An idle HTTP/1 connection is also
+//!   closed by hyper's own header-read timeout, which since hyper 1.6 runs while it waits for
+//!   the next request;
+//! - owing the client a response and sending no byte of it for `--send-timeout` (the client
+//!   does not read, or never opens its HTTP/2 window: [`progress`] says how that is seen), the
+//!   connection is closed, HTTP/2 with a GOAWAY first if the socket still takes it. Neither
+//!   hyper nor h2 bound this: without it such a client holds the response's memory until
+//!   `--max-connections` is reached.
 //!
 //! This is the part every host shares. It is generic over the byte stream (any
 //! [`hyper::rt::Read`] + [`hyper::rt::Write`]), the executor hyper spawns HTTP/2 streams on, and
@@ -25,6 +31,7 @@
 //! connections with exactly the same code.
 
 mod info;
+mod progress;
 mod timeouts;
 
 use std::net::SocketAddr;
@@ -38,13 +45,15 @@ use crate::config::{
     Config, H2_MAX_LOCAL_ERROR_RESET_STREAMS, H2_MAX_PENDING_ACCEPT_RESET_STREAMS,
 };
 use crate::metrics::Metrics;
-use crate::routes::{ResponseBody, Routes};
+use crate::routes::Routes;
 use crate::rt::{race, First, Runtime};
 use crate::service::{HttpService, ServiceFuture};
 use crate::shutdown::{ConnWatch, Watched};
 use crate::tls::TlsAcceptor;
 
 pub(crate) use info::ConnInfo;
+use progress::Progress;
+pub(crate) use progress::SentBody;
 pub(crate) use timeouts::Activity;
 use timeouts::Timeouts;
 
@@ -120,6 +129,8 @@ pub(crate) struct Shared<E> {
     header_read_timeout: Option<Duration>,
     /// How long a connection may have no request in flight; `None`: no limit.
     idle_timeout: Option<Duration>,
+    /// How long a connection may owe a response without sending a byte; `None`: no limit.
+    send_timeout: Option<Duration>,
 }
 
 impl<E: Clone> Shared<E> {
@@ -143,6 +154,7 @@ impl<E: Clone> Shared<E> {
             tls,
             header_read_timeout: non_zero(config.header_read_timeout),
             idle_timeout: non_zero(config.idle_timeout),
+            send_timeout: non_zero(config.send_timeout),
         }
     }
 }
@@ -155,7 +167,7 @@ impl<E: Clone> Shared<E> {
 pub(crate) async fn accept<I, E>(shared: &Shared<E>, io: I, peer: SocketAddr, mut watch: ConnWatch)
 where
     I: Read + Write + Unpin + Send + 'static,
-    E: HttpServerConnExec<ServiceFuture, ResponseBody>,
+    E: HttpServerConnExec<ServiceFuture, SentBody>,
 {
     // Created before the handshake, so that the header-read timeout counts from the accept.
     let activity = Arc::new(Activity::new());
@@ -164,6 +176,7 @@ where
             Arc::clone(&shared.routes),
             ConnInfo::plain(peer),
             Arc::clone(&activity),
+            watch.draining(),
         );
         return serve(shared, Protocol::Sniff, io, service, activity, watch).await;
     };
@@ -195,7 +208,12 @@ where
     let info = ConnInfo::tls(peer, stream.alpn_protocol());
     let protocol = Protocol::from_alpn(stream.alpn_protocol());
     tracing::trace!(%peer, alpn = ?info.alpn, "TLS handshake done");
-    let service = HttpService::new(Arc::clone(&shared.routes), info, Arc::clone(&activity));
+    let service = HttpService::new(
+        Arc::clone(&shared.routes),
+        info,
+        Arc::clone(&activity),
+        watch.draining(),
+    );
     serve(shared, protocol, stream, service, activity, watch).await;
 }
 
@@ -252,14 +270,16 @@ async fn serve<I, E>(
     watch: ConnWatch,
 ) where
     I: Read + Write + Unpin + Send + 'static,
-    E: HttpServerConnExec<ServiceFuture, ResponseBody>,
+    E: HttpServerConnExec<ServiceFuture, SentBody>,
 {
     let peer = service.peer();
+    let io = Progress::new(io, Arc::clone(&activity));
     let conn = shared.builders.get(protocol).serve_connection(io, service);
     let mut timeouts = Timeouts::new(
         activity,
         shared.header_read_timeout,
         shared.idle_timeout,
+        shared.send_timeout,
         Arc::clone(&shared.runtime),
         Arc::clone(&shared.metrics),
     );
@@ -269,6 +289,11 @@ async fn serve<I, E>(
         Watched::ForcedClose => {
             tracing::debug!(%peer, "connection closed at the shutdown deadline");
         }
+        Watched::Stalled => tracing::debug!(
+            %peer,
+            timeout = ?shared.send_timeout,
+            "connection closed: the client took no byte of its response within the send timeout"
+        ),
         Watched::TimedOut => tracing::debug!(
             %peer,
             timeout = ?shared.header_read_timeout,

@@ -1,10 +1,10 @@
-//! A connection's header-read and idle timeouts, and the [`Activity`] they read.
+//! A connection's header-read, idle and send timeouts, and the [`Activity`] they read.
 //!
 //! The service ([`crate::service`]) records each request's start and end in the connection's
-//! [`Activity`]; [`Timeouts`] reads it whenever its timer fires (the rules are in the
-//! [`crate::conn`] docs).
+//! [`Activity`], and [`super::progress`] the sending of its responses; [`Timeouts`] reads it
+//! whenever its timer fires (the rules are in the [`crate::conn`] docs).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -13,16 +13,23 @@ use crate::metrics::{Limit, Metrics};
 use crate::rt::{BoxFuture, Runtime};
 use crate::shutdown::GuardAction;
 
-/// One connection's header-read and idle timeouts (see the module docs), checked against its
-/// [`Activity`] whenever its single timer fires.
+/// One connection's header-read, idle and send timeouts (see the module docs), checked
+/// against its [`Activity`] whenever its single timer fires.
 ///
 /// One timer per connection, re-armed at the nearest deadline; activity never moves a
 /// deadline earlier (a request only pushes the idle deadline later, and the first request ends
-/// the header-read one), so a timer armed for the nearest deadline never fires too late.
+/// the header-read one), so a timer armed for the nearest deadline never fires too late. The
+/// one exception is a response that starts while nothing was owed: its send deadline is
+/// `--send-timeout` after its start, and the timer, armed at most a send timeout ahead while
+/// nothing is owed, sees it at most one send timeout late.
 pub(super) struct Timeouts {
     activity: Arc<Activity>,
     header_read: Option<Duration>,
     idle: Option<Duration>,
+    send: Option<Duration>,
+    /// The idle timeout asked for a graceful shutdown already: not again (the send timeout
+    /// still watches the responses that shutdown waits for).
+    idle_fired: bool,
     runtime: Arc<dyn Runtime>,
     metrics: Arc<Metrics>,
     timer: Option<BoxFuture<()>>,
@@ -35,6 +42,7 @@ impl Timeouts {
         activity: Arc<Activity>,
         header_read: Option<Duration>,
         idle: Option<Duration>,
+        send: Option<Duration>,
         runtime: Arc<dyn Runtime>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -42,6 +50,8 @@ impl Timeouts {
             activity,
             header_read,
             idle,
+            send,
+            idle_fired: false,
             runtime,
             metrics,
             timer: None,
@@ -67,7 +77,7 @@ impl Timeouts {
     }
 
     /// A passed timeout's action, or how long until the next one may pass (`None`: never).
-    fn check(&self) -> Result<Option<Duration>, GuardAction> {
+    fn check(&mut self) -> Result<Option<Duration>, GuardAction> {
         let mut next: Option<Duration> = None;
         let mut sooner = |wait: Duration| next = Some(next.map_or(wait, |n| n.min(wait)));
         if let Some(limit) = self.header_read {
@@ -80,10 +90,22 @@ impl Timeouts {
                 sooner(limit - age);
             }
         }
-        if let Some(limit) = self.idle {
-            if self.activity.in_flight() == 0 {
+        if let Some(limit) = self.send {
+            match self.activity.stalled_for() {
+                Some(stalled) if stalled >= limit => {
+                    self.metrics.record_limit(Limit::SendTimeout);
+                    return Err(GuardAction::Abort);
+                }
+                Some(stalled) => sooner(limit - stalled),
+                // Nothing owed: look again a whole send timeout from now at the latest.
+                None => sooner(limit),
+            }
+        }
+        if let (Some(limit), false) = (self.idle, self.idle_fired) {
+            if self.activity.in_flight() == 0 && self.activity.sending() == 0 {
                 let idle = self.activity.idle_for();
                 if idle >= limit {
+                    self.idle_fired = true;
                     self.metrics.record_limit(Limit::IdleTimeout);
                     tracing::debug!(idle = ?limit, "connection idle: shutting it down");
                     return Err(GuardAction::Shutdown);
@@ -99,7 +121,8 @@ impl Timeouts {
 }
 
 /// What a connection's requests have done, for its timeouts ([`crate::conn`]): whether one has
-/// arrived yet, how many are in flight, and when the last one started or ended.
+/// arrived yet, how many are in flight, and when the last one started or ended; and whether it
+/// owes its client a response, and when it last sent some ([`super::progress`]).
 ///
 /// One per connection, shared between the connection's task and its service; all atomics, as
 /// HTTP/2 requests run on tasks of their own.
@@ -111,6 +134,12 @@ pub(crate) struct Activity {
     in_flight: AtomicUsize,
     /// Milliseconds from `opened` to the last request's start or end.
     last_ms: AtomicU64,
+    /// Response bodies alive ([`super::progress::SentBody`]).
+    sending: AtomicUsize,
+    /// The last write returned `Pending`, and none has succeeded since.
+    write_blocked: AtomicBool,
+    /// Milliseconds from `opened` to the last progress in sending (see [`super::progress`]).
+    progress_ms: AtomicU64,
 }
 
 impl Default for Activity {
@@ -127,6 +156,9 @@ impl Activity {
             requests: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             last_ms: AtomicU64::new(0),
+            sending: AtomicUsize::new(0),
+            write_blocked: AtomicBool::new(false),
+            progress_ms: AtomicU64::new(0),
         }
     }
 
@@ -151,9 +183,53 @@ impl Activity {
         self.opened.elapsed().saturating_sub(last)
     }
 
+    /// Milliseconds since `opened`.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.fetch_max(now, Ordering::AcqRel);
+        self.last_ms.fetch_max(self.now_ms(), Ordering::AcqRel);
+    }
+
+    fn touch_progress(&self) {
+        self.progress_ms.fetch_max(self.now_ms(), Ordering::AcqRel);
+    }
+
+    /// Response bodies being sent now.
+    pub(crate) fn sending(&self) -> usize {
+        self.sending.load(Ordering::Acquire)
+    }
+
+    /// Records a response's start; the guard records its end when dropped, and its progress.
+    pub(crate) fn response_started(self: &Arc<Self>) -> Sending {
+        self.touch_progress();
+        self.sending.fetch_add(1, Ordering::AcqRel);
+        Sending(Arc::clone(self))
+    }
+
+    /// A write got bytes through: the client reads. Progress only once every body has been
+    /// handed over (see [`super::progress`]).
+    pub(crate) fn wrote(&self) {
+        self.write_blocked.store(false, Ordering::Release);
+        if self.sending() == 0 {
+            self.touch_progress();
+        }
+    }
+
+    /// A write returned `Pending`: the client is not reading (yet).
+    pub(crate) fn write_blocked(&self) {
+        self.write_blocked.store(true, Ordering::Release);
+    }
+
+    /// How long the connection has owed its client bytes without sending any; `None` when it
+    /// owes nothing.
+    pub(crate) fn stalled_for(&self) -> Option<Duration> {
+        let owed = self.sending() > 0 || self.write_blocked.load(Ordering::Acquire);
+        owed.then(|| {
+            let last = Duration::from_millis(self.progress_ms.load(Ordering::Acquire));
+            self.opened.elapsed().saturating_sub(last)
+        })
     }
 
     /// Records a request's start; the guard records its end when dropped.
@@ -174,5 +250,25 @@ impl Drop for InFlight {
         // Touch first: a check that sees zero in flight must also see this end time.
         self.0.touch();
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One response body being sent on a connection; see [`Activity::response_started`].
+#[derive(Debug)]
+pub(crate) struct Sending(Arc<Activity>);
+
+impl Sending {
+    /// A piece of the body was handed over to be sent.
+    pub(crate) fn progress(&self) {
+        self.0.touch_progress();
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        // As for `InFlight`: touch first, so a check that sees nothing owed sees this end too.
+        self.0.touch_progress();
+        self.0.touch();
+        self.0.sending.fetch_sub(1, Ordering::AcqRel);
     }
 }

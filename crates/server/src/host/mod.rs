@@ -29,7 +29,7 @@ use hyper_util::server::conn::auto::HttpServerConnExec;
 
 use crate::config::Config;
 use crate::metrics::{Limit, Metrics};
-use crate::routes::{ResponseBody, Routes};
+use crate::routes::Routes;
 use crate::rt::{race, BoxFuture, First, Runtime};
 use crate::service::ServiceFuture;
 use crate::shutdown::{Drain, DrainOutcome};
@@ -41,6 +41,38 @@ use crate::{conn, Error};
 /// Retrying at once would spin a core on a failing `accept` while nothing can improve; a short
 /// pause lets running connections finish and free descriptors.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How many connections the kernel queues for `accept` (the listen backlog): tokio's and
+/// std's choice.
+pub(crate) const BACKLOG: i32 = 1024;
+
+/// Binds the listening socket for `config.addr`, with `SO_REUSEPORT` when `config.reuse_port`,
+/// non-blocking, for a host to wrap in its own listener type.
+///
+/// Written with socket2 rather than `TcpListener::bind` because std and tokio cannot set
+/// `SO_REUSEPORT`. With it, several processes (an old one draining, a new one starting) can
+/// listen on one address and the kernel spreads new connections among them; when one closes
+/// its listener, connections still in *its* backlog are reset, unless Linux ≥ 5.14 runs with
+/// `net.ipv4.tcp_migrate_req=1`, which moves them to another listener of the group. That is
+/// why the drain closes the listener before anything else ([`serve`]).
+pub(crate) fn bind(config: &Config) -> Result<std::net::TcpListener, Error> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let addr = config.addr;
+    let bound = (|| {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        // As std and tokio do: a restarted server may bind while old connections sit in
+        // TIME_WAIT.
+        socket.set_reuse_address(true)?;
+        if config.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(BACKLOG)?;
+        socket.set_nonblocking(true)?;
+        io::Result::Ok(std::net::TcpListener::from(socket))
+    })();
+    bound.map_err(|source| Error::Bind { addr, source })
+}
 
 /// A listening socket, as the accept loop needs it.
 pub(crate) trait Listener: Send + 'static {
@@ -72,9 +104,12 @@ pub(crate) struct Host<E, T> {
 /// and ALPN picks the protocol. A TLS setting that cannot be used is an [`Error::Tls`], returned
 /// before the first connection is accepted.
 ///
-/// The shutdown sequence: stop accepting and close the listening socket (so new connections
-/// are refused, not left waiting in the backlog), ask open connections to finish their
-/// in-flight requests, and close whatever is still open after `config.shutdown_timeout`.
+/// The shutdown sequence: stop accepting, take what is already queued, and close the listening
+/// socket (so new connections are refused, or with `--reuse-port` go to another process on the
+/// port, not left waiting in a backlog nobody accepts from); then drain ([`Drain`]): HTTP/1
+/// answers say `Connection: close` for a moment, then open connections are asked to finish
+/// their in-flight requests, and whatever is still open after `config.shutdown_timeout` is
+/// closed.
 ///
 /// The accept loop never ends on an `accept` error: see [`AcceptError`].
 pub(crate) async fn serve<L, E, T, S>(
@@ -85,7 +120,7 @@ pub(crate) async fn serve<L, E, T, S>(
 ) -> Result<(), Error>
 where
     L: Listener,
-    E: Executor<BoxFuture<()>> + HttpServerConnExec<ServiceFuture, ResponseBody>,
+    E: Executor<BoxFuture<()>> + HttpServerConnExec<ServiceFuture, conn::SentBody>,
     E: Clone + Send + Sync + 'static,
     T: Timer + Clone + Send + Sync + 'static,
     S: Future,
@@ -120,6 +155,19 @@ where
     let limit = Arc::new(ConnLimit::new(config.max_connections, Arc::clone(&metrics)));
     tracing::info!(runtime = runtime.name(), "listening on {listening}");
 
+    // One accepted connection's task. The TLS handshake too runs in there, never in this loop.
+    let spawn = |io: L::Io, peer: SocketAddr| {
+        let permit = limit.admit();
+        metrics.record_connection();
+        let shared = Arc::clone(&shared);
+        let watch = drain.watch();
+        executor.execute(Box::pin(async move {
+            conn::accept(&shared, io, peer, watch).await;
+            // Released only now that the socket is closed.
+            drop(permit);
+        }));
+    };
+
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // At the limit, stop calling accept: new connections wait in the kernel's backlog
@@ -133,18 +181,7 @@ where
             First::Right(accepted) => accepted,
         };
         match accepted {
-            Ok((io, peer)) => {
-                let permit = limit.admit();
-                metrics.record_connection();
-                let shared = Arc::clone(&shared);
-                let watch = drain.watch();
-                // The TLS handshake too runs in here, never in this loop.
-                executor.execute(Box::pin(async move {
-                    conn::accept(&shared, io, peer, watch).await;
-                    // Released only now that the socket is closed.
-                    drop(permit);
-                }));
-            }
+            Ok((io, peer)) => spawn(io, peer),
             Err(error) => match AcceptError::classify(&error) {
                 AcceptError::PeerGone => {
                     tracing::debug!(%error, "accept: connection gone before it was accepted");
@@ -165,8 +202,16 @@ where
         }
     }
 
-    // Closing the socket first is what makes new connections fail fast instead of hanging.
+    // Connections the kernel has already completed and queued would be reset when the socket
+    // closes (unless `tcp_migrate_req` moves them to another SO_REUSEPORT listener): take
+    // them, so the drain answers them (with `Connection: close`), then close.
+    let queued = accept_queued(&mut listener, spawn).await;
+    // Closing the socket first is what makes new connections fail fast instead of hanging,
+    // and, with `--reuse-port`, go to the other listeners of the port.
     drop(listener);
+    if queued > 0 {
+        tracing::debug!(queued, "took the connections queued at shutdown");
+    }
     tracing::info!(
         open_connections = drain.open_connections(),
         "shutting down: no longer accepting; waiting up to {:?} for in-flight requests",
@@ -180,6 +225,26 @@ where
         ),
     }
     Ok(())
+}
+
+/// Accepts, without waiting, every connection already in `listener`'s queue, handing each to
+/// `spawn`; returns how many. Stops at the first `accept` that would wait or fails.
+async fn accept_queued<L: Listener>(
+    listener: &mut L,
+    mut spawn: impl FnMut(L::Io, SocketAddr),
+) -> usize {
+    let mut queued = 0;
+    loop {
+        let mut accept = std::pin::pin!(listener.accept());
+        let ready = std::future::poll_fn(|cx| Poll::Ready(accept.as_mut().poll(cx))).await;
+        match ready {
+            Poll::Ready(Ok((io, peer))) => {
+                spawn(io, peer);
+                queued += 1;
+            }
+            Poll::Ready(Err(_)) | Poll::Pending => return queued,
+        }
+    }
 }
 
 /// `--max-connections`: a counting semaphore with a single waiter, the accept loop.

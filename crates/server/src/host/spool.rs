@@ -43,7 +43,11 @@ where
 {
     let listener = {
         let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
-        bind(config.addr)?
+        let std = super::bind(&config)?;
+        TcpListener::from_std(std).map_err(|source| Error::Bind {
+            addr: config.addr,
+            source,
+        })?
     };
     listening(listener.local_addr().map_err(Error::LocalAddr)?);
     let host = Host {
@@ -54,25 +58,6 @@ where
     let serving =
         runtime.spawn(async move { super::serve(listener, host, &config, shutdown).await });
     runtime.block_on(serving).map_err(Error::Task)?
-}
-
-/// Binds a Spool listener on `addr` (registered with the current Spool runtime); the error
-/// names the address and the cause.
-fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr).map_err(|source| Error::Bind {
-        addr,
-        // Spool's message already names the address; keep only the OS's reason.
-        source: io::Error::new(source.kind(), reason(&source)),
-    })
-}
-
-/// `"cannot listen on 1.2.3.4:5: Address in use (os error 98)"` → the part after the address.
-fn reason(error: &io::Error) -> String {
-    let message = error.to_string();
-    match message.split_once(": ") {
-        Some((_, reason)) => reason.to_owned(),
-        None => message,
-    }
 }
 
 impl Listener for TcpListener {

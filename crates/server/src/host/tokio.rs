@@ -39,9 +39,8 @@ pub fn serve_on_tokio<S: Future>(
         .map_err(Error::Runtime)?;
     tracing::debug!(workers, "tokio runtime started");
     let result = runtime.block_on(async {
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| Error::Bind {
+        let listener =
+            TcpListener::from_std(super::bind(&config)?).map_err(|source| Error::Bind {
                 addr: config.addr,
                 source,
             })?;

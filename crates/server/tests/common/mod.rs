@@ -15,7 +15,11 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use server::Config;
 pub use server::RuntimeKind;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+
+pub mod frames;
 
 /// Generates, for each host, a module with one `#[test]` per listed function (each takes the
 /// [`RuntimeKind`]), so a whole suite runs against every host without a copy. Use with
@@ -334,4 +338,58 @@ pub async fn curl(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Reads until the server closes the connection (a reset counts), at most `limit`; returns
+/// what was read, or `None` if the connection was still open at the limit.
+pub async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_elapsed) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(reply),
+            Ok(Ok(n)) => reply.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// The value of one sample line of `/metrics` (`name{labels} value`), `None` if absent.
+pub fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The `/metrics` page, fetched on a connection of its own that the client closes as soon as
+/// the answer is in (a pooled client would keep it open and skew the connection gauge).
+pub async fn metrics(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("no /metrics answer");
+    let reply = String::from_utf8(reply).expect("UTF-8 metrics");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
+
+/// Waits (at most 5 s) until `/metrics` shows `series` at `value`; returns the last page.
+pub async fn wait_for_sample(addr: SocketAddr, series: &str, value: f64) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let page = metrics(addr).await;
+        if sample(&page, series) == Some(value) {
+            return page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{series} never reached {value}:\n{page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

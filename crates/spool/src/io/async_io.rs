@@ -201,13 +201,20 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Waits until the source is (believed) ready in `direction`; the event is handed back to
-    /// [`clear`](Self::clear) after a `WouldBlock`.
+    /// [`clear`](Self::clear) after a `WouldBlock`. Spends the cooperative budget.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
-        self.registration.poll_ready(cx, direction)
+        // Every socket operation passes here: it spends the task's cooperative budget
+        // (`task/coop.rs`), and gives the unit back if it has to wait.
+        std::task::ready!(crate::task::coop::poll_proceed(cx));
+        let ready = self.registration.poll_ready(cx, direction);
+        if ready.is_pending() {
+            crate::task::coop::refund();
+        }
+        ready
     }
 
     /// Clears the readiness `event` reported (unless a newer event arrived).

@@ -37,6 +37,7 @@ pub struct Builder {
     detector_threshold: Option<Duration>,
     on_blocking: Option<OnBlocking>,
     record_spans: bool,
+    task_stats: bool,
     global_queue_interval: u32,
 }
 
@@ -48,7 +49,7 @@ impl Default for Builder {
 
 impl Builder {
     /// A builder with the defaults: one worker per core, 512 blocking threads kept 10 s, the
-    /// detector at 50 ms, no span recording.
+    /// detector at 50 ms, task statistics kept, no span recording.
     ///
     /// ```
     /// let rt = spool::runtime::Builder::new().build()?;
@@ -67,6 +68,7 @@ impl Builder {
             detector_threshold: Some(DEFAULT_THRESHOLD),
             on_blocking: None,
             record_spans: false,
+            task_stats: true,
             global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
         }
     }
@@ -259,7 +261,9 @@ impl Builder {
 
     /// Records every poll as a [`PollSpan`](crate::PollSpan) (task, worker, start, end), read
     /// with [`Runtime::take_spans`]. Off by default; costs two clock reads and a short
-    /// uncontended lock per poll when on, and keeps at most 2²⁰ spans per worker between takes.
+    /// uncontended lock per poll when on, and keeps the latest 2²⁰ spans per worker between
+    /// takes (a ring: older ones are dropped and counted).
+    /// [`Handle::set_record_spans`](crate::Handle::set_record_spans) switches it at run time.
     ///
     /// ```
     /// let rt = spool::Runtime::builder().worker_threads(1).record_spans(true).build()?;
@@ -270,6 +274,26 @@ impl Builder {
     /// ```
     pub fn record_spans(&mut self, on: bool) -> &mut Self {
         self.record_spans = on;
+        self
+    }
+
+    /// Keeps per-task statistics (polls, busy time, wakes, schedule latency…, read with
+    /// [`Runtime::tasks`]; `spool::stats`). On by default: they reuse the clock reads the
+    /// blocking detector makes anyway and cost a few relaxed stores per poll and one per wake
+    /// (measured in `docs/inspector.md`). Off, [`Runtime::tasks`] still lists each live task with
+    /// its id and spawn site, with zero counters.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().task_stats(false).build()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// std::thread::sleep(std::time::Duration::from_millis(20));
+    /// let all = rt.tasks();
+    /// assert_eq!(all.len(), 1);
+    /// assert_eq!((all[0].id, all[0].polls, all[0].age), (task.id(), 0, None));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn task_stats(&mut self, on: bool) -> &mut Self {
+        self.task_stats = on;
         self
     }
 
@@ -320,6 +344,7 @@ impl Builder {
         if self.global_queue_interval == 0 {
             return Err(invalid("spool: global_queue_interval must be at least 1"));
         }
+        crate::stats::init();
         let driver = Driver::new()?;
         let deques: Vec<_> = (0..workers)
             .map(|_| crossbeam_deque::Worker::new_fifo())
@@ -338,6 +363,7 @@ impl Builder {
             blocking,
             detector,
             self.record_spans,
+            self.task_stats,
             self.global_queue_interval,
             self.current_thread,
         ));
@@ -394,6 +420,7 @@ impl std::fmt::Debug for Builder {
             .field("detector_threshold", &self.detector_threshold)
             .field("on_blocking", &self.on_blocking.is_some())
             .field("record_spans", &self.record_spans)
+            .field("task_stats", &self.task_stats)
             .field("global_queue_interval", &self.global_queue_interval)
             .finish()
     }

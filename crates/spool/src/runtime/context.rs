@@ -11,27 +11,32 @@
 //! - **the worker**: on a worker thread, that worker's `Local` (queue, LIFO slot, deferred list),
 //!   which the schedule function reaches to keep a task woken on a worker on that worker
 //!   (`Shared::schedule`, `scheduler/mod.rs`). One access per schedule.
+//! - **the cooperative budget** of the task being polled (`task/coop.rs`), read and spent by
+//!   Spool's leaf futures through [`with_budget`].
 //!
 //! It is one struct so that it can grow without another thread-local or another look-up helper
-//! (a cooperative budget is one more field here, as in tokio's `Context`), set and restored by a
+//! (the cooperative budget is one field here, as in tokio's `Context`), set and restored by a
 //! guard like [`EnterGuard`]. Every field is reached through the functions of this module only.
 //! A current-thread runtime's `block_on` thread is a worker here like any other (its core and
 //! its `!Send` local tasks live in the worker's `Local`), and [`clock_now`] reads the current
 //! runtime's clock, which may be paused.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use super::Handle;
 use crate::driver::Driver;
 use crate::scheduler::Local;
+use crate::task::coop::Budget;
 
 struct Context {
     /// The runtime this thread is in.
     handle: RefCell<Option<Handle>>,
     /// This thread's worker, on a worker thread.
     worker: RefCell<Option<Rc<Local>>>,
+    /// What is left of the cooperative budget of the task being polled (`task/coop.rs`).
+    budget: Cell<Budget>,
 }
 
 thread_local! {
@@ -39,6 +44,7 @@ thread_local! {
         Context {
             handle: RefCell::new(None),
             worker: RefCell::new(None),
+            budget: Cell::new(Budget::unconstrained()),
         }
     };
 }
@@ -182,4 +188,11 @@ pub(crate) fn is_worker() -> bool {
     CONTEXT
         .try_with(|cx| cx.worker.borrow().is_some())
         .unwrap_or(false)
+}
+
+/// Runs `f` on the thread's cooperative budget (`task/coop.rs`); `None` if the thread-local is
+/// gone (thread exit).
+#[inline]
+pub(crate) fn with_budget<R>(f: impl FnOnce(&Cell<Budget>) -> R) -> Option<R> {
+    CONTEXT.try_with(|cx| f(&cx.budget)).ok()
 }

@@ -137,6 +137,67 @@ impl Handle {
     pub fn metrics(&self) -> RuntimeMetrics {
         self.shared.metrics()
     }
+
+    /// A snapshot of every live task's statistics, as [`Runtime::tasks`](crate::Runtime::tasks).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// assert!(rt.handle().tasks().is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn tasks(&self) -> Vec<crate::stats::TaskSnapshot> {
+        self.shared.tasks()
+    }
+
+    /// Starts or stops recording poll spans and worker marks at run time (a viewer such as the
+    /// inspector turns it on while it watches). Recorded items wait, in a bounded ring per
+    /// worker, for [`take_spans`](Self::take_spans) and [`take_marks`](Self::take_marks).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::builder().worker_threads(1).build()?;
+    /// rt.handle().set_record_spans(true);
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap(); // one worker: the first span is in by now
+    /// assert!(!rt.handle().take_spans().is_empty());
+    /// rt.handle().set_record_spans(false);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_record_spans(&self, on: bool) {
+        self.shared.spans().set_on(on);
+    }
+
+    /// Takes the poll spans recorded since the last call, as
+    /// [`Runtime::take_spans`](crate::Runtime::take_spans).
+    pub fn take_spans(&self) -> Vec<crate::PollSpan> {
+        self.shared.take_spans()
+    }
+
+    /// Takes the worker marks (steals, injector pulls, parks) recorded since the last call,
+    /// ordered by time.
+    pub fn take_marks(&self) -> Vec<crate::WorkerMark> {
+        self.shared.spans().take_marks()
+    }
+
+    /// Spans and marks dropped so far because a worker's ring was full (nobody took them).
+    pub fn spans_dropped(&self) -> u64 {
+        self.shared.spans().dropped()
+    }
+
+    /// The most recent polls the blocking detector reported (at most 64, oldest first).
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// assert!(rt.handle().detector_hits().is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn detector_hits(&self) -> Vec<crate::BlockingReport> {
+        self.shared.detector().recent()
+    }
+
+    /// The blocking detector's threshold (`None`: off).
+    pub fn detector_threshold(&self) -> Option<std::time::Duration> {
+        self.shared.detector().threshold()
+    }
 }
 
 impl std::fmt::Debug for Handle {

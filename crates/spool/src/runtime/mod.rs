@@ -30,6 +30,7 @@ pub use handle::{Handle, TryCurrentError};
 
 use crate::metrics::{PollSpan, RuntimeMetrics};
 use crate::scheduler::worker::Core;
+use crate::stats::TaskSnapshot;
 use crate::task::Task;
 
 /// A runtime: multi-thread and work-stealing ([`Runtime::new`], [`Builder::new_multi_thread`]),
@@ -201,6 +202,21 @@ impl Runtime {
     /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
         self.handle.metrics()
+    }
+
+    /// A snapshot of every live task's statistics (`spool::stats`), ordered by task id.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// let tasks = rt.tasks();
+    /// assert_eq!(tasks.len(), 1);
+    /// assert_eq!(tasks[0].id, task.id());
+    /// assert_eq!(tasks[0].location.line(), line!() - 4);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn tasks(&self) -> Vec<TaskSnapshot> {
+        self.handle.tasks()
     }
 
     /// Takes the poll spans recorded since the last call, ordered by start time (empty unless

@@ -37,9 +37,11 @@
 //! At shutdown a local task is dropped only on its owner's thread; one woken elsewhere then
 //! (its owner already gone) is leaked rather than dropped on the wrong thread.
 //!
-//! There is no cooperative budget (tokio's 128 polls per task before a forced yield): a task that
-//! never returns `Pending` keeps its worker, and the LIFO cap, the injection interval and the
-//! deferred list (flushed every maintenance tick) are the only fairness mechanisms. The blocking
+//! Fairness inside a task: the cooperative budget (`task/coop.rs`; the worker sets it before each
+//! poll) makes Spool's own futures return `Pending` after 128 ready operations, and the forced
+//! yield is a self-wake, so it lands in the deferred list above. A task that never awaits any of
+//! them still keeps its worker: the LIFO cap, the injection interval and the deferred list
+//! (flushed every maintenance tick) are then the only fairness mechanisms, and the blocking
 //! detector reports such tasks.
 //!
 //! The history of these choices and what they measured: `docs/design.md`, "Scheduler".
@@ -47,6 +49,7 @@
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod queue;
+#[allow(unsafe_code)] // one block and one impl: the snapshot reads headers (SAFETY notes)
 pub(crate) mod registry;
 pub(crate) mod worker;
 
@@ -166,6 +169,8 @@ pub(crate) struct Shared {
     blocking: BlockingPool,
     detector: Detector,
     spans: SpanRecorder,
+    /// Whether task statistics are kept (`stats.rs`; `Builder::task_stats`).
+    pub(crate) task_stats: bool,
     global_queue_interval: u32,
     /// A current-thread runtime: one worker, run by `block_on`'s caller.
     current_thread: bool,
@@ -182,6 +187,7 @@ impl Shared {
         blocking: BlockingPool,
         detector: Detector,
         record_spans: bool,
+        task_stats: bool,
         global_queue_interval: u32,
         current_thread: bool,
     ) -> Self {
@@ -204,6 +210,7 @@ impl Shared {
             blocking,
             detector,
             spans: SpanRecorder::new(record_spans, workers),
+            task_stats,
             global_queue_interval,
             current_thread,
             shutdown: AtomicBool::new(false),
@@ -280,21 +287,22 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let meta = TaskMeta::new(location);
+        let meta = TaskMeta::new(location, self.task_stats);
         let id = meta.id.as_u64();
         let shared = self.clone();
         let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
             shared.schedule(runnable, info.woken_while_running, None);
         };
-        let (runnable, task) = self.registry.register(id, |guard| {
+        let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
                 move |_| TaskFuture::new(future, Some(guard)),
                 async_task::WithInfo(schedule),
             );
             let waker = runnable.waker();
-            ((runnable, task), waker)
+            let meta = registry::MetaRef::new(runnable.metadata());
+            ((runnable, task), waker, meta)
         });
-        (runnable, Task::new(task))
+        (runnable, Task::new(task, Some(entry)))
     }
 
     /// Creates a local (`!Send`) task owned by worker `local` (the calling thread's), without
@@ -310,22 +318,24 @@ impl Shared {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let meta = TaskMeta::new_local(location);
+        let meta = TaskMeta::new_local(location, self.task_stats);
         let id = meta.id.as_u64();
         let shared = self.clone();
         let owner = local.index;
         let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
             shared.schedule(runnable, info.woken_while_running, Some(owner));
         };
-        let (runnable, task) = self.registry.register(id, |guard| {
+        // With its registry entry, like any task: abort reaches it the same way.
+        let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn_local(
                 move |_| TaskFuture::new(future, Some(guard)),
                 async_task::WithInfo(schedule),
             );
             let waker = runnable.waker();
-            ((runnable, task), waker)
+            let meta = registry::MetaRef::new(runnable.metadata());
+            ((runnable, task), waker, meta)
         });
-        (runnable, Task::new(task))
+        (runnable, Task::new(task, Some(entry)))
     }
 
     /// Spawns a local (`!Send`) task owned by the calling thread's worker; `None` when the
@@ -363,6 +373,11 @@ impl Shared {
         // On one of this runtime's workers: its own queues. (Nothing in here drops a task or
         // runs user code, so the context may stay borrowed.) Else the task comes back.
         let runnable = context::with_worker(|local| {
+            if self.task_stats {
+                // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
+                let fresh_clock = local.map_or(true, |l| l.in_park.get());
+                crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
+            }
             let Some(local) = local.filter(|local| Arc::ptr_eq(&local.shared, self)) else {
                 return Some(runnable);
             };
@@ -539,9 +554,24 @@ impl Shared {
         }
     }
 
+    /// A snapshot of every live task's statistics.
+    pub(crate) fn tasks(&self) -> Vec<crate::stats::TaskSnapshot> {
+        self.registry.snapshot()
+    }
+
     /// The poll spans recorded since the last call (see `SpanRecorder`).
     pub(crate) fn take_spans(&self) -> Vec<crate::metrics::PollSpan> {
         self.spans.take()
+    }
+
+    /// The span recorder (its switch, its marks).
+    pub(crate) fn spans(&self) -> &SpanRecorder {
+        &self.spans
+    }
+
+    /// The detector (its recent hits).
+    pub(crate) fn detector(&self) -> &Detector {
+        &self.detector
     }
 }
 

@@ -12,7 +12,32 @@
 //!
 //! Spawning and completing cost one short uncontended lock each: the registry is sharded by task
 //! id, so concurrent spawns from different workers rarely meet on the same mutex.
+//!
+//! # Abort
+//!
+//! The same entry is how [`Task::abort`](crate::Task::abort) reaches a task without owning it:
+//! an [`AbortHandle`](crate::task::AbortHandle) names the entry (runtime, slab key, task id),
+//! and aborting
+//!
+//! 1. marks the entry `aborted` and counts it in `aborts_pending`, under the shard's lock;
+//! 2. wakes the entry's waker, outside the lock, so that a waiting task is scheduled;
+//! 3. at its next poll the task's `TaskFuture` sees `aborts_pending != 0`, looks its entry up,
+//!    and completes with `JoinError::Cancelled` without polling the user's future, which
+//!    async-task then drops at once (before the awaiter is told);
+//! 4. removing the entry (the future dropped) takes it out of `aborts_pending`.
+//!
+//! A spawn pays nothing for this beyond one more reference to the registry in its handle: no
+//! allocation, and the per-poll check is one relaxed load of a counter that is zero unless an
+//! abort is in flight. A task that completed before its abort is not found (its entry is gone)
+//! and keeps its output.
+//!
+//! Each entry also points at the task's metadata (its id, spawn site and statistics, `stats.rs`)
+//! so that [`Registry::snapshot`] can read every live task without waking it. The pointer is
+//! valid while the entry is there: the entry's waker keeps the task's allocation (metadata
+//! included) alive, and the entry is removed under the same shard lock the reader holds.
 
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
@@ -20,18 +45,70 @@ use crossbeam_utils::CachePadded;
 use slab::Slab;
 
 use crate::loom::std_lock as lock;
+use crate::stats::TaskSnapshot;
+use crate::task::TaskMeta;
+
+/// A pointer to a live task's metadata, kept beside its waker (see the module docs).
+#[derive(Debug)]
+pub(crate) struct MetaRef(NonNull<TaskMeta>);
+
+impl MetaRef {
+    pub(crate) fn new(meta: &TaskMeta) -> Self {
+        MetaRef(NonNull::from(meta))
+    }
+}
+
+// SAFETY: `MetaRef` is only dereferenced as a shared reference to `TaskMeta`, which is `Sync`
+// (plain data and atomics), while the waker stored beside it keeps the task alive.
+unsafe impl Send for MetaRef {}
 
 #[derive(Debug, Default)]
 struct Shard {
-    /// `(task id, waker)`: the id guards against a key reused after a shutdown drained the slab.
-    tasks: Slab<(u64, Waker)>,
+    tasks: Slab<Entry>,
     spawned: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// The task id, which guards against a key reused by another task (after this one finished,
+    /// or a shutdown drained the slab), and in its top bit [`ABORTED`]: kept in one word so that
+    /// an entry stays small (the slab is touched by every spawn).
+    tagged_id: u64,
+    waker: Waker,
+    /// The task's metadata, read by [`Registry::snapshot`].
+    meta: MetaRef,
+}
+
+/// Set in `Entry::tagged_id` once an abort is requested. Task ids count up from 1 and never
+/// reach it.
+const ABORTED: u64 = 1 << 63;
+
+impl Entry {
+    fn is(&self, id: u64) -> bool {
+        self.tagged_id & !ABORTED == id
+    }
+
+    fn aborted(&self) -> bool {
+        self.tagged_id & ABORTED != 0
+    }
 }
 
 /// Live tasks of one runtime.
 #[derive(Debug)]
 pub(crate) struct Registry {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// Entries marked `aborted`: while zero (nearly always), a poll's abort check is this load.
+    aborts_pending: AtomicUsize,
+}
+
+/// Names one task's entry: what an `AbortHandle` holds. Its id is also the handle's only copy
+/// of the task id (one word less in every `Task`).
+#[derive(Debug, Clone)]
+pub(crate) struct EntryRef {
+    /// `None` for a task with no entry (a blocking task).
+    registry: Option<Arc<Registry>>,
+    key: usize,
+    id: u64,
 }
 
 /// A task's entry; removes it when dropped (held inside the task's future).
@@ -50,37 +127,78 @@ impl Registry {
             shards: (0..shards)
                 .map(|_| CachePadded::new(Mutex::default()))
                 .collect(),
+            aborts_pending: AtomicUsize::new(0),
         }
     }
 
+    fn shard(&self, id: u64) -> &Mutex<Shard> {
+        &self.shards[(id as usize) & (self.shards.len() - 1)]
+    }
+
     /// Registers the task `id`: `make` receives the guard to store in the task's future and
-    /// returns whatever it built along with the task's waker.
+    /// returns whatever it built along with the task's waker and metadata. Also returns the
+    /// entry's name, for the task's handle.
     pub(crate) fn register<R>(
         self: &Arc<Self>,
         id: u64,
-        make: impl FnOnce(RegistryGuard) -> (R, Waker),
-    ) -> R {
+        make: impl FnOnce(RegistryGuard) -> (R, Waker, MetaRef),
+    ) -> (R, EntryRef) {
         let shard = (id as usize) & (self.shards.len() - 1);
         let mut guard = lock(&self.shards[shard]);
         let entry = guard.tasks.vacant_entry();
         let key = entry.key();
-        let (built, waker) = make(RegistryGuard {
+        let (built, waker, meta) = make(RegistryGuard {
             registry: self.clone(),
             shard,
             key,
             id,
         });
-        entry.insert((id, waker));
+        entry.insert(Entry {
+            tagged_id: id,
+            waker,
+            meta,
+        });
         guard.spawned += 1;
-        built
+        (
+            built,
+            EntryRef {
+                registry: Some(self.clone()),
+                key,
+                id,
+            },
+        )
     }
 
     /// Takes every registered waker (shutdown). Wake them after this returns, outside any lock.
     pub(crate) fn drain(&self) -> Vec<Waker> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            all.extend(lock(shard).tasks.drain().map(|(_, waker)| waker));
+            let mut shard = lock(shard);
+            for entry in shard.tasks.drain() {
+                if entry.aborted() {
+                    self.aborts_pending.fetch_sub(1, Ordering::Relaxed);
+                }
+                all.push(entry.waker);
+            }
         }
+        all
+    }
+
+    /// Every live task's statistics, shard by shard (each shard's lock held while it is read).
+    pub(crate) fn snapshot(&self) -> Vec<TaskSnapshot> {
+        let now = crate::stats::now();
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            all.reserve(shard.tasks.len());
+            for (_, entry) in shard.tasks.iter() {
+                // SAFETY: the entry is in the slab and we hold its shard's lock, so its waker
+                // keeps the task's allocation, and with it the metadata, alive (module docs).
+                let meta = unsafe { entry.meta.0.as_ref() };
+                all.push(TaskSnapshot::read(meta.id, meta.location, &meta.stats, now));
+            }
+        }
+        all.sort_by_key(|t| t.id);
         all
     }
 
@@ -93,15 +211,83 @@ impl Registry {
     }
 }
 
+impl EntryRef {
+    /// The name of a task that has no entry: aborting it does nothing.
+    pub(crate) fn untracked(id: u64) -> Self {
+        EntryRef {
+            registry: None,
+            key: 0,
+            id,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Steps 1 and 2 of an abort (module doc). Nothing happens if the task is gone.
+    pub(crate) fn abort(&self) {
+        let Some(registry) = &self.registry else {
+            return;
+        };
+        let waker = {
+            let mut shard = lock(registry.shard(self.id));
+            match shard.tasks.get_mut(self.key) {
+                Some(entry) if entry.is(self.id) && !entry.aborted() => {
+                    entry.tagged_id |= ABORTED;
+                    registry.aborts_pending.fetch_add(1, Ordering::Relaxed);
+                    Some(entry.waker.clone())
+                }
+                _ => None,
+            }
+        };
+        // Outside the lock: scheduling may run the task's destructor, which removes the entry.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether the task's future is gone (completed, cancelled or dropped); `false` for a task
+    /// without an entry.
+    pub(crate) fn is_finished(&self) -> bool {
+        let Some(registry) = &self.registry else {
+            return false;
+        };
+        let shard = lock(registry.shard(self.id));
+        !matches!(shard.tasks.get(self.key), Some(entry) if entry.is(self.id))
+    }
+}
+
+impl RegistryGuard {
+    /// Step 3 of an abort (module doc): whether this task was asked to stop.
+    /// Inlined: every poll of every task makes this check, and it is nearly always one load.
+    #[inline]
+    pub(crate) fn abort_requested(&self) -> bool {
+        self.registry.aborts_pending.load(Ordering::Relaxed) != 0 && self.is_aborted()
+    }
+
+    #[cold]
+    fn is_aborted(&self) -> bool {
+        let shard = lock(&self.registry.shards[self.shard]);
+        matches!(shard.tasks.get(self.key), Some(entry) if entry.is(self.id) && entry.aborted())
+    }
+}
+
 impl Drop for RegistryGuard {
     fn drop(&mut self) {
         let removed = {
             let mut shard = lock(&self.registry.shards[self.shard]);
             match shard.tasks.get(self.key) {
-                Some((id, _)) if *id == self.id => Some(shard.tasks.remove(self.key)),
+                Some(entry) if entry.is(self.id) => Some(shard.tasks.remove(self.key)),
                 _ => None,
             }
         };
+        if let Some(entry) = &removed {
+            if entry.aborted() {
+                // Step 4.
+                self.registry.aborts_pending.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         // Our own waker: dropped outside the lock.
         drop(removed);
     }

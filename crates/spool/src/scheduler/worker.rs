@@ -65,7 +65,7 @@ use super::idle::{IdleWorker, Site};
 use super::park::Parker;
 use super::queue::{LOCAL_QUEUE_CAPACITY, MAX_LIFO_POLLS};
 use super::{discard, Local, Shared};
-use crate::metrics::PollSpan;
+use crate::metrics::{MarkKind, PollSpan, WorkerMark};
 use crate::runtime::{context, Handle};
 use crate::task::Runnable;
 
@@ -162,6 +162,8 @@ pub(crate) fn block_on<F: Future>(
         return crate::block_on::block_on(future);
     };
     let worker = WorkerLoop::from_core(core);
+    // The caller's budget (none, outside a task) comes back when this returns or unwinds.
+    let budget = crate::task::coop::save_budget();
     let context = context::enter_worker(handle, worker.local.clone());
     let mut guard = CoreGuard {
         slot,
@@ -182,15 +184,19 @@ pub(crate) fn block_on<F: Future>(
             && shared.take_main_woken()
         {
             since_poll = 0;
+            // A fresh cooperative budget, as for a task (`task/coop.rs`): the last task's
+            // leftover (0 after a forced yield) would make every Spool future in it pend.
+            crate::task::coop::set_task_budget();
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
-            worker.poll_clock = None; // that poll was not a task's
+            worker.poll_clock = 0; // that poll was not a task's
         }
         since_poll += 1;
         if shared.is_shutdown() {
             // Cannot happen while `block_on` borrows the runtime; wait for the future alone.
             drop(guard);
+            drop(budget);
             return crate::block_on::block_on(future);
         }
         worker.step();
@@ -206,10 +212,9 @@ struct WorkerLoop {
     idle: IdleWorker,
     lifo_polls: u32,
     rng: u64,
-    /// When the last timed poll ended, if the worker has done nothing else since.
-    poll_clock: Option<Instant>,
-    /// Polls ending before this are shorter than the detector's threshold (`run_task`).
-    detector_bound: Option<Instant>,
+    /// When the last timed poll ended (raw clock, `stats::now`), if the worker has done
+    /// nothing else since; 0 otherwise.
+    poll_clock: u64,
 }
 
 impl WorkerLoop {
@@ -222,8 +227,7 @@ impl WorkerLoop {
             idle: core.idle,
             lifo_polls: core.lifo_polls,
             rng: core.rng,
-            poll_clock: None,
-            detector_bound: None,
+            poll_clock: 0,
         }
     }
 
@@ -356,7 +360,10 @@ impl WorkerLoop {
             .min(free.max(1));
         loop {
             match injector.steal_batch_with_limit_and_pop(self.local.queue.deque(), limit) {
-                Steal::Success(task) => return Some(task),
+                Steal::Success(task) => {
+                    self.mark(MarkKind::InjectorPull);
+                    return Some(task);
+                }
                 Steal::Empty => return None,
                 Steal::Retry => continue,
             }
@@ -390,6 +397,7 @@ impl WorkerLoop {
                 {
                     Steal::Success(task) => {
                         bump(&remotes[self.index].counters.steals);
+                        self.mark(MarkKind::Steal { victim });
                         return Some(task);
                     }
                     Steal::Retry => retry = true,
@@ -410,40 +418,59 @@ impl WorkerLoop {
         let shared = &*self.shared;
         // Counted before the poll, so that a task's polls are visible once its result is.
         bump(&shared.remotes[self.index].counters.polls);
-        if !shared.detector.is_on() && !shared.spans.is_on() {
-            // Neither needs the clock: it is not read at all.
+        // A fresh cooperative budget for this poll (`task/coop.rs`, step 1).
+        crate::task::coop::set_task_budget();
+        let stats = shared.task_stats;
+        if !stats && !shared.detector.is_on() && !shared.spans.is_on() {
+            // Nothing needs the clock: it is not read at all.
             let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
             return;
         }
         let id = task.metadata().id;
         let location = task.metadata().location;
-        // One clock read per poll: a poll starts where the previous one ended, unless the worker
-        // did something else in between (parked, turned the driver, polled `block_on`'s future),
-        // which resets `poll_clock`.
-        let start = self.poll_clock.take().unwrap_or_else(Instant::now);
-        let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
-        let end = Instant::now();
-        self.poll_clock = Some(end);
-        let spans = shared.spans.is_on();
-        // `detector_bound` is an earlier poll's start plus the threshold: a poll ending before it
-        // is shorter than the threshold, with no subtraction. Past it, the exact check, and a
-        // new bound from this poll's end (where the next poll starts).
-        let past_bound = self.detector_bound.map_or(true, |bound| end >= bound);
-        if !spans && !past_bound {
-            return;
-        }
-        let span = PollSpan {
-            task_id: id,
-            location,
-            worker: self.index,
-            start,
-            end,
+        // With stats off, one clock read per poll: a poll starts where the previous one ended,
+        // unless the worker did something else in between (parked, turned the driver, polled
+        // `block_on`'s future), which resets `poll_clock`. With stats on, the start is read
+        // afresh: it is the task's schedule-latency end and busy-time start (`stats.rs`).
+        let start = match std::mem::take(&mut self.poll_clock) {
+            t if t == 0 || stats => crate::stats::now(),
+            t => t,
         };
-        if past_bound {
-            shared.detector.check(&span);
-            self.detector_bound = shared.detector.threshold().and_then(|t| end.checked_add(t));
+        if stats {
+            crate::stats::poll_begin(&task.metadata().stats, start, self.index);
         }
-        shared.spans.record(span);
+        let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
+        // The poll read its end itself, for the task's stats (`stats.rs`, rule 2): reused.
+        let end = match stats.then(crate::stats::poll_finish) {
+            Some(end) if end != 0 => end,
+            _ => crate::stats::now(),
+        };
+        self.poll_clock = end;
+        // Raw nanoseconds: the detector's check is a subtraction and a compare against its
+        // threshold (no `Instant` arithmetic), so it runs on every timed poll.
+        shared
+            .detector
+            .check(end.saturating_sub(start), id, location, self.index);
+        if shared.spans.is_on() {
+            shared.spans.record(PollSpan {
+                task_id: id,
+                location,
+                worker: self.index,
+                start: crate::stats::to_instant(start),
+                end: crate::stats::to_instant(end),
+            });
+        }
+    }
+
+    /// Records a mark on this worker's lane, if span recording is on (one relaxed load if not).
+    fn mark(&self, kind: MarkKind) {
+        if self.shared.spans.is_on() {
+            self.shared.spans.mark(WorkerMark {
+                worker: self.index,
+                at: Instant::now(),
+                kind,
+            });
+        }
     }
 
     /// Requeues the deferred tasks (a worker that never runs dry must still run its yielders),
@@ -454,7 +481,7 @@ impl WorkerLoop {
             self.local.in_park.set(true);
             driver.turn(Some(Duration::ZERO));
             self.local.in_park.set(false);
-            self.poll_clock = None;
+            self.poll_clock = 0;
             scheduled = true;
         }
         if scheduled && self.local.queue.has_stealable() {
@@ -475,11 +502,23 @@ impl WorkerLoop {
             index: self.index,
         };
         self.local.in_park.set(true);
+        let recording = shared.spans.is_on().then(Instant::now);
         self.idle
             .park(&shared.idle, &shared.remotes[self.index].parker, &site);
+        if let Some(at) = recording {
+            let until = Instant::now();
+            // Only real sleeps (a park that found work at once is no mark).
+            if until.saturating_duration_since(at) > Duration::from_micros(50) {
+                shared.spans.mark(WorkerMark {
+                    worker: self.index,
+                    at,
+                    kind: MarkKind::Park { until },
+                });
+            }
+        }
         self.local.in_park.set(false);
         self.lifo_polls = 0;
-        self.poll_clock = None;
+        self.poll_clock = 0;
     }
 }
 

@@ -114,6 +114,8 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        // A sleep spends the cooperative budget (`task/coop.rs`), and gives it back if it waits.
+        std::task::ready!(crate::task::coop::poll_proceed(cx));
         // The clock of the runtime the timer is (or will be) registered with.
         let now = match &this.driver {
             Some(driver) => driver.timers().clock().now(),
@@ -123,6 +125,7 @@ impl Future for Sleep {
             this.deregister();
             return Poll::Ready(());
         }
+        crate::task::coop::refund();
         let driver = this.driver.get_or_insert_with(context::driver);
         match &mut this.entry {
             None => {

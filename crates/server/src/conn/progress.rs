@@ -1,0 +1,187 @@
+//! What the send timeout reads: whether a connection owes its client bytes, and when it last
+//! sent some ([`Activity`]'s sending side).
+//!
+//! Two wrappers record it, one at each end of the response's way out:
+//!
+//! - [`SentBody`] wraps every response body. While one is alive the connection owes a
+//!   response. It hands its data to hyper in [`CHUNK`]-sized frames, so that hyper asks for the
+//!   next one only once the previous is on its way: over HTTP/2 hyper waits for flow-control
+//!   window before it asks, so a client that never opens its window leaves the body alive
+//!   (and h2 buffers at most a chunk beyond the window, not the whole response). Each frame
+//!   handed over is progress.
+//! - [`Progress`] wraps the connection's byte stream. A write that returns `Pending` means the
+//!   client is not reading: the connection owes bytes until a write succeeds. Once every body
+//!   has been handed over (an HTTP/1 response sits in hyper's buffer), successful writes are
+//!   progress; while a body is alive they are not, so that an HTTP/2 client that answers PINGs
+//!   but never opens its window is still seen as stalled.
+//!
+//! The rule itself (owing, and no progress for `--send-timeout`) is [`super::timeouts`]'.
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use super::timeouts::{Activity, Sending};
+use crate::routes::ResponseBody;
+
+/// The largest DATA handed to hyper at once (see the module docs): the h2 crate's default
+/// frame size, so HTTP/2 sends one frame per chunk.
+pub(crate) const CHUNK: usize = 16 * 1024;
+
+/// A response body as the connection sends it: the route's body, cut into [`CHUNK`]s, counted
+/// as owed while alive.
+#[derive(Debug)]
+pub(crate) struct SentBody {
+    inner: ResponseBody,
+    /// Data taken from `inner` and not yet handed to hyper.
+    rest: Bytes,
+    sending: Sending,
+}
+
+impl SentBody {
+    /// `inner`, sent under `sending` (from [`Activity::response_started`]).
+    pub(crate) fn new(inner: ResponseBody, sending: Sending) -> Self {
+        SentBody {
+            inner,
+            rest: Bytes::new(),
+            sending,
+        }
+    }
+}
+
+impl Body for SentBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        while this.rest.is_empty() {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(never))) => match never {},
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => this.rest = data,
+                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                },
+            }
+        }
+        let chunk = this.rest.split_to(this.rest.len().min(CHUNK));
+        this.sending.progress();
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.inner.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + rest);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint
+    }
+}
+
+/// A connection's byte stream, recording in its [`Activity`] whether writes get through.
+#[derive(Debug)]
+pub(crate) struct Progress<I> {
+    inner: I,
+    activity: Arc<Activity>,
+}
+
+impl<I> Progress<I> {
+    /// `inner`, its writes recorded in `activity`.
+    pub(crate) fn new(inner: I, activity: Arc<Activity>) -> Self {
+        Progress { inner, activity }
+    }
+
+    /// Records what a write returned.
+    fn saw(&self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        match &poll {
+            Poll::Ready(Ok(n)) if *n > 0 => self.activity.wrote(),
+            Poll::Pending => self.activity.write_blocked(),
+            _ => {}
+        }
+        poll
+    }
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for Progress<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Progress<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.saw(poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.saw(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt as _, Full};
+
+    #[tokio::test]
+    async fn a_body_is_cut_into_chunks_and_owed_while_alive() {
+        let activity = Arc::new(Activity::new());
+        let data = Bytes::from(vec![7u8; 2 * CHUNK + 5]);
+        let mut body = SentBody::new(Full::new(data.clone()), activity.response_started());
+        assert_eq!(body.size_hint().exact(), Some(data.len() as u64));
+        assert!(activity.stalled_for().is_some(), "owed while alive");
+        let mut sizes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            sizes.push(frame.unwrap().into_data().unwrap().len());
+        }
+        assert_eq!(sizes, [CHUNK, CHUNK, 5]);
+        assert!(body.is_end_stream());
+        drop(body);
+        assert!(activity.stalled_for().is_none(), "nothing owed once gone");
+    }
+}

@@ -1,0 +1,420 @@
+//! Per-task statistics: what each live task has done, kept in the task's own header.
+//!
+//! Every task cell carries a `TaskStats` in its metadata (`TaskMeta`, `task.rs`), next to its
+//! id and spawn site. [`Runtime::tasks`](crate::Runtime::tasks) reads them through the registry
+//! of live tasks (`scheduler/registry.rs`, which keeps a pointer to each task's metadata beside
+//! its waker) and returns a [`TaskSnapshot`] per task: state, polls, busy time, wakes (self-wakes
+//! apart), schedule latency (wake → poll, a histogram with p50/p99), age, last poll, last worker.
+//!
+//! # The rules that keep it cheap
+//!
+//! 1. **One writer at a time, no read-modify-write.** A task is polled by one worker at a time,
+//!    and it is scheduled (woken) only when it is not being polled: async-task defers a wake that
+//!    arrives during a poll to the end of that poll, on the polling thread. Every hand-over
+//!    between those writers goes through a queue or async-task's state word, which orders them.
+//!    So each counter is updated with a relaxed load and a relaxed store — no locked instruction
+//!    — and readers (the snapshot) see values at most slightly stale, never torn.
+//! 2. **No clock read of its own.** The worker already reads the clock before and after each
+//!    poll (for the blocking detector, on by default). The poll's start is passed in
+//!    (`poll_begin`); its end is read inside the task's own poll (`poll_end`, called by
+//!    `TaskFuture`) and handed back to the worker (`poll_finish`), which uses it for the
+//!    detector and the span recorder instead of reading the clock again. Each worker thread
+//!    remembers its last clock read (a thread-local), and that is the timestamp of a wake or a
+//!    spawn made on it. Only wakes and spawns from outside the workers (the main thread, a
+//!    blocking thread, the driver while a worker is parked) read the clock.
+//! 3. **One store per wake.** The schedule function stores the wake's timestamp (with a bit for
+//!    "woke itself while running") into the header, nothing else. The next poll turns it into
+//!    a wake count, a self-wake count and a latency sample.
+//! 4. **The header is touched only while the task is alive and held.** The worker writes before
+//!    running the `Runnable` (it owns it); the end-of-poll writes happen inside the poll. After
+//!    `Runnable::run` returns the task may already run elsewhere, or be freed, so nothing is
+//!    written then.
+//!
+//! # What the numbers mean
+//!
+//! - **wakes**: schedules after the first (several `wake` calls before the task runs count as
+//!   one: async-task merges them). **self-wakes**: those that happened while the task was
+//!   running — a task that woke itself (`yield_now`, a busy-polling sleep) or, rarely, another
+//!   thread's wake landing during the poll. Hence `polls ≥ wakes − self_wakes`.
+//! - **schedule latency**: from the wake to the start of the next poll. A wake made during
+//!   another task's poll is stamped with *that* poll's start (the worker's last clock read), so
+//!   the figure may include the rest of the waking poll: an upper bound, exact for wakes from
+//!   outside the workers and for self-wakes (stamped at the end of the poll).
+//! - **busy**: total time inside `poll`. **age**: since the spawn.
+//!
+//! With [`Builder::task_stats(false)`](crate::runtime::Builder::task_stats) nothing above is
+//! written (the snapshot still lists each task with its id and spawn site). Costs measured:
+//! `docs/inspector.md`.
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::task::TaskId;
+
+/// Buckets of the schedule-latency histogram: bucket 0 is below 256 ns, bucket `i` (≥ 1) is
+/// `[128·2^i, 256·2^i)` ns, the last one everything from about 67 ms up.
+pub const LATENCY_BUCKETS: usize = 20;
+
+/// The upper bound of latency bucket `i` (the last bucket's is open: `Duration::MAX`).
+///
+/// ```
+/// assert_eq!(spool::stats::bucket_upper_bound(0), std::time::Duration::from_nanos(256));
+/// assert_eq!(spool::stats::bucket_upper_bound(1), std::time::Duration::from_nanos(512));
+/// ```
+pub fn bucket_upper_bound(i: usize) -> Duration {
+    if i + 1 >= LATENCY_BUCKETS {
+        Duration::MAX
+    } else {
+        Duration::from_nanos(256u64 << i)
+    }
+}
+
+fn bucket_of(nanos: u64) -> usize {
+    let shifted = nanos >> 8;
+    ((u64::BITS - shifted.leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
+}
+
+/// The monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the clock `Instant` reads on Linux),
+/// as one `u64`: what task headers store, and what workers time polls with. Converting an
+/// `Instant` to a number costs more than reading the clock (`Instant` arithmetic checks and
+/// normalises), so the raw value is read instead and turned into an `Instant` only where one is
+/// needed ([`to_instant`]: recorded spans, detector reports).
+#[inline]
+pub(crate) fn now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec`; CLOCK_MONOTONIC always exists on Linux, so
+    // the call cannot fail (and if it did, `ts` stays zero: a wrong time, never UB).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+        .max(1)
+}
+
+/// One `Instant` and the raw clock read beside it, to convert the one into the other.
+fn origin() -> (Instant, u64) {
+    static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
+    *ORIGIN.get_or_init(|| (Instant::now(), now()))
+}
+
+/// The `Instant` of a raw clock value from [`now`].
+pub(crate) fn to_instant(raw: u64) -> Instant {
+    let (instant, base) = origin();
+    if raw >= base {
+        instant + Duration::from_nanos(raw - base)
+    } else {
+        instant
+            .checked_sub(Duration::from_nanos(base - raw))
+            .unwrap_or(instant)
+    }
+}
+
+/// Sets up the clock conversion (at runtime build, off the hot path).
+pub(crate) fn init() {
+    let _ = origin();
+}
+
+thread_local! {
+    /// The stats of the task this worker is polling now (set by `poll_begin`, taken by
+    /// `poll_end`; cleared by `poll_finish` if the poll never ran).
+    static POLLING: Cell<Option<NonNull<TaskStats>>> = const { Cell::new(None) };
+    /// This thread's last clock read (0: none yet, a thread that is not a worker). After a
+    /// poll, its end.
+    static CLOCK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// One task's counters (inside its header). Written as the module docs' rules say.
+#[derive(Debug, Default)]
+pub(crate) struct TaskStats {
+    /// Raw clock at the spawn; 0 when stats are off.
+    spawned_at: u64,
+    /// `clock << 1 | self_wake` of the pending wake; 0 when none is pending.
+    woken_at: AtomicU64,
+    /// Polls started. Every poll but the first follows exactly one schedule (async-task merges
+    /// wakes), so the wake count is derived from it rather than counted.
+    polls: AtomicU64,
+    self_wakes: AtomicU64,
+    busy_nanos: AtomicU64,
+    last_poll_start: AtomicU64,
+    last_poll_end: AtomicU64,
+    /// `worker + 1`; 0 before the first poll.
+    last_worker: AtomicU32,
+    latency: [AtomicU32; LATENCY_BUCKETS],
+}
+
+impl TaskStats {
+    /// Stats for a task spawned now (`on`: stats are kept for this runtime).
+    pub(crate) fn new(on: bool) -> Self {
+        TaskStats {
+            spawned_at: if on { cached_now() } else { 0 },
+            ..TaskStats::default()
+        }
+    }
+}
+
+/// The calling thread's last clock read if it is a worker that read one, else a fresh one.
+#[inline]
+fn cached_now() -> u64 {
+    match CLOCK.get() {
+        0 => now(),
+        t => t,
+    }
+}
+
+/// The schedule function's one store (rule 3). `fresh_clock`: the caller is not inside a poll
+/// on a worker, so the thread's last clock read may be stale and the clock is read.
+#[inline]
+pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: bool) {
+    let at = if fresh_clock { now() } else { cached_now() };
+    stats.woken_at.store(at << 1 | self_wake as u64, Relaxed);
+}
+
+/// Called by the worker just before it runs the task, with the poll's start (from [`now`]).
+#[inline]
+pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker: usize) {
+    CLOCK.set(start);
+    stats.polls.store(stats.polls.load(Relaxed) + 1, Relaxed);
+    let woken = stats.woken_at.load(Relaxed);
+    if woken != 0 {
+        stats.woken_at.store(0, Relaxed);
+        if woken & 1 == 1 {
+            let n = stats.self_wakes.load(Relaxed);
+            stats.self_wakes.store(n + 1, Relaxed);
+        }
+        let bucket = &stats.latency[bucket_of(start.saturating_sub(woken >> 1))];
+        bucket.store(bucket.load(Relaxed).saturating_add(1), Relaxed);
+    }
+    stats.last_poll_start.store(start, Relaxed);
+    stats.last_worker.store(worker as u32 + 1, Relaxed);
+    POLLING.set(Some(NonNull::from(stats)));
+}
+
+/// Called inside the task's poll, right after the future's `poll` returned (by `TaskFuture`):
+/// reads the poll's end, writes the end-of-poll counters while the task is still held (rule 4)
+/// and leaves the end for the worker. Does nothing outside a worker's stats-keeping poll.
+#[inline]
+pub(crate) fn poll_end() {
+    let Some(stats) = POLLING.take() else {
+        return;
+    };
+    let end = now();
+    CLOCK.set(end);
+    // SAFETY: `POLLING` was set by `poll_begin` from the metadata of the `Runnable` this worker
+    // is running now, and this code runs inside that `Runnable::run` (the only place a
+    // `TaskFuture` is polled on a worker thread): the task's allocation, metadata included, is
+    // alive until `run` returns, and `take` above makes this the only use of the pointer.
+    let stats = unsafe { stats.as_ref() };
+    let start = stats.last_poll_start.load(Relaxed);
+    let busy = stats.busy_nanos.load(Relaxed);
+    stats
+        .busy_nanos
+        .store(busy + end.saturating_sub(start), Relaxed);
+    stats.last_poll_end.store(end, Relaxed);
+}
+
+/// Called by the worker after `Runnable::run`: the poll's end as the poll read it, or 0 when
+/// the task was cancelled and never polled (then the pointer to its stats is forgotten).
+#[inline]
+pub(crate) fn poll_finish() -> u64 {
+    match POLLING.take() {
+        None => CLOCK.get(),
+        Some(_) => 0,
+    }
+}
+
+/// What a live task is doing, in a [`TaskSnapshot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskState {
+    /// Waiting for a wake.
+    Idle,
+    /// Woken, waiting in a queue for a worker.
+    Scheduled,
+    /// Being polled now.
+    Running,
+}
+
+impl TaskState {
+    /// `"idle"`, `"scheduled"` or `"running"`.
+    ///
+    /// ```
+    /// assert_eq!(spool::stats::TaskState::Running.as_str(), "running");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Idle => "idle",
+            TaskState::Scheduled => "scheduled",
+            TaskState::Running => "running",
+        }
+    }
+}
+
+/// One live task's statistics, from [`Runtime::tasks`](crate::Runtime::tasks).
+///
+/// Read without stopping the task: fields may be a poll apart from each other.
+///
+/// ```
+/// let rt = spool::Runtime::builder().worker_threads(1).build()?;
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let task = rt.spawn(async move {
+///     for _ in 0..3 {
+///         spool::yield_now().await;
+///     }
+///     let _ = spool::spawn_blocking(move || rx.recv()).await;
+/// });
+/// std::thread::sleep(std::time::Duration::from_millis(50));
+/// let tasks = rt.tasks();
+/// let me = tasks.iter().find(|t| t.id == task.id()).unwrap();
+/// assert_eq!(me.location.file(), file!());
+/// assert!(me.polls >= 4 && me.self_wakes >= 3);
+/// assert!(me.polls + me.self_wakes >= me.wakes);
+/// tx.send(()).unwrap();
+/// rt.block_on(task).unwrap();
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TaskSnapshot {
+    /// The task's id.
+    pub id: TaskId,
+    /// Where it was spawned.
+    pub location: &'static Location<'static>,
+    /// What it is doing now.
+    pub state: TaskState,
+    /// Polls started.
+    pub polls: u64,
+    /// Wakes that scheduled it (after the spawn's first schedule).
+    pub wakes: u64,
+    /// Of those, wakes while it was running (it woke itself).
+    pub self_wakes: u64,
+    /// Total time inside `poll`.
+    pub busy: Duration,
+    /// Since the spawn (`None` when stats are off).
+    pub age: Option<Duration>,
+    /// Since the last poll started (`None` before the first poll).
+    pub since_last_poll: Option<Duration>,
+    /// The worker that polled it last.
+    pub last_worker: Option<usize>,
+    /// Schedule latencies (wake → poll): counts per bucket, see [`bucket_upper_bound`].
+    pub latency_histogram: [u32; LATENCY_BUCKETS],
+}
+
+impl TaskSnapshot {
+    pub(crate) fn read(
+        id: TaskId,
+        location: &'static Location<'static>,
+        stats: &TaskStats,
+        now: u64,
+    ) -> Self {
+        let last_start = stats.last_poll_start.load(Relaxed);
+        let last_end = stats.last_poll_end.load(Relaxed);
+        let polls = stats.polls.load(Relaxed);
+        let state = if stats.woken_at.load(Relaxed) != 0 {
+            TaskState::Scheduled
+        } else if last_start > last_end {
+            TaskState::Running
+        } else {
+            TaskState::Idle
+        };
+        let since = |t: u64| (t != 0).then(|| Duration::from_nanos(now.saturating_sub(t)));
+        TaskSnapshot {
+            id,
+            location,
+            state,
+            polls,
+            // Each poll after the first followed one wake; a pending one counts too.
+            wakes: polls.saturating_sub(1) + u64::from(state == TaskState::Scheduled && polls > 0),
+            self_wakes: stats.self_wakes.load(Relaxed),
+            busy: Duration::from_nanos(stats.busy_nanos.load(Relaxed)),
+            age: since(stats.spawned_at),
+            since_last_poll: since(last_start),
+            last_worker: match stats.last_worker.load(Relaxed) {
+                0 => None,
+                w => Some(w as usize - 1),
+            },
+            latency_histogram: std::array::from_fn(|i| stats.latency[i].load(Relaxed)),
+        }
+    }
+
+    /// The `q`-quantile (0.0–1.0) of the schedule latency, as its bucket's upper bound; `None`
+    /// before any sample.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// std::thread::sleep(std::time::Duration::from_millis(20));
+    /// let snapshot = rt.tasks().into_iter().find(|t| t.id == task.id()).unwrap();
+    /// assert!(snapshot.latency_quantile(0.5).is_some()); // the spawn → first poll sample
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn latency_quantile(&self, q: f64) -> Option<Duration> {
+        let total: u64 = self.latency_histogram.iter().map(|&c| u64::from(c)).sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &count) in self.latency_histogram.iter().enumerate() {
+            seen += u64::from(count);
+            if seen >= rank {
+                return Some(bucket_upper_bound(i));
+            }
+        }
+        Some(Duration::MAX)
+    }
+
+    /// When the snapshot's task was spawned, as an `Instant` (`None` when stats are off).
+    pub fn spawned_at(&self, now: Instant) -> Option<Instant> {
+        self.age.and_then(|age| now.checked_sub(age))
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn buckets_double() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(255), 0);
+        assert_eq!(bucket_of(256), 1);
+        assert_eq!(bucket_of(511), 1);
+        assert_eq!(bucket_of(512), 2);
+        assert_eq!(bucket_of(u64::MAX), LATENCY_BUCKETS - 1);
+        for n in [1u64, 300, 5_000, 1_000_000] {
+            assert!(Duration::from_nanos(n) < bucket_upper_bound(bucket_of(n)));
+        }
+    }
+
+    #[test]
+    fn poll_cycle_counts() {
+        init();
+        let stats = TaskStats::new(true);
+        note_wake(&stats, false, true); // the spawn's schedule
+        poll_begin(&stats, now(), 2);
+        poll_end();
+        assert_ne!(poll_finish(), 0);
+        note_wake(&stats, true, false);
+        poll_begin(&stats, now(), 1);
+        poll_end();
+        poll_finish();
+        // A poll that never ran (cancelled): no end, nothing kept.
+        poll_begin(&stats, now(), 1);
+        assert_eq!(poll_finish(), 0);
+        poll_end();
+        let s = TaskSnapshot::read(TaskId::next(), Location::caller(), &stats, now());
+        assert_eq!((s.polls, s.wakes, s.self_wakes), (3, 2, 1));
+        assert_eq!(s.last_worker, Some(1));
+        assert_eq!(s.state, TaskState::Running); // the third poll began and never ended
+        assert_eq!(s.latency_histogram.iter().sum::<u32>(), 2);
+        assert!(to_instant(now()) <= Instant::now());
+        assert!(s.busy <= s.age.unwrap());
+    }
+}
