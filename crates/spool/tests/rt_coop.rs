@@ -141,9 +141,12 @@ rt_test! {
     fn ready_joins_and_elapsed_sleeps_spend_the_budget(rt) {
         let tasks: Vec<_> = (0..UNITS).map(|_| rt.spawn(async {})).collect();
         let handles: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-        while !handles.iter().all(|h| h.is_finished()) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        // Waited for inside `block_on`: on a current-thread runtime tasks run only there.
+        rt.block_on(async {
+            while !handles.iter().all(|h| h.is_finished()) {
+                spool::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
         let joins = polls_of(&rt, async move {
             for task in tasks {
                 task.await.unwrap();

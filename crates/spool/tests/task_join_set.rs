@@ -123,14 +123,17 @@ rt_test! {
                 rt.handle(),
             );
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // Slept inside `block_on`: on a current-thread runtime tasks run only there.
+        rt.block_on(spool::time::sleep(Duration::from_millis(10)));
         drop(set);
-        let start = std::time::Instant::now();
-        while counter.drops() < 10 && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        rt.block_on(async {
+            let start = std::time::Instant::now();
+            while counter.drops() < 10 && start.elapsed() < Duration::from_secs(10) {
+                spool::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
         assert_eq!(counter.drops(), 10, "every future dropped");
-        std::thread::sleep(Duration::from_millis(150));
+        rt.block_on(spool::time::sleep(Duration::from_millis(150)));
         assert_eq!(finished.load(Ordering::SeqCst), 0, "no task ran on after the set was dropped");
     }
 }
