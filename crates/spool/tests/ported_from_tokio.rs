@@ -1,13 +1,14 @@
 //! A program written against tokio's runtime API, compiled against Spool by renaming `tokio::`
 //! to `spool::` (and nothing else): the main/test macros, `Builder`, `spawn`, `spawn_blocking`,
-//! `spawn_local` on a current-thread runtime, `JoinHandle`, `timeout`, `interval`, `Instant`
-//! and the paused test clock. (Abort and `JoinSet` cases join once they exist.)
+//! `spawn_local` on a current-thread runtime, `JoinHandle` (with `abort`, `AbortHandle`,
+//! `is_cancelled`), `JoinSet` (`spawn`, `spawn_local`, `join_next`, `abort_all`, `shutdown`),
+//! `timeout`, `interval`, `Instant` and the paused test clock.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use spool::task::JoinHandle;
+use spool::task::{AbortHandle, JoinHandle, JoinSet};
 use spool::time::{interval, sleep, timeout, Instant};
 
 #[spool::main(worker_threads = 2)]
@@ -127,4 +128,82 @@ async fn multi_thread_test() {
         sum += h.await.unwrap();
     }
     assert_eq!(sum, 4950);
+}
+
+#[spool::test]
+async fn abort_a_join_handle_and_an_abort_handle() {
+    let handle: JoinHandle<()> = spool::spawn(async {
+        sleep(Duration::from_secs(3600)).await;
+    });
+    handle.abort();
+    let err = handle.await.unwrap_err();
+    assert!(err.is_cancelled());
+    assert!(!err.is_panic());
+
+    let handle = spool::spawn(std::future::pending::<()>());
+    let abort: AbortHandle = handle.abort_handle();
+    assert!(!abort.is_finished());
+    abort.abort();
+    assert!(handle.await.unwrap_err().is_cancelled());
+    assert!(abort.is_finished());
+
+    // Aborting a finished task keeps its output.
+    let done = spool::spawn(async { 5 });
+    while !done.is_finished() {
+        spool::task::yield_now().await;
+    }
+    done.abort();
+    assert_eq!(done.await.unwrap(), 5);
+}
+
+#[spool::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_set_in_completion_order_then_abort_all() {
+    let mut set = JoinSet::new();
+    for i in (0..5u64).rev() {
+        set.spawn(async move {
+            sleep(Duration::from_millis(30 * i)).await;
+            i
+        });
+    }
+    let mut order = Vec::new();
+    while let Some(result) = set.join_next().await {
+        order.push(result.unwrap());
+    }
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+
+    for _ in 0..3 {
+        set.spawn(std::future::pending::<u64>());
+    }
+    set.abort_all();
+    let mut cancelled = 0;
+    while let Some(result) = set.join_next().await {
+        assert!(result.unwrap_err().is_cancelled());
+        cancelled += 1;
+    }
+    assert_eq!(cancelled, 3);
+    assert!(set.is_empty());
+}
+
+#[spool::test]
+async fn join_set_spawn_local_and_shutdown() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let mut set = JoinSet::new();
+    for i in 0..4 {
+        let seen = seen.clone();
+        set.spawn_local(async move {
+            spool::task::yield_now().await;
+            seen.borrow_mut().push(i);
+            i
+        });
+    }
+    let mut sum = 0;
+    while let Some(result) = set.join_next().await {
+        sum += result.unwrap();
+    }
+    assert_eq!(sum, 6);
+    assert_eq!(seen.borrow().len(), 4);
+
+    set.spawn_local(std::future::pending::<i32>());
+    set.shutdown().await;
+    assert!(set.is_empty());
 }

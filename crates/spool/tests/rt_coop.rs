@@ -180,3 +180,49 @@ rt_test! {
         assert_eq!(polls, 1, "a sleep that waits must not spend the budget");
     }
 }
+
+#[test]
+fn a_current_thread_block_on_future_gets_a_fresh_budget_and_gives_it_back() {
+    common::watchdog("block_on_budget", || {
+        let rt = common::rt_current_thread();
+        // A task that ends with its budget spent: without a fresh budget before each poll of
+        // `block_on`'s future, the future would inherit 0 and every Spool future in it would
+        // pend forever.
+        let main_polls = Arc::new(AtomicUsize::new(0));
+        let future = CountPolls {
+            inner: Box::pin(async {
+                spool::spawn(async {
+                    for _ in 0..spool::task::BUDGET {
+                        spool::task::consume_budget().await;
+                    }
+                })
+                .await
+                .unwrap();
+                for _ in 0..UNITS {
+                    spool::time::sleep(Duration::ZERO).await;
+                }
+            }),
+            polls: main_polls.clone(),
+        };
+        rt.block_on(future);
+        assert!(
+            main_polls.load(Ordering::SeqCst) >= MIN_POLLS,
+            "the future is budgeted"
+        );
+        // Out of `block_on`, the thread has no budget again: nothing is refused.
+        let free_polls = Arc::new(AtomicUsize::new(0));
+        spool::block_on(CountPolls {
+            inner: Box::pin(async {
+                for _ in 0..UNITS {
+                    spool::task::consume_budget().await;
+                }
+            }),
+            polls: free_polls.clone(),
+        });
+        assert_eq!(
+            free_polls.load(Ordering::SeqCst),
+            1,
+            "budget left behind by block_on"
+        );
+    });
+}

@@ -183,3 +183,62 @@ fn dropping_the_runtime_drops_local_tasks_on_their_thread() {
     drop(rt);
     assert_eq!(counter.drops(), 1);
 }
+
+/// An abort from a plain thread reaches a local task through its registry entry, like any
+/// task's: the owner polls it once more and drops its future there.
+fn abort_of_a_local_task_from_another_thread(rt: spool::Runtime, in_task: bool) {
+    let counter = common::DropCounter::default();
+    let tracked = counter.track();
+    if in_task {
+        rt.block_on(rt.spawn(async { spool::spawn_local(abort_local_body(tracked)).await }))
+            .unwrap()
+            .unwrap();
+    } else {
+        rt.block_on(abort_local_body(tracked));
+    }
+    assert_eq!(counter.drops(), 1);
+}
+
+async fn abort_local_body(tracked: common::Tracked) {
+    let owner = std::thread::current().id();
+    let dropped_on = Rc::new(RefCell::new(None));
+    let guard = DropOn(dropped_on.clone());
+    let task = spool::spawn_local(async move {
+        let _tracked = tracked;
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    });
+    spool::time::sleep(Duration::from_millis(5)).await; // it reaches its pending
+    let handle = task.abort_handle();
+    std::thread::spawn(move || handle.abort()).join().unwrap();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let dropped_on = *dropped_on.borrow();
+    assert_eq!(
+        dropped_on,
+        Some(owner),
+        "the future was dropped on its owner's thread"
+    );
+}
+
+/// Records the thread it is dropped on.
+struct DropOn(Rc<RefCell<Option<ThreadId>>>);
+
+impl Drop for DropOn {
+    fn drop(&mut self) {
+        *self.0.borrow_mut() = Some(std::thread::current().id());
+    }
+}
+
+#[test]
+fn abort_from_another_thread_on_current_thread() {
+    common::watchdog("abort_local_current_thread", || {
+        abort_of_a_local_task_from_another_thread(common::rt_current_thread(), false)
+    });
+}
+
+#[test]
+fn abort_from_another_thread_on_a_worker() {
+    common::watchdog("abort_local_worker", || {
+        abort_of_a_local_task_from_another_thread(common::rt(2), true)
+    });
+}
