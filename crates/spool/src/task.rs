@@ -31,7 +31,7 @@
 //! had already completed keeps its output. async-task can cancel only by consuming its handle,
 //! so the request travels through the runtime's registry of live tasks instead, where each task
 //! already has an entry and a waker: the mechanism, and why a spawn pays no allocation for it,
-//! is told in `scheduler/registry.rs`. Blocking tasks ([`spawn_blocking`](crate::spawn_blocking))
+//! is told in `scheduler/registry.rs`. Blocking tasks ([`spawn_blocking`])
 //! cannot be aborted (their closure runs to its end, as in tokio): abort does nothing to them.
 
 use std::any::Any;

@@ -362,10 +362,12 @@ impl Builder {
             driver,
             blocking,
             detector,
-            self.record_spans,
-            self.task_stats,
-            self.global_queue_interval,
-            self.current_thread,
+            crate::scheduler::Options {
+                record_spans: self.record_spans,
+                task_stats: self.task_stats,
+                global_queue_interval: self.global_queue_interval,
+                current_thread: self.current_thread,
+            },
         ));
         if self.start_paused {
             shared.driver().timers().clock().pause();

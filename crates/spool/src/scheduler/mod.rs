@@ -180,17 +180,32 @@ pub(crate) struct Shared {
     workers_exited: Condvar,
 }
 
+/// The builder's settings that [`Shared::new`] keeps.
+pub(crate) struct Options {
+    /// Record poll spans (`Builder::record_spans`).
+    pub(crate) record_spans: bool,
+    /// Keep task statistics (`Builder::task_stats`).
+    pub(crate) task_stats: bool,
+    /// `Builder::global_queue_interval`.
+    pub(crate) global_queue_interval: u32,
+    /// A current-thread runtime (`Builder::new_current_thread`).
+    pub(crate) current_thread: bool,
+}
+
 impl Shared {
     pub(crate) fn new(
         stealers: Vec<Stealer<Runnable>>,
         driver: Driver,
         blocking: BlockingPool,
         detector: Detector,
-        record_spans: bool,
-        task_stats: bool,
-        global_queue_interval: u32,
-        current_thread: bool,
+        options: Options,
     ) -> Self {
+        let Options {
+            record_spans,
+            task_stats,
+            global_queue_interval,
+            current_thread,
+        } = options;
         let workers = stealers.len();
         Shared {
             injector: Injector::new(),
