@@ -47,9 +47,11 @@
 //!
 //! [`block_on`] runs this same loop on the caller's thread, as worker 0 of a one-worker runtime,
 //! and polls `block_on`'s future whenever its waker was called (checked before each task; the
-//! park loop counts it as local work, so the thread wakes for it). Between calls the worker's
-//! state is a [`Core`] kept by the runtime; a second thread calling `block_on` meanwhile does not
-//! get it and only waits for its own future (tasks run on the thread that holds the core).
+//! park loop counts it as local work, so the thread wakes for it), with a fresh cooperative
+//! budget before each poll like a task's (`task/coop.rs`; the caller's budget is put back when
+//! `block_on` returns). Between calls the worker's state is a [`Core`] kept by the runtime; a
+//! second thread calling `block_on` meanwhile does not get it and only waits for its own future
+//! (tasks run on the thread that holds the core).
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
