@@ -20,6 +20,13 @@
 //!
 //! The oneshot in `ping_pong` is futures-channel's, the same for all three.
 //!
+//! **Current-thread rows.** `spawn_many_local`, `yield_many`, `ping_pong` and `chained_spawn`
+//! also have a row `current_thread` for Spool's and tokio's current-thread runtimes
+//! (`Builder::new_current_thread()`; tokio's with `enable_all()`), after tokio's
+//! `benches/rt_current_thread.rs`: there every task runs inside `block_on`, so the workload
+//! spawns from the `block_on` future and awaits its handles (or a oneshot) instead of waiting on
+//! the benchmark thread (`workload::current_thread`).
+//!
 //! Differences from tokio's file, on purpose: `spawn_many_local` spawns its 10 000 tasks from a
 //! task running on a worker (tokio's spawns them from `block_on`, i.e. from outside the workers,
 //! which `spawn_many_remote_idle` already measures).
@@ -219,6 +226,50 @@ impl Spawner for tokio::runtime::Handle {
     }
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
         tokio::time::sleep(d)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The current-thread runtimes (the `current_thread` rows)
+
+struct SpoolCurrentThread(spool::Runtime);
+
+impl Runtime for SpoolCurrentThread {
+    const NAME: &'static str = "spool";
+    type Spawner = spool::Handle;
+    fn new(_workers: usize) -> Self {
+        SpoolCurrentThread(
+            spool::Builder::new_current_thread()
+                .build()
+                .expect("spool runtime"),
+        )
+    }
+    fn spawner(&self) -> spool::Handle {
+        self.0.handle().clone()
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+}
+
+struct TokioCurrentThread(tokio::runtime::Runtime);
+
+impl Runtime for TokioCurrentThread {
+    const NAME: &'static str = "tokio";
+    type Spawner = tokio::runtime::Handle;
+    fn new(_workers: usize) -> Self {
+        TokioCurrentThread(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime"),
+        )
+    }
+    fn spawner(&self) -> tokio::runtime::Handle {
+        self.0.handle().clone()
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
     }
 }
 
@@ -501,6 +552,126 @@ mod workload {
         });
     }
 
+    /// The `current_thread` rows: the same workloads, run inside `block_on` (the only thread).
+    pub(super) mod current_thread {
+        use super::*;
+
+        fn id<R: Runtime>() -> BenchmarkId {
+            BenchmarkId::new(R::NAME, "current_thread")
+        }
+
+        /// Runs the current-thread row of workload `name`, if it has one.
+        pub(crate) fn row<R: Runtime>(name: &str, g: &mut Group<'_>) {
+            match name {
+                "spawn_many_local" => spawn_many_local::<R>(g),
+                "yield_many" => yield_many::<R>(g),
+                "ping_pong" => ping_pong::<R>(g),
+                "chained_spawn" => chained_spawn::<R>(g),
+                _ => {}
+            }
+        }
+
+        /// 10 000 empty tasks spawned from `block_on`, then every handle awaited.
+        fn spawn_many_local<R: Runtime>(g: &mut Group<'_>) {
+            let rt = R::new(1);
+            let sp = rt.spawner();
+            let mut handles = Vec::with_capacity(NUM_SPAWN);
+            g.bench_function(id::<R>(), |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        for _ in 0..NUM_SPAWN {
+                            handles.push(sp.spawn(async {}));
+                        }
+                        for handle in handles.drain(..) {
+                            handle.await;
+                        }
+                    })
+                })
+            });
+        }
+
+        /// 200 tasks, each yielding 1 000 times, spawned from `block_on` and awaited.
+        fn yield_many<R: Runtime>(g: &mut Group<'_>) {
+            let rt = R::new(1);
+            let sp = rt.spawner();
+            let mut handles = Vec::with_capacity(YIELD_TASKS);
+            g.bench_function(id::<R>(), |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        for _ in 0..YIELD_TASKS {
+                            let inner = sp.clone();
+                            handles.push(sp.spawn(async move {
+                                for _ in 0..NUM_YIELD {
+                                    inner.yield_now().await;
+                                }
+                            }));
+                        }
+                        for handle in handles.drain(..) {
+                            handle.await;
+                        }
+                    })
+                })
+            });
+        }
+
+        /// 1 000 rounds: a task spawns a peer and they exchange two oneshot messages; `block_on`
+        /// awaits the rounds.
+        fn ping_pong<R: Runtime>(g: &mut Group<'_>) {
+            use futures_channel::oneshot;
+            let rt = R::new(1);
+            let sp = rt.spawner();
+            let mut handles = Vec::with_capacity(NUM_PINGS);
+            g.bench_function(id::<R>(), |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        for _ in 0..NUM_PINGS {
+                            let inner = sp.clone();
+                            handles.push(sp.spawn(async move {
+                                let (tx1, rx1) = oneshot::channel();
+                                let (tx2, rx2) = oneshot::channel();
+                                inner.spawn_detached(async move {
+                                    rx1.await.unwrap();
+                                    tx2.send(()).unwrap();
+                                });
+                                tx1.send(()).unwrap();
+                                rx2.await.unwrap();
+                            }));
+                        }
+                        for handle in handles.drain(..) {
+                            handle.await;
+                        }
+                    })
+                })
+            });
+        }
+
+        fn chain<S: Spawner>(sp: S, done: futures_channel::oneshot::Sender<()>, n: usize) {
+            if n == 0 {
+                let _ = done.send(());
+            } else {
+                let next = sp.clone();
+                sp.spawn_detached(async move { chain(next, done, n - 1) });
+            }
+        }
+
+        /// A chain of 1 000 tasks, each spawning the next; `block_on` awaits the last one's
+        /// oneshot.
+        fn chained_spawn<R: Runtime>(g: &mut Group<'_>) {
+            let rt = R::new(1);
+            let sp = rt.spawner();
+            g.bench_function(id::<R>(), |b| {
+                b.iter(|| {
+                    let (done_tx, done_rx) = futures_channel::oneshot::channel();
+                    let first = sp.clone();
+                    rt.block_on(async {
+                        sp.spawn_detached(async move { chain(first, done_tx, CHAIN) });
+                        done_rx.await.unwrap();
+                    });
+                })
+            });
+        }
+    }
+
     /// 100 000 sleeps (1 s and more, all distinct) registered (polled once) and dropped, split over
     /// one task per worker.
     pub(super) fn timers_cancel<R: Runtime>(g: &mut Group<'_>, workers: usize) {
@@ -610,6 +781,8 @@ macro_rules! workloads {
                     workload::$name::<Tokio>(&mut g, workers);
                     workload::$name::<Smol>(&mut g, workers);
                 }
+                workload::current_thread::row::<SpoolCurrentThread>(stringify!($name), &mut g);
+                workload::current_thread::row::<TokioCurrentThread>(stringify!($name), &mut g);
                 g.finish();
             }
         )*

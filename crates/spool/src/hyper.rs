@@ -121,14 +121,14 @@ impl Timer for SpoolTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(crate::time::sleep_until(deadline))
+        Box::pin(crate::time::sleep_until(deadline.into()))
     }
 
     /// Moves the deadline in place (hyper resets its header-read timer on every request of a
     /// keep-alive connection: no new allocation for it).
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<crate::time::Sleep>() {
-            Some(ours) => ours.get_mut().reset(new_deadline),
+            Some(ours) => ours.get_mut().reset(new_deadline.into()),
             None => *sleep = self.sleep_until(new_deadline),
         }
     }

@@ -60,9 +60,12 @@
 //! The free functions ([`spawn`], [`spawn_blocking`], [`time::sleep`]) use the runtime the calling
 //! thread is in (a worker, a blocking thread, inside [`Runtime::block_on`] or [`Handle::enter`]),
 //! else the default runtime. Build your own with [`Runtime::builder`] to choose the number of
-//! workers (`worker_threads(1)` is the chapter's one-thread queue), the blocking pool's size, the
-//! detector's threshold, and to drop everything at a known point (dropping a [`Runtime`] cancels
-//! its tasks and joins its threads).
+//! workers, the blocking pool's size, the detector's threshold, and to drop everything at a known
+//! point (dropping a [`Runtime`] cancels its tasks and joins its threads).
+//! [`Builder::new_current_thread`] builds the chapter's one-thread queue for real: no worker
+//! threads, everything runs on the thread in [`Runtime::block_on`]; only there can the clock be
+//! paused for tests ([`time::pause`]). `!Send` futures run with [`spawn_local`]. The
+//! [`main`] and [`test`] attributes build a runtime around an `async fn`, as tokio's do.
 //!
 //! # What is written by hand
 //!
@@ -134,6 +137,7 @@ pub use blocking::{DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 pub use detector::{BlockingReport, DEFAULT_THRESHOLD};
 pub use metrics::{MarkKind, PollSpan, RuntimeMetrics, WorkerMark, WorkerMetrics};
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
+pub use spool_macros::{main, test};
 pub use task::{AbortHandle, JoinError, Task, TaskId};
 pub use yield_now::{yield_now, YieldNow};
 
@@ -161,6 +165,57 @@ where
         runtime::context::with_handle(|handle| handle.shared.create_task(future, location));
     runnable.schedule();
     task
+}
+
+/// Spawns a `!Send` task on the calling thread's runtime; it runs on this thread only.
+///
+/// Allowed on a current-thread runtime (inside [`Runtime::block_on`] or its tasks) and on any
+/// worker of a multi-thread runtime (inside a task): the task then belongs to that worker, is
+/// never stolen by another, and a wake-up from any other thread sends it back to its worker.
+/// Its [`Task`] handle is `Send` only if the output is.
+///
+/// # Panics
+///
+/// Anywhere else: outside any runtime, on a blocking-pool thread, or in `block_on` of a
+/// multi-thread runtime (that thread runs no tasks, so nothing could ever poll this one).
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let rt = spool::Builder::new_current_thread().build()?;
+/// let total = rt.block_on(async {
+///     let shared = Rc::new(RefCell::new(0)); // !Send: cannot go to spool::spawn
+///     let tasks: Vec<_> = (1..=10)
+///         .map(|i| {
+///             let shared = shared.clone();
+///             spool::spawn_local(async move { *shared.borrow_mut() += i })
+///         })
+///         .collect();
+///     for task in tasks {
+///         task.await.unwrap();
+///     }
+///     let total = *shared.borrow();
+///     total
+/// });
+/// assert_eq!(total, 55);
+/// # std::io::Result::Ok(())
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match scheduler::Shared::spawn_local(future, Location::caller()) {
+        Some(task) => task,
+        None => panic!(
+            "spool::spawn_local called outside a thread that runs tasks: a !Send task must stay \
+             on the thread that spawned it, so it can only be spawned inside a current-thread \
+             runtime's block_on or a multi-thread runtime's task (a multi-thread runtime's \
+             block_on thread runs no tasks); use spool::spawn for Send futures"
+        ),
+    }
 }
 
 /// Runs a blocking or CPU-heavy closure on the current runtime's blocking pool (else the default

@@ -31,7 +31,7 @@
 //! had already completed keeps its output. async-task can cancel only by consuming its handle,
 //! so the request travels through the runtime's registry of live tasks instead, where each task
 //! already has an entry and a waker: the mechanism, and why a spawn pays no allocation for it,
-//! is told in `scheduler/registry.rs`. Blocking tasks ([`spawn_blocking`](crate::spawn_blocking))
+//! is told in `scheduler/registry.rs`. Blocking tasks ([`spawn_blocking`])
 //! cannot be aborted (their closure runs to its end, as in tokio): abort does nothing to them.
 
 use std::any::Any;
@@ -96,6 +96,8 @@ pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
     /// Where `spawn` was called (`#[track_caller]`).
     pub(crate) location: &'static Location<'static>,
+    /// A local (`!Send`) task: the thread that may poll and drop it.
+    pub(crate) owner_thread: Option<std::thread::ThreadId>,
     /// What the task has done (`stats.rs`).
     pub(crate) stats: TaskStats,
 }
@@ -106,7 +108,16 @@ impl TaskMeta {
         TaskMeta {
             id: TaskId::next(),
             location,
+            owner_thread: None,
             stats: TaskStats::new(stats),
+        }
+    }
+
+    /// The metadata of a local task, owned by the calling thread.
+    pub(crate) fn new_local(location: &'static Location<'static>, stats: bool) -> Self {
+        TaskMeta {
+            owner_thread: Some(std::thread::current().id()),
+            ..Self::new(location, stats)
         }
     }
 }
@@ -416,3 +427,16 @@ impl<F: Future> Future for TaskFuture<F> {
         }
     }
 }
+
+/// tokio's name for [`Task`]: `spool::task::JoinHandle<T>` is the same type.
+///
+/// ```
+/// let rt = spool::Runtime::new()?;
+/// let handle: spool::task::JoinHandle<u8> = rt.spawn(async { 1 });
+/// assert_eq!(rt.block_on(handle), Ok(1));
+/// # std::io::Result::Ok(())
+/// ```
+pub type JoinHandle<T> = Task<T>;
+
+// tokio's paths for the spawning functions: `spool::task::spawn` is `spool::spawn`, and so on.
+pub use crate::{spawn, spawn_blocking, spawn_local, yield_now};

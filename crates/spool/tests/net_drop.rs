@@ -12,6 +12,7 @@ fn total_polls(rt: &spool::Runtime) -> u64 {
 }
 
 rt_test! {
+    multi_thread_only;
     fn dropping_a_stream_with_a_pending_read_deregisters_it(rt) {
         let baseline = rt.metrics().io_sources;
         let (listener, addr) = {

@@ -141,9 +141,12 @@ rt_test! {
     fn ready_joins_and_elapsed_sleeps_spend_the_budget(rt) {
         let tasks: Vec<_> = (0..UNITS).map(|_| rt.spawn(async {})).collect();
         let handles: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-        while !handles.iter().all(|h| h.is_finished()) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        // Waited for inside `block_on`: on a current-thread runtime tasks run only there.
+        rt.block_on(async {
+            while !handles.iter().all(|h| h.is_finished()) {
+                spool::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
         let joins = polls_of(&rt, async move {
             for task in tasks {
                 task.await.unwrap();
@@ -176,4 +179,50 @@ rt_test! {
         });
         assert_eq!(polls, 1, "a sleep that waits must not spend the budget");
     }
+}
+
+#[test]
+fn a_current_thread_block_on_future_gets_a_fresh_budget_and_gives_it_back() {
+    common::watchdog("block_on_budget", || {
+        let rt = common::rt_current_thread();
+        // A task that ends with its budget spent: without a fresh budget before each poll of
+        // `block_on`'s future, the future would inherit 0 and every Spool future in it would
+        // pend forever.
+        let main_polls = Arc::new(AtomicUsize::new(0));
+        let future = CountPolls {
+            inner: Box::pin(async {
+                spool::spawn(async {
+                    for _ in 0..spool::task::BUDGET {
+                        spool::task::consume_budget().await;
+                    }
+                })
+                .await
+                .unwrap();
+                for _ in 0..UNITS {
+                    spool::time::sleep(Duration::ZERO).await;
+                }
+            }),
+            polls: main_polls.clone(),
+        };
+        rt.block_on(future);
+        assert!(
+            main_polls.load(Ordering::SeqCst) >= MIN_POLLS,
+            "the future is budgeted"
+        );
+        // Out of `block_on`, the thread has no budget again: nothing is refused.
+        let free_polls = Arc::new(AtomicUsize::new(0));
+        spool::block_on(CountPolls {
+            inner: Box::pin(async {
+                for _ in 0..UNITS {
+                    spool::task::consume_budget().await;
+                }
+            }),
+            polls: free_polls.clone(),
+        });
+        assert_eq!(
+            free_polls.load(Ordering::SeqCst),
+            1,
+            "budget left behind by block_on"
+        );
+    });
 }

@@ -33,6 +33,7 @@ fn spin(d: Duration) {
 const REMOTE_TASKS: u64 = 1_000;
 
 rt_test! {
+    multi_thread_only;
     fn remote_spawns_are_not_starved_by_yielders(rt) {
         // tokio's spawn_many_remote_busy1, in polls: 2 x workers tasks loop yield_now + a spin.
         let workers = rt.metrics().workers.len();
@@ -100,6 +101,7 @@ const YIELDS: u64 = 100;
 const FLOOD_BOUND: u64 = 200_000;
 
 rt_test! {
+    multi_thread_only;
     fn yielder_progresses_while_its_worker_is_flooded(rt) {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -142,6 +144,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only; // it waits for the tasks to be polled outside block_on
     fn drop_runtime_drops_yielding_tasks(rt) {
         // Deferred (yielded) tasks are held by their worker, outside every queue: shutdown must
         // drop them like queued ones.

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 rt_test! {
+    multi_thread_only;
     fn counts_spawns_polls_and_parks(rt) {
         let workers = rt.metrics().workers.len();
         rt.block_on(async {
@@ -27,6 +28,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only;
     fn tasks_alive_and_timers(rt) {
         let tasks: Vec<_> = (0..10).map(|_| rt.spawn(spool::time::sleep(Duration::from_secs(3600)))).collect();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

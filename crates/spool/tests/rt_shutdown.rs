@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use common::{DropCounter, Signal};
 
 rt_test! {
+    multi_thread_only; // it waits for the tasks to be polled outside block_on
     fn drop_runtime_drops_pending_futures(rt) {
         let counter = DropCounter::default();
         let never = Signal::default();
@@ -88,6 +89,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only;
     fn dropping_a_task_cancels_it(rt) {
         let counter = DropCounter::default();
         let tracked = counter.track();
@@ -134,5 +136,71 @@ fn many_runtimes_come_and_go() {
             rt.block_on(task).unwrap();
             rt.spawn(std::future::pending::<()>()).detach();
         }
+    });
+}
+
+#[test]
+fn dropping_a_runtime_inside_its_own_task_panics_saying_why() {
+    // The watchdog turns the old behaviour (a hang) into a failure.
+    common::watchdog("drop_inside_own_task", || {
+        let rt = common::rt(2);
+        let (tx, rx) = std::sync::mpsc::channel::<spool::Runtime>();
+        let task = rt.spawn(async move {
+            let rt = rx.recv().unwrap();
+            drop(rt);
+        });
+        tx.send(rt).unwrap();
+        match spool::block_on(task) {
+            Err(spool::JoinError::Panicked(message)) => {
+                assert!(
+                    message.contains("dropped inside one of its own tasks"),
+                    "{message}"
+                );
+                assert!(message.contains("shutdown_background"), "{message}");
+            }
+            other => panic!("expected the drop to panic, got {other:?}"),
+        }
+    });
+}
+
+rt_test! {
+    fn shutdown_background_returns_at_once_and_cancels(rt) {
+        let counter = DropCounter::default();
+        let tracked = counter.track();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let task = rt.spawn(async move {
+            let _tracked = tracked;
+            let _ = started_tx.send(());
+            spool::time::sleep(Duration::from_secs(3600)).await;
+        });
+        let blocking = rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(300)));
+        rt.block_on(async {
+            while started.try_recv().is_err() {
+                spool::yield_now().await;
+            }
+        });
+        let start = Instant::now();
+        rt.shutdown_background();
+        assert!(start.elapsed() < Duration::from_millis(250), "it waited for the blocking job");
+        assert!(spool::block_on(task).unwrap_err().is_cancelled());
+        assert_eq!(counter.drops(), 1);
+        drop(blocking);
+    }
+}
+
+#[test]
+fn shutdown_background_inside_its_own_task() {
+    common::watchdog("shutdown_background_inside", || {
+        let rt = common::rt(2);
+        let (tx, rx) = std::sync::mpsc::channel::<spool::Runtime>();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        rt.spawn(async move {
+            rx.recv().unwrap().shutdown_background();
+            let _ = done_tx.send(());
+        })
+        .detach();
+        tx.send(rt).unwrap();
+        done.recv_timeout(Duration::from_secs(10))
+            .expect("shutdown_background returned");
     });
 }

@@ -184,6 +184,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only;
     fn spawn_from_many_threads_through_handles(rt) {
         let counter = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..4)

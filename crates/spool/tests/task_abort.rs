@@ -47,8 +47,9 @@ rt_test! {
             spool::time::sleep(Duration::from_secs(30)).await;
             f.store(true, Ordering::SeqCst);
         });
-        // Let it reach its sleep.
-        std::thread::sleep(Duration::from_millis(20));
+        // Let it reach its sleep (inside `block_on`: on a current-thread runtime tasks run
+        // only there).
+        rt.block_on(spool::time::sleep(Duration::from_millis(20)));
         assert_eq!(counter.drops(), 0);
         let start = std::time::Instant::now();
         task.abort();
@@ -64,9 +65,12 @@ rt_test! {
     fn abort_after_completion_keeps_the_value(rt) {
         let task = rt.spawn(async { 42 });
         let handle = task.abort_handle();
-        while !handle.is_finished() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        // Waited for inside `block_on`: on a current-thread runtime tasks run only there.
+        rt.block_on(async {
+            while !handle.is_finished() {
+                spool::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
         task.abort();
         handle.abort();
         assert_eq!(rt.block_on(task), Ok(42));
@@ -109,9 +113,11 @@ rt_test! {
             h.abort();
         }))
         .unwrap();
-        while !handle.is_finished() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        rt.block_on(async {
+            while !handle.is_finished() {
+                spool::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
         assert_eq!(counter.drops(), 1);
     }
 }

@@ -23,6 +23,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only;
     fn dropped_task_never_completes(rt) {
         let counter = DropCounter::default();
         let tracked = counter.track();
@@ -53,6 +54,7 @@ rt_test! {
 }
 
 rt_test! {
+    multi_thread_only;
     fn ids_locations_and_is_finished(rt) {
         let line = line!() + 1;
         let a = rt.spawn(async {});

@@ -1,11 +1,14 @@
-//! `JoinSet`: results in completion order, `abort_all`, `shutdown`, and dropping the set
-//! (drop counters prove the futures were dropped).
+//! `JoinSet`: results in completion order, `abort_all`, `shutdown`, dropping the set (drop
+//! counters prove the futures were dropped), and `spawn_local` members.
 
 #[macro_use]
 mod common;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use common::DropCounter;
@@ -17,7 +20,7 @@ rt_test! {
             let mut set = JoinSet::new();
             // Spawned in reverse order of their deadlines, which count from one instant and lie
             // 50 ms apart (generous against scheduling jitter on a loaded machine).
-            let start = std::time::Instant::now();
+            let start = spool::time::Instant::now();
             for i in (0..4u64).rev() {
                 set.spawn(async move {
                     spool::time::sleep_until(start + Duration::from_millis(50 * i)).await;
@@ -123,14 +126,17 @@ rt_test! {
                 rt.handle(),
             );
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // Slept inside `block_on`: on a current-thread runtime tasks run only there.
+        rt.block_on(spool::time::sleep(Duration::from_millis(10)));
         drop(set);
-        let start = std::time::Instant::now();
-        while counter.drops() < 10 && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        rt.block_on(async {
+            let start = std::time::Instant::now();
+            while counter.drops() < 10 && start.elapsed() < Duration::from_secs(10) {
+                spool::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
         assert_eq!(counter.drops(), 10, "every future dropped");
-        std::thread::sleep(Duration::from_millis(150));
+        rt.block_on(spool::time::sleep(Duration::from_millis(150)));
         assert_eq!(finished.load(Ordering::SeqCst), 0, "no task ran on after the set was dropped");
     }
 }
@@ -151,4 +157,63 @@ rt_test! {
             assert!(results.iter().any(|r| matches!(r, Err(e) if e.is_cancelled())));
         });
     }
+}
+
+rt_test! {
+    fn spawn_local_members_share_rc_state_and_can_be_aborted(rt) {
+        let counter = DropCounter::default();
+        let tracked = counter.track();
+        // The set lives in a local task: on every flavor that thread runs tasks (a multi-thread
+        // runtime's `block_on` thread does not, so `spawn_local` would panic there).
+        let outcome = rt
+            .block_on(rt.spawn(async move {
+                spool::spawn_local(async move {
+                    let spawner = std::thread::current().id();
+                    let log = Rc::new(RefCell::new(Vec::new())); // !Send
+                    let mut set = JoinSet::new();
+                    // Spawned in reverse order of their deadlines, 30 ms apart from one instant.
+                    let start = spool::time::Instant::now();
+                    for i in (0..3u64).rev() {
+                        let log = log.clone();
+                        set.spawn_local(async move {
+                            spool::time::sleep_until(start + Duration::from_millis(30 * i)).await;
+                            log.borrow_mut().push(i);
+                            (i, std::thread::current().id())
+                        });
+                    }
+                    let victim = set.spawn_local(async move {
+                        let _tracked = tracked;
+                        std::future::pending::<(u64, ThreadId)>().await
+                    });
+                    victim.abort();
+                    let (mut order, mut cancelled) = (Vec::new(), 0);
+                    while let Some(result) = set.join_next().await {
+                        match result {
+                            Ok((i, thread)) => {
+                                assert_eq!(thread, spawner, "a local member left its thread");
+                                order.push(i);
+                            }
+                            Err(err) => {
+                                assert!(err.is_cancelled(), "{err}");
+                                cancelled += 1;
+                            }
+                        }
+                    }
+                    let logged = log.borrow().clone();
+                    (order, logged, cancelled)
+                })
+                .await
+            }))
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome, (vec![0, 1, 2], vec![0, 1, 2], 1));
+        assert_eq!(counter.drops(), 1, "the aborted local future was dropped");
+    }
+}
+
+#[test]
+#[should_panic(expected = "spool::spawn_local called outside a thread that runs tasks")]
+fn spawn_local_outside_a_task_running_thread_panics() {
+    let mut set = JoinSet::new();
+    set.spawn_local(async {});
 }

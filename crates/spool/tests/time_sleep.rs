@@ -24,7 +24,7 @@ rt_test! {
             let tasks: Vec<_> = (0..10_000u64)
                 .map(|i| spool::spawn(async move {
                     let deadline = Instant::now() + Duration::from_micros((i * 7919) % 50_000);
-                    spool::time::sleep_until(deadline).await;
+                    spool::time::sleep_until(deadline.into()).await;
                     Instant::now() >= deadline
                 }))
                 .collect();
@@ -133,7 +133,7 @@ fn sleep_outside_any_runtime_uses_the_default_runtime() {
 fn sleep_reset_and_huge_durations() {
     let mut s = spool::time::sleep(Duration::MAX); // must not overflow
     assert!(!s.is_elapsed());
-    s.reset(Instant::now() + Duration::from_millis(2));
+    s.reset((Instant::now() + Duration::from_millis(2)).into());
     spool::block_on(s);
 }
 

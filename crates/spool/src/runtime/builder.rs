@@ -27,6 +27,8 @@ use crate::scheduler::{self, Shared, DEFAULT_GLOBAL_QUEUE_INTERVAL};
 /// ```
 #[derive(Clone)]
 pub struct Builder {
+    current_thread: bool,
+    start_paused: bool,
     worker_threads: Option<usize>,
     max_blocking_threads: usize,
     thread_name: String,
@@ -56,6 +58,8 @@ impl Builder {
     /// ```
     pub fn new() -> Self {
         Builder {
+            current_thread: false,
+            start_paused: false,
             worker_threads: None,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             thread_name: "spool".to_owned(),
@@ -67,6 +71,87 @@ impl Builder {
             task_stats: true,
             global_queue_interval: DEFAULT_GLOBAL_QUEUE_INTERVAL,
         }
+    }
+
+    /// A builder for a multi-thread runtime (the same as [`Builder::new`]; tokio's name).
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// assert_eq!(rt.metrics().workers.len(), 2);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn new_multi_thread() -> Self {
+        Self::new()
+    }
+
+    /// A builder for a current-thread runtime: no worker threads; its tasks, timers and I/O run
+    /// on the thread that calls [`Runtime::block_on`], while it is in `block_on` (the chapter's
+    /// one-thread queue, for real). Tasks spawned from other threads wake it. The blocking pool,
+    /// the detector, metrics and spans work as on a multi-thread runtime; `worker_threads` is
+    /// ignored.
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_current_thread().build()?;
+    /// let here = std::thread::current().id();
+    /// let there = rt.block_on(async { spool::spawn(async { std::thread::current().id() }).await });
+    /// assert_eq!(there, Ok(here)); // the task ran on the block_on thread
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn new_current_thread() -> Self {
+        Builder {
+            current_thread: true,
+            ..Self::new()
+        }
+    }
+
+    /// Starts the runtime with its clock paused ([`time::pause`](crate::time::pause)): time
+    /// moves only by [`time::advance`](crate::time::advance), or jumps to the next timer when no
+    /// task can run. Current-thread runtimes only: [`build`](Self::build) rejects it otherwise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = spool::Builder::new_current_thread().start_paused(true).build()?;
+    /// let real = std::time::Instant::now();
+    /// rt.block_on(spool::time::sleep(Duration::from_secs(3600)));
+    /// assert!(real.elapsed() < Duration::from_secs(60)); // an hour of virtual time, at once
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Accepted for tokio compatibility: I/O and timers are always enabled on a Spool runtime.
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_current_thread().enable_all().build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn enable_all(&mut self) -> &mut Self {
+        self
+    }
+
+    /// Accepted for tokio compatibility: I/O is always enabled.
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_multi_thread().enable_io().build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn enable_io(&mut self) -> &mut Self {
+        self
+    }
+
+    /// Accepted for tokio compatibility: timers are always enabled.
+    ///
+    /// ```
+    /// let rt = spool::Builder::new_multi_thread().enable_time().build()?;
+    /// # drop(rt);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn enable_time(&mut self) -> &mut Self {
+        self
     }
 
     /// Number of worker threads (default: the number of cores). `1` is the chapter's
@@ -237,10 +322,16 @@ impl Builder {
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.worker_threads {
+            _ if self.current_thread => 1,
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_owned());
+        if self.start_paused && !self.current_thread {
+            return Err(invalid(
+                "spool: start_paused needs a current-thread runtime (Builder::new_current_thread)",
+            ));
+        }
         if workers == 0 {
             return Err(invalid("spool: worker_threads must be at least 1"));
         }
@@ -271,10 +362,24 @@ impl Builder {
             driver,
             blocking,
             detector,
-            self.record_spans,
-            self.task_stats,
-            self.global_queue_interval,
+            crate::scheduler::Options {
+                record_spans: self.record_spans,
+                task_stats: self.task_stats,
+                global_queue_interval: self.global_queue_interval,
+                current_thread: self.current_thread,
+            },
         ));
+        if self.start_paused {
+            shared.driver().timers().clock().pause();
+        }
+        if self.current_thread {
+            let deque = deques.into_iter().next().expect("one worker");
+            let core = scheduler::worker::Core::new(shared.clone(), 0, deque);
+            return Ok(Runtime::new_current_thread(
+                Handle::from_shared(shared),
+                core,
+            ));
+        }
         let mut threads = Vec::with_capacity(workers);
         for (index, deque) in deques.into_iter().enumerate() {
             let mut builder =
@@ -298,16 +403,18 @@ impl Builder {
                 }
             }
         }
-        Ok(Runtime {
-            handle: Handle::from_shared(shared),
+        Ok(Runtime::new_multi_thread(
+            Handle::from_shared(shared),
             threads,
-        })
+        ))
     }
 }
 
 impl std::fmt::Debug for Builder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
+            .field("current_thread", &self.current_thread)
+            .field("start_paused", &self.start_paused)
             .field("worker_threads", &self.worker_threads)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_name", &self.thread_name)

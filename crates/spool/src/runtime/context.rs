@@ -11,14 +11,15 @@
 //! - **the worker**: on a worker thread, that worker's `Local` (queue, LIFO slot, deferred list),
 //!   which the schedule function reaches to keep a task woken on a worker on that worker
 //!   (`Shared::schedule`, `scheduler/mod.rs`). One access per schedule.
-//!
 //! - **the cooperative budget** of the task being polled (`task/coop.rs`), read and spent by
 //!   Spool's leaf futures through [`with_budget`].
 //!
-//! It is one struct so that it can grow without another thread-local or another look-up helper:
-//! a current-thread scheduler's core, a cooperative budget, a queue of `!Send` local tasks are
-//! each one more field here (as in tokio's `Context`), set and restored by a guard like
-//! [`EnterGuard`]. Every field is reached through the functions of this module only.
+//! It is one struct so that it can grow without another thread-local or another look-up helper
+//! (the cooperative budget is one field here, as in tokio's `Context`), set and restored by a
+//! guard like [`EnterGuard`]. Every field is reached through the functions of this module only.
+//! A current-thread runtime's `block_on` thread is a worker here like any other (its core and
+//! its `!Send` local tasks live in the worker's `Local`), and [`clock_now`] reads the current
+//! runtime's clock, which may be paused.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -131,12 +132,55 @@ pub(crate) fn driver() -> Arc<Driver> {
     with_handle(|handle| handle.shared.driver().clone())
 }
 
+/// Now on the current runtime's clock (`time/clock.rs`); the real clock outside any runtime
+/// (the default runtime's clock is never paused, so it is not started for this).
+pub(crate) fn clock_now() -> std::time::Instant {
+    CONTEXT
+        .try_with(|cx| {
+            cx.handle
+                .borrow()
+                .as_ref()
+                .map(|handle| handle.shared.driver().timers().clock().now())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(std::time::Instant::now)
+}
+
 /// This thread's worker, if it is a worker of some Spool runtime.
 pub(crate) fn worker() -> Option<Rc<Local>> {
     CONTEXT
         .try_with(|cx| cx.worker.borrow().clone())
         .ok()
         .flatten()
+}
+
+/// Whether the calling thread is a worker of the runtime `shared`.
+pub(crate) fn is_worker_of(shared: &Arc<crate::scheduler::Shared>) -> bool {
+    CONTEXT
+        .try_with(|cx| {
+            cx.worker
+                .borrow()
+                .as_ref()
+                .is_some_and(|local| local.is_worker_of(shared))
+        })
+        .unwrap_or(false)
+}
+
+/// Runs `f` with this thread's worker, if it is one, without cloning it. `f` runs while the
+/// thread-local is borrowed: it must not enter or leave a context, nor run user code.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
+    let mut f = Some(f);
+    let result = CONTEXT.try_with(|cx| {
+        let f = f.take().expect("called once");
+        f(cx.worker.borrow().as_deref())
+    });
+    match (result, f) {
+        (Ok(result), _) => result,
+        // The thread-local is gone (thread exit): not a worker.
+        (Err(_), Some(f)) => f(None),
+        (Err(_), None) => unreachable!("with_worker: try_with failed after calling the closure"),
+    }
 }
 
 /// Whether the calling thread is a worker of some Spool runtime.

@@ -1,4 +1,5 @@
-//! [`Runtime`]: a set of worker threads, their driver and their blocking pool.
+//! [`Runtime`]: a set of worker threads (or, current-thread, the `block_on` caller), their
+//! driver and their blocking pool.
 //!
 //! Build one with [`Runtime::new`] or [`Runtime::builder`], or use none at all: the free
 //! functions ([`spool::spawn`](crate::spawn), [`spool::time::sleep`](crate::time::sleep), …) run
@@ -8,7 +9,9 @@
 //! Dropping a runtime shuts it down: new work is refused, the workers finish the poll they are
 //! in and exit, every task still queued or waiting has its future dropped (its handle reports
 //! [`JoinError::Cancelled`](crate::JoinError::Cancelled)), and the threads are joined. Blocking
-//! closures already running are waited for; use [`Runtime::shutdown_timeout`] to bound that.
+//! closures already running are waited for; use [`Runtime::shutdown_timeout`] to bound that, or
+//! [`Runtime::shutdown_background`] not to wait at all. Dropping a runtime inside one of its own
+//! tasks would wait for itself: it panics instead, saying so (after a background shutdown).
 
 mod builder;
 pub(crate) mod context;
@@ -17,6 +20,7 @@ mod handle;
 
 use std::future::Future;
 use std::io;
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,10 +29,12 @@ pub use context::EnterGuard;
 pub use handle::{Handle, TryCurrentError};
 
 use crate::metrics::{PollSpan, RuntimeMetrics};
+use crate::scheduler::worker::Core;
 use crate::stats::TaskSnapshot;
 use crate::task::Task;
 
-/// A multi-threaded, work-stealing runtime.
+/// A runtime: multi-thread and work-stealing ([`Runtime::new`], [`Builder::new_multi_thread`]),
+/// or current-thread ([`Builder::new_current_thread`]: tasks run inside [`Runtime::block_on`]).
 ///
 /// ```
 /// let rt = spool::Runtime::builder().worker_threads(2).build()?;
@@ -47,9 +53,37 @@ use crate::task::Task;
 pub struct Runtime {
     handle: Handle,
     threads: Vec<JoinHandle<()>>,
+    /// Current-thread: the only worker's state, taken by the thread in `block_on`.
+    core: Option<Mutex<Option<Core>>>,
+    /// Shut down already (by `shutdown_timeout`).
+    shut_down: bool,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Core")
+    }
 }
 
 impl Runtime {
+    pub(crate) fn new_multi_thread(handle: Handle, threads: Vec<JoinHandle<()>>) -> Self {
+        Runtime {
+            handle,
+            threads,
+            core: None,
+            shut_down: false,
+        }
+    }
+
+    pub(crate) fn new_current_thread(handle: Handle, core: Core) -> Self {
+        Runtime {
+            handle,
+            threads: Vec::new(),
+            core: Some(Mutex::new(Some(core))),
+            shut_down: false,
+        }
+    }
+
     /// A runtime with the default settings (one worker per core).
     ///
     /// # Errors
@@ -114,9 +148,13 @@ impl Runtime {
     /// [`spool::spawn`](crate::spawn) and timers used in it belong to this runtime. The future
     /// itself is polled here, not on a worker (as with `#[tokio::main]`).
     ///
+    /// On a current-thread runtime this thread also runs the runtime's tasks, timers and I/O
+    /// meanwhile (if two threads call it at once, the second only waits for its own future).
+    ///
     /// # Panics
     ///
-    /// When called on a worker thread of any Spool runtime (it would block that worker).
+    /// When called on a worker thread of any Spool runtime, or inside a current-thread
+    /// runtime's `block_on` (it would block that worker).
     ///
     /// ```
     /// let rt = spool::Runtime::new()?;
@@ -129,6 +167,15 @@ impl Runtime {
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        if let Some(slot) = &self.core {
+            if context::is_worker() {
+                panic!(
+                    "spool: Runtime::block_on called inside a runtime's task or block_on; \
+                     `.await` the future instead, or run it in spool::spawn_blocking"
+                );
+            }
+            return crate::scheduler::worker::block_on(&self.handle.shared, slot, future);
+        }
         let _context = self.handle.enter();
         crate::block_on::block_on(future)
     }
@@ -207,7 +254,9 @@ impl Runtime {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shut_down = true;
         let clean = self.handle.shared.shutdown(Some(timeout));
+        self.drain_core();
         let threads = std::mem::take(&mut self.threads);
         for thread in threads {
             if thread.is_finished() {
@@ -216,14 +265,61 @@ impl Runtime {
         }
         clean
     }
+
+    /// Shuts the runtime down without waiting for anything: new work is refused, queued and
+    /// waiting tasks are dropped, and threads still busy (a worker inside a poll, a blocking
+    /// closure) finish on their own, detached. The same as `shutdown_timeout(Duration::ZERO)`;
+    /// unlike dropping the runtime, it may be called from inside one of its own tasks.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new()?;
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_background();
+    /// assert!(spool::block_on(task).unwrap_err().is_cancelled());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
+    /// Whether the calling thread is one of this runtime's workers (then `drop` would wait for
+    /// itself).
+    fn on_own_worker(&self) -> bool {
+        context::is_worker_of(&self.handle.shared)
+    }
+
+    /// Current-thread: drops the tasks still queued on the core (after `shutdown`).
+    fn drain_core(&mut self) {
+        if let Some(slot) = &self.core {
+            let core = crate::loom::std_lock(slot).take();
+            if let Some(core) = core {
+                core.drain();
+            }
+        }
+    }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if self.threads.is_empty() {
+        if self.shut_down {
             return; // already shut down by shutdown_timeout
         }
+        if self.on_own_worker() {
+            // Joining the workers would wait for this one, forever. Stop what can be stopped,
+            // then say why (unless already unwinding: a second panic would abort).
+            self.shut_down = true;
+            self.handle.shared.shutdown(Some(Duration::ZERO));
+            if !std::thread::panicking() {
+                panic!(
+                    "spool: a Runtime was dropped inside one of its own tasks; dropping waits \
+                     for its worker threads to stop, and this one would wait for itself \
+                     forever. Drop it outside the runtime, or call Runtime::shutdown_background"
+                );
+            }
+            return;
+        }
         self.handle.shared.shutdown(None);
+        self.drain_core();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }

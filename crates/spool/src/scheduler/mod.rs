@@ -22,6 +22,21 @@
 //! other worker's queue. With nothing anywhere it parks (`park.rs`): in the driver, waiting for
 //! I/O and timers, if nobody else is; on a condvar otherwise.
 //!
+//! **A current-thread runtime** (`Builder::new_current_thread`) is this scheduler with one worker
+//! and no thread of its own: the worker is whichever thread calls `Runtime::block_on`, and its
+//! state (`worker::Core`) waits in the runtime between calls. The same `schedule` serves it: a
+//! task woken on that thread goes to the LIFO slot, one woken elsewhere to the injection queue,
+//! whose notification unparks the `block_on` thread (in the driver, where it waits for I/O and
+//! timers). `block_on`'s own future is not a task: its waker sets `Remote::main_woken` and
+//! unparks the same worker, which polls it before its next task.
+//!
+//! **Local tasks** (`spool::spawn_local`, `!Send` futures) have an *owner*, the worker they were
+//! spawned on, and never leave it: woken on the owner, they go to its `pinned` queue (never
+//! stealable, never in the LIFO slot or the deque); woken anywhere else, to the owner's `inbox`
+//! (`Remote`), and the owner is unparked. A yielding local task goes to the back of `pinned`.
+//! At shutdown a local task is dropped only on its owner's thread; one woken elsewhere then
+//! (its owner already gone) is leaked rather than dropped on the wrong thread.
+//!
 //! Fairness inside a task: the cooperative budget (`task/coop.rs`; the worker sets it before each
 //! poll) makes Spool's own futures return `Pending` after 128 ready operations, and the forced
 //! yield is a self-wake, so it lands in the deferred list above. A task that never awaits any of
@@ -39,6 +54,7 @@ pub(crate) mod registry;
 pub(crate) mod worker;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +84,21 @@ pub(crate) struct Remote {
     stealer: Stealer<Runnable>,
     parker: Parker,
     counters: CachePadded<WorkerCounters>,
+    /// Local tasks of this worker woken on other threads (only this worker runs them).
+    inbox: Injector<Runnable>,
+    /// On a current-thread runtime: `block_on`'s future was woken and must be polled.
+    main_woken: AtomicBool,
+}
+
+/// Drops a task that will not run again (shutdown), unless it is a local task of another
+/// thread: async-task allows its future to be dropped only there, so it is leaked instead (its
+/// owner is gone, or is about to drop what it still holds itself).
+pub(crate) fn discard(runnable: Runnable) {
+    match runnable.metadata().owner_thread {
+        Some(thread) if thread != std::thread::current().id() => std::mem::forget(runnable),
+        // Dropping a Runnable cancels its task and drops its future, here and now.
+        _ => drop(runnable),
+    }
 }
 
 /// The part of a worker that lives on its thread and that the schedule function reaches through
@@ -83,6 +114,49 @@ pub(crate) struct Local {
     /// once nothing else is ready here or in the injection queue, or at the next maintenance
     /// tick. Not stealable: nobody else is short of work while this worker still has some.
     deferred: RefCell<Vec<Runnable>>,
+    /// This worker's index.
+    index: usize,
+    /// Local (`!Send`) tasks owned by this worker, ready to run: never stolen.
+    pinned: RefCell<VecDeque<Runnable>>,
+}
+
+impl Local {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        index: usize,
+        deque: crossbeam_deque::Worker<Runnable>,
+    ) -> Self {
+        let alone = shared.remotes.len() == 1;
+        Local {
+            shared,
+            queue: LocalQueue::new(deque, alone),
+            in_park: Cell::new(false),
+            deferred: RefCell::new(Vec::new()),
+            index,
+            pinned: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    /// Whether this worker has anything to run: its queue, its local tasks (inbox included),
+    /// or (current-thread) `block_on`'s future.
+    pub(crate) fn has_tasks(&self) -> bool {
+        self.has_runnable_tasks()
+            || self.shared.remotes[self.index]
+                .main_woken
+                .load(Ordering::SeqCst)
+    }
+
+    /// Whether this is a worker of `shared`.
+    pub(crate) fn is_worker_of(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(&self.shared, shared)
+    }
+
+    /// Whether this worker's queue or local tasks (inbox included) have a task.
+    pub(crate) fn has_runnable_tasks(&self) -> bool {
+        self.queue.has_tasks()
+            || !self.pinned.borrow().is_empty()
+            || !self.shared.remotes[self.index].inbox.is_empty()
+    }
 }
 
 /// Everything a runtime's threads share.
@@ -98,10 +172,24 @@ pub(crate) struct Shared {
     /// Whether task statistics are kept (`stats.rs`; `Builder::task_stats`).
     pub(crate) task_stats: bool,
     global_queue_interval: u32,
+    /// A current-thread runtime: one worker, run by `block_on`'s caller.
+    current_thread: bool,
     shutdown: AtomicBool,
     /// Workers still running, for `shutdown_timeout`.
     workers_alive: Mutex<usize>,
     workers_exited: Condvar,
+}
+
+/// The builder's settings that [`Shared::new`] keeps.
+pub(crate) struct Options {
+    /// Record poll spans (`Builder::record_spans`).
+    pub(crate) record_spans: bool,
+    /// Keep task statistics (`Builder::task_stats`).
+    pub(crate) task_stats: bool,
+    /// `Builder::global_queue_interval`.
+    pub(crate) global_queue_interval: u32,
+    /// A current-thread runtime (`Builder::new_current_thread`).
+    pub(crate) current_thread: bool,
 }
 
 impl Shared {
@@ -110,10 +198,14 @@ impl Shared {
         driver: Driver,
         blocking: BlockingPool,
         detector: Detector,
-        record_spans: bool,
-        task_stats: bool,
-        global_queue_interval: u32,
+        options: Options,
     ) -> Self {
+        let Options {
+            record_spans,
+            task_stats,
+            global_queue_interval,
+            current_thread,
+        } = options;
         let workers = stealers.len();
         Shared {
             injector: Injector::new(),
@@ -123,6 +215,8 @@ impl Shared {
                     stealer,
                     parker: Parker::new(),
                     counters: CachePadded::new(WorkerCounters::default()),
+                    inbox: Injector::new(),
+                    main_woken: AtomicBool::new(false),
                 })
                 .collect(),
             idle: Idle::new(workers),
@@ -133,8 +227,10 @@ impl Shared {
             spans: SpanRecorder::new(record_spans, workers),
             task_stats,
             global_queue_interval,
+            current_thread,
             shutdown: AtomicBool::new(false),
-            workers_alive: Mutex::new(workers),
+            // A current-thread runtime has no thread of its own to wait for.
+            workers_alive: Mutex::new(if current_thread { 0 } else { workers }),
             workers_exited: Condvar::new(),
         }
     }
@@ -159,6 +255,42 @@ impl Shared {
         self.remotes.len()
     }
 
+    /// Whether this is a current-thread runtime.
+    pub(crate) fn is_current_thread(&self) -> bool {
+        self.current_thread
+    }
+
+    /// `block_on`'s future (current-thread) was woken: mark it and unpark its thread.
+    pub(crate) fn wake_main(&self) {
+        self.remotes[0].main_woken.store(true, Ordering::SeqCst);
+        self.unpark_worker(0);
+    }
+
+    /// Whether `block_on`'s future was woken (a hint; [`take_main_woken`](Self::take_main_woken)
+    /// consumes it).
+    pub(crate) fn main_woken(&self) -> bool {
+        self.remotes[0].main_woken.load(Ordering::Relaxed)
+    }
+
+    /// Consumes `block_on`'s wake-up, if there is one.
+    pub(crate) fn take_main_woken(&self) -> bool {
+        self.remotes[0].main_woken.swap(false, Ordering::SeqCst)
+    }
+
+    /// Auto-advance (`time/clock.rs`): on a current-thread runtime whose clock is paused, with
+    /// nothing to run, the deadline to move the clock to: the next timer's. `Err(())` while the
+    /// blocking pool works (its result may come before any timer: wait for it, in real time).
+    pub(crate) fn auto_advance_target(&self) -> Result<Option<Instant>, ()> {
+        if !self.current_thread || !self.driver.timers().clock().is_paused() {
+            return Ok(None);
+        }
+        let blocking = self.blocking.counts();
+        if blocking.queued > 0 || blocking.threads > blocking.idle {
+            return Err(());
+        }
+        Ok(self.driver.timers().next_deadline())
+    }
+
     /// Creates a task on this runtime without scheduling it. The caller schedules the returned
     /// `Runnable` (outside any borrow of thread-local state: scheduling may drop it).
     pub(crate) fn create_task<F>(
@@ -174,7 +306,7 @@ impl Shared {
         let id = meta.id.as_u64();
         let shared = self.clone();
         let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
-            shared.schedule(runnable, info.woken_while_running);
+            shared.schedule(runnable, info.woken_while_running, None);
         };
         let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
@@ -188,39 +320,119 @@ impl Shared {
         (runnable, Task::new(task, Some(entry)))
     }
 
+    /// Creates a local (`!Send`) task owned by worker `local` (the calling thread's), without
+    /// scheduling it. async-task checks that its future is only polled and dropped on this
+    /// thread; `schedule` (with `Some(owner)`) makes sure it is.
+    pub(crate) fn create_local_task<F>(
+        self: &Arc<Self>,
+        local: &Local,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> (Runnable, Task<F::Output>)
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let meta = TaskMeta::new_local(location, self.task_stats);
+        let id = meta.id.as_u64();
+        let shared = self.clone();
+        let owner = local.index;
+        let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
+            shared.schedule(runnable, info.woken_while_running, Some(owner));
+        };
+        // With its registry entry, like any task: abort reaches it the same way.
+        let ((runnable, task), entry) = self.registry.register(id, |guard| {
+            let (runnable, task) = async_task::Builder::new().metadata(meta).spawn_local(
+                move |_| TaskFuture::new(future, Some(guard)),
+                async_task::WithInfo(schedule),
+            );
+            let waker = runnable.waker();
+            let meta = registry::MetaRef::new(runnable.metadata());
+            ((runnable, task), waker, meta)
+        });
+        (runnable, Task::new(task, Some(entry)))
+    }
+
+    /// Spawns a local (`!Send`) task owned by the calling thread's worker; `None` when the
+    /// thread is not a worker (nor a current-thread runtime's `block_on` thread).
+    pub(crate) fn spawn_local<F>(
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Option<Task<F::Output>>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let local = context::worker()?;
+        let (runnable, task) = local.shared.create_local_task(&local, future, location);
+        drop(local);
+        runnable.schedule();
+        Some(task)
+    }
+
     /// The schedule function of every task of this runtime: where a woken (or new) task goes.
-    /// `yielded`: the task woke itself while it was running.
+    /// `yielded`: the task woke itself while it was running. `owner`: the worker a local
+    /// (`!Send`) task belongs to, `None` for the others.
     ///
     /// One thread-local access (the context's worker) per call.
-    pub(crate) fn schedule(self: &Arc<Self>, runnable: Runnable, yielded: bool) {
+    pub(crate) fn schedule(
+        self: &Arc<Self>,
+        runnable: Runnable,
+        yielded: bool,
+        owner: Option<usize>,
+    ) {
         if self.is_shutdown() {
-            // Dropping a Runnable cancels its task and drops its future, here and now.
-            drop(runnable);
+            discard(runnable);
             return;
         }
-        let local = context::worker();
-        if self.task_stats {
-            // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
-            let fresh_clock = local.as_ref().map_or(true, |l| l.in_park.get());
-            crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
-        }
-        if let Some(local) = local {
-            if Arc::ptr_eq(&local.shared, self) {
-                if yielded {
-                    // It yielded to let others run: deferred until nothing else is ready (not
-                    // even in the injection queue). No wake-up: this worker comes back to it
-                    // before it could park.
-                    local.deferred.borrow_mut().push(runnable);
-                    return;
-                }
-                // The LIFO slot: runs next, cache-warm. Its previous occupant went to the
-                // stealable deque: somebody idle may take it.
-                let stealable = local.queue.push_lifo(runnable, &self.injector);
-                if stealable && !local.in_park.get() {
-                    self.notify_parked();
-                }
-                return;
+        // On one of this runtime's workers: its own queues. (Nothing in here drops a task or
+        // runs user code, so the context may stay borrowed.) Else the task comes back.
+        let runnable = context::with_worker(|local| {
+            if self.task_stats {
+                // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
+                let fresh_clock = local.map_or(true, |l| l.in_park.get());
+                crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
             }
+            let Some(local) = local.filter(|local| Arc::ptr_eq(&local.shared, self)) else {
+                return Some(runnable);
+            };
+            if let Some(owner) = owner {
+                if local.index != owner {
+                    return Some(runnable);
+                }
+                // A local task on its owner: the owner's own list, never stolen.
+                local.pinned.borrow_mut().push_back(runnable);
+                return None;
+            }
+            if yielded {
+                // It yielded to let others run: deferred until nothing else is ready (not
+                // even in the injection queue). No wake-up: this worker comes back to it
+                // before it could park.
+                local.deferred.borrow_mut().push(runnable);
+                return None;
+            }
+            // The LIFO slot: runs next, cache-warm. Its previous occupant went to the
+            // stealable deque: somebody idle may take it.
+            let stealable = local.queue.push_lifo(runnable, &self.injector);
+            // With one worker nobody else could take it.
+            if stealable && !local.in_park.get() && self.remotes.len() > 1 {
+                self.notify_parked();
+            }
+            None
+        });
+        let Some(runnable) = runnable else {
+            return;
+        };
+        if let Some(owner) = owner {
+            // A local task anywhere but on its owner: the owner's inbox, and the owner woken.
+            self.remotes[owner].inbox.push(runnable);
+            self.unpark_worker(owner);
+            // The owner drains its inbox when it exits at shutdown: a task pushed after that
+            // must not linger (see `discard`).
+            if self.is_shutdown() {
+                self.drain_inbox(owner);
+            }
+            return;
         }
         // Not on a worker of this runtime: the injection queue, and one worker woken if needed.
         self.injector.push(runnable);
@@ -251,6 +463,17 @@ impl Shared {
     /// searcher to park re-checks this).
     fn has_shared_work(&self) -> bool {
         !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+    }
+
+    /// Discards the local tasks waiting in worker `index`'s inbox (shutdown).
+    pub(crate) fn drain_inbox(&self, index: usize) {
+        loop {
+            match self.remotes[index].inbox.steal() {
+                crossbeam_deque::Steal::Success(runnable) => discard(runnable),
+                crossbeam_deque::Steal::Retry => continue,
+                crossbeam_deque::Steal::Empty => break,
+            }
+        }
     }
 
     fn drain_injector(&self) {

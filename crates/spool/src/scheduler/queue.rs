@@ -16,8 +16,14 @@
 //! **Bounded.** The deque grows without limit by itself; a worker whose queue passes
 //! [`LOCAL_QUEUE_CAPACITY`] moves the older half to the shared injection queue in one go (tokio's
 //! overflow rule), where idle workers can take them without stealing.
+//!
+//! **One worker.** On a one-worker runtime (current-thread, or `worker_threads(1)`) nobody steals,
+//! and the deque's `pop` (a locked read-modify-write) buys nothing: the FIFO part is then a plain
+//! `VecDeque` (`own`), unbounded as tokio's current-thread queue; the deque only receives batches
+//! from the injection queue.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 
 use crossbeam_deque::{Injector, Worker};
 
@@ -33,13 +39,17 @@ pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 pub(crate) struct LocalQueue {
     lifo: Cell<Option<Runnable>>,
     deque: Worker<Runnable>,
+    /// A one-worker runtime's FIFO (see the module docs); `None` with several workers.
+    own: Option<RefCell<VecDeque<Runnable>>>,
 }
 
 impl LocalQueue {
-    pub(crate) fn new(deque: Worker<Runnable>) -> Self {
+    /// `alone`: the runtime has this one worker only.
+    pub(crate) fn new(deque: Worker<Runnable>, alone: bool) -> Self {
         LocalQueue {
             lifo: Cell::new(None),
             deque,
+            own: alone.then(|| RefCell::new(VecDeque::new())),
         }
     }
 
@@ -57,6 +67,10 @@ impl LocalQueue {
 
     /// Appends `task` to the deque, spilling half of it to `injector` when full.
     pub(crate) fn push_back(&self, task: Runnable, injector: &Injector<Runnable>) {
+        if let Some(own) = &self.own {
+            own.borrow_mut().push_back(task);
+            return;
+        }
         if self.deque.len() >= LOCAL_QUEUE_CAPACITY {
             for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
                 match self.deque.pop() {
@@ -73,6 +87,11 @@ impl LocalQueue {
     }
 
     pub(crate) fn pop(&self) -> Option<Runnable> {
+        if let Some(own) = &self.own {
+            if let Some(task) = own.borrow_mut().pop_front() {
+                return Some(task);
+            }
+        }
         self.deque.pop()
     }
 
@@ -91,5 +110,9 @@ impl LocalQueue {
         let has = lifo.is_some();
         self.lifo.set(lifo);
         has || !self.deque.is_empty()
+            || self
+                .own
+                .as_ref()
+                .is_some_and(|own| !own.borrow().is_empty())
     }
 }

@@ -37,19 +37,36 @@
 //! injection queue (`len / workers + 1`, at most 128 and at most the queue's free room), not one
 //! task. Why requeuing was wrong, and what this fixed: `docs/design.md`, "Scheduler".
 //!
-use std::cell::{Cell, RefCell};
+//! # Local tasks
+//!
+//! A worker's local (`!Send`) tasks wait in `Local::pinned` and, when woken from other threads,
+//! in its `Remote::inbox`; it takes them after its own deque (before it on the interval tick),
+//! before the injection queue. They are never stolen and never deferred.
+//!
+//! # The current-thread runtime
+//!
+//! [`block_on`] runs this same loop on the caller's thread, as worker 0 of a one-worker runtime,
+//! and polls `block_on`'s future whenever its waker was called (checked before each task; the
+//! park loop counts it as local work, so the thread wakes for it), with a fresh cooperative
+//! budget before each poll like a task's (`task/coop.rs`; the caller's budget is put back when
+//! `block_on` returns). Between calls the worker's state is a [`Core`] kept by the runtime; a
+//! second thread calling `block_on` meanwhile does not get it and only waits for its own future
+//! (tasks run on the thread that holds the core).
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker};
 
 use super::idle::{IdleWorker, Site};
 use super::park::Parker;
-use super::queue::{LocalQueue, LOCAL_QUEUE_CAPACITY, MAX_LIFO_POLLS};
-use super::{Local, Shared};
+use super::queue::{LOCAL_QUEUE_CAPACITY, MAX_LIFO_POLLS};
+use super::{discard, Local, Shared};
 use crate::metrics::{MarkKind, PollSpan, WorkerMark};
 use crate::runtime::{context, Handle};
 use crate::task::Runnable;
@@ -67,27 +84,125 @@ fn bump(counter: &AtomicU64) {
 
 /// Runs worker `index` of `shared` on the calling thread until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>) {
-    let local = Rc::new(Local {
-        shared: shared.clone(),
-        queue: LocalQueue::new(deque),
-        in_park: Cell::new(false),
-        deferred: RefCell::new(Vec::new()),
-    });
-    let context = context::enter_worker(Handle::from_shared(shared.clone()), local.clone());
-
-    let mut worker = WorkerLoop {
-        shared,
-        local,
-        index,
-        tick: 0,
-        idle: IdleWorker::new(index),
-        lifo_polls: 0,
-        rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
-    };
+    let mut worker = WorkerLoop::from_core(Core::new(shared.clone(), index, deque));
+    let context = context::enter_worker(Handle::from_shared(shared), worker.local.clone());
     worker.run();
     worker.drain();
     drop(context);
     worker.shared.worker_exited();
+}
+
+/// A worker's state while no thread runs it: a current-thread runtime's only worker between
+/// two `block_on` calls.
+pub(crate) struct Core {
+    local: Local,
+    idle: IdleWorker,
+    tick: u32,
+    lifo_polls: u32,
+    rng: u64,
+}
+
+impl Core {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>) -> Self {
+        Core {
+            local: Local::new(shared, index, deque),
+            idle: IdleWorker::new(index),
+            tick: 0,
+            lifo_polls: 0,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        }
+    }
+
+    /// Drops every task still queued on this worker (shutdown of a current-thread runtime).
+    pub(crate) fn drain(self) {
+        WorkerLoop::from_core(self).drain();
+    }
+}
+
+/// `block_on`'s waker on a current-thread runtime.
+struct MainWaker(Arc<Shared>);
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.wake_main();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.wake_main();
+    }
+}
+
+/// Puts the core back when `block_on` returns or unwinds.
+struct CoreGuard<'a> {
+    slot: &'a Mutex<Option<Core>>,
+    worker: Option<WorkerLoop>,
+    context: Option<context::WorkerGuard>,
+}
+
+impl Drop for CoreGuard<'_> {
+    fn drop(&mut self) {
+        // The context's reference to `Local` first: then ours is the only one.
+        drop(self.context.take());
+        if let Some(worker) = self.worker.take() {
+            let core = worker.into_core();
+            *crate::loom::std_lock(self.slot) = Some(core);
+        }
+    }
+}
+
+/// Runs `future` to completion on the calling thread as the only worker of the current-thread
+/// runtime `shared`, whose core waits in `slot`: tasks, timers and I/O run here meanwhile.
+/// Without the core (another thread is in `block_on`), only waits for `future`.
+pub(crate) fn block_on<F: Future>(
+    shared: &Arc<Shared>,
+    slot: &Mutex<Option<Core>>,
+    future: F,
+) -> F::Output {
+    let handle = Handle::from_shared(shared.clone());
+    let Some(core) = crate::loom::std_lock(slot).take() else {
+        let _context = context::enter(handle);
+        return crate::block_on::block_on(future);
+    };
+    let worker = WorkerLoop::from_core(core);
+    // The caller's budget (none, outside a task) comes back when this returns or unwinds.
+    let budget = crate::task::coop::save_budget();
+    let context = context::enter_worker(handle, worker.local.clone());
+    let mut guard = CoreGuard {
+        slot,
+        worker: Some(worker),
+        context: Some(context),
+    };
+    let worker = guard.worker.as_mut().expect("the worker is in the guard");
+    let waker = Waker::from(Arc::new(MainWaker(shared.clone())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    shared.wake_main();
+    // The future is polled when woken, once the tasks ready here have run (so that what woke
+    // them, `time::advance` say, sees their effects), or after MAINTENANCE_INTERVAL tasks.
+    let mut since_poll = 0;
+    loop {
+        if shared.main_woken()
+            && (since_poll >= MAINTENANCE_INTERVAL || !worker.local.has_runnable_tasks())
+            && shared.take_main_woken()
+        {
+            since_poll = 0;
+            // A fresh cooperative budget, as for a task (`task/coop.rs`): the last task's
+            // leftover (0 after a forced yield) would make every Spool future in it pend.
+            crate::task::coop::set_task_budget();
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            worker.poll_clock = 0; // that poll was not a task's
+        }
+        since_poll += 1;
+        if shared.is_shutdown() {
+            // Cannot happen while `block_on` borrows the runtime; wait for the future alone.
+            drop(guard);
+            drop(budget);
+            return crate::block_on::block_on(future);
+        }
+        worker.step();
+    }
 }
 
 struct WorkerLoop {
@@ -99,19 +214,53 @@ struct WorkerLoop {
     idle: IdleWorker,
     lifo_polls: u32,
     rng: u64,
+    /// When the last timed poll ended (raw clock, `stats::now`), if the worker has done
+    /// nothing else since; 0 otherwise.
+    poll_clock: u64,
 }
 
 impl WorkerLoop {
+    fn from_core(core: Core) -> Self {
+        WorkerLoop {
+            shared: core.local.shared.clone(),
+            index: core.local.index,
+            local: Rc::new(core.local),
+            tick: core.tick,
+            idle: core.idle,
+            lifo_polls: core.lifo_polls,
+            rng: core.rng,
+            poll_clock: 0,
+        }
+    }
+
+    fn into_core(self) -> Core {
+        let local = Rc::try_unwrap(self.local).unwrap_or_else(|_| {
+            unreachable!("spool: a worker's Local outlived its thread's context")
+        });
+        Core {
+            local,
+            idle: self.idle,
+            tick: self.tick,
+            lifo_polls: self.lifo_polls,
+            rng: self.rng,
+        }
+    }
+
     fn run(&mut self) {
         while !self.shared.is_shutdown() {
-            self.tick = self.tick.wrapping_add(1);
-            if self.tick % MAINTENANCE_INTERVAL == 0 {
-                self.maintenance();
-            }
-            match self.next_task().or_else(|| self.search()) {
-                Some(task) => self.run_task(task),
-                None => self.park(),
-            }
+            self.step();
+        }
+    }
+
+    /// One turn of the loop: run one task, or park.
+    fn step(&mut self) {
+        self.tick = self.tick.wrapping_add(1);
+        if self.tick % MAINTENANCE_INTERVAL == 0 {
+            self.maintenance();
+        }
+        match self.next_task().or_else(|| self.search()) {
+            Some(task) => self.run_task(task),
+            None => self.park(),
         }
     }
 
@@ -125,8 +274,28 @@ impl WorkerLoop {
             .take_lifo()
             .or_else(|| self.local.queue.pop())
             .or_else(|| self.local.deferred.borrow_mut().pop())
+            .or_else(|| self.local.pinned.borrow_mut().pop_front())
         {
-            let _ = catch_unwind(AssertUnwindSafe(|| drop(task)));
+            let _ = catch_unwind(AssertUnwindSafe(|| discard(task)));
+        }
+        self.shared.drain_inbox(self.index);
+    }
+
+    /// The next local (`!Send`) task of this worker: its own list, then its inbox.
+    fn take_pinned(&self) -> Option<Runnable> {
+        if let Some(task) = self.local.pinned.borrow_mut().pop_front() {
+            return Some(task);
+        }
+        let inbox = &self.shared.remotes[self.index].inbox;
+        if inbox.is_empty() {
+            return None;
+        }
+        loop {
+            match inbox.steal() {
+                Steal::Success(task) => return Some(task),
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
         }
     }
 
@@ -134,7 +303,7 @@ impl WorkerLoop {
         let queue = &self.local.queue;
         if self.tick % self.shared.global_queue_interval == 0 {
             // A batch, not one task: the rest waits at the back of the local queue.
-            if let Some(task) = self.take_from_injector() {
+            if let Some(task) = self.take_from_injector().or_else(|| self.take_pinned()) {
                 return Some(task);
             }
         }
@@ -148,7 +317,11 @@ impl WorkerLoop {
             queue.push_back(task, &self.shared.injector);
         }
         self.lifo_polls = 0;
-        if let Some(task) = queue.pop().or_else(|| self.take_from_injector()) {
+        if let Some(task) = queue
+            .pop()
+            .or_else(|| self.take_pinned())
+            .or_else(|| self.take_from_injector())
+        {
             return Some(task);
         }
         // Nothing else is ready: the yielders' turn.
@@ -257,7 +430,14 @@ impl WorkerLoop {
         }
         let id = task.metadata().id;
         let location = task.metadata().location;
-        let start = crate::stats::now();
+        // With stats off, one clock read per poll: a poll starts where the previous one ended,
+        // unless the worker did something else in between (parked, turned the driver, polled
+        // `block_on`'s future), which resets `poll_clock`. With stats on, the start is read
+        // afresh: it is the task's schedule-latency end and busy-time start (`stats.rs`).
+        let start = match std::mem::take(&mut self.poll_clock) {
+            t if t == 0 || stats => crate::stats::now(),
+            t => t,
+        };
         if stats {
             crate::stats::poll_begin(&task.metadata().stats, start, self.index);
         }
@@ -267,6 +447,9 @@ impl WorkerLoop {
             Some(end) if end != 0 => end,
             _ => crate::stats::now(),
         };
+        self.poll_clock = end;
+        // Raw nanoseconds: the detector's check is a subtraction and a compare against its
+        // threshold (no `Instant` arithmetic), so it runs on every timed poll.
         shared
             .detector
             .check(end.saturating_sub(start), id, location, self.index);
@@ -300,6 +483,7 @@ impl WorkerLoop {
             self.local.in_park.set(true);
             driver.turn(Some(Duration::ZERO));
             self.local.in_park.set(false);
+            self.poll_clock = 0;
             scheduled = true;
         }
         if scheduled && self.local.queue.has_stealable() {
@@ -310,7 +494,7 @@ impl WorkerLoop {
     fn park(&mut self) {
         // Never sleep on deferred tasks (`next_task` flushes them before searching, so this is
         // a safety net): they would wait for a wake-up that nobody sends.
-        if self.flush_deferred() || self.local.queue.has_tasks() {
+        if self.flush_deferred() || self.local.has_tasks() {
             return;
         }
         let shared = &*self.shared;
@@ -336,6 +520,7 @@ impl WorkerLoop {
         }
         self.local.in_park.set(false);
         self.lifo_polls = 0;
+        self.poll_clock = 0;
     }
 }
 
@@ -360,7 +545,7 @@ impl Site for ParkSite<'_> {
     }
 
     fn has_local_work(&self) -> bool {
-        self.local.queue.has_tasks()
+        self.local.has_tasks()
     }
 
     fn has_stealable_work(&self) -> bool {
@@ -370,7 +555,16 @@ impl Site for ParkSite<'_> {
     fn sleep(&self, parker: &Parker) {
         match self.shared.driver.try_lock() {
             Some(mut driver) => parker.park_driver(|| {
-                driver.turn(None);
+                match self.shared.auto_advance_target() {
+                    Ok(None) => driver.turn(None),
+                    // A paused clock and nothing to run: jump to the next timer and fire it.
+                    Ok(Some(deadline)) => {
+                        self.shared.driver.timers().clock().advance_to(deadline);
+                        driver.turn(Some(Duration::ZERO))
+                    }
+                    // Paused, but the blocking pool works: look again in a millisecond.
+                    Err(()) => driver.turn(Some(Duration::from_millis(1))),
+                };
             }),
             None => parker.park_condvar(),
         }

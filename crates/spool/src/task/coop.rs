@@ -26,9 +26,12 @@
 //!    returns `Pending`. The wake comes while the task is running, so the scheduler treats it as
 //!    a yield (`scheduler/worker.rs`, "Yielding: defer, do not requeue"): the task runs again
 //!    once the others had their turn, with a fresh budget.
-//! 4. On a thread that does not run tasks (inside `block_on`, a blocking-pool thread, a plain
-//!    thread) there is no budget: nothing is ever refused. [`unconstrained`] removes the budget for one future, for code that must not
-//!    be interrupted (at the price of the starvation above).
+//! 4. On a thread that does not run tasks (inside a multi-thread runtime's `block_on`, a
+//!    blocking-pool thread, a plain thread) there is no budget: nothing is ever refused. A
+//!    current-thread runtime's `block_on` thread runs tasks: its own future gets a fresh budget
+//!    before each poll like a task, and the thread's budget is put back as it was when
+//!    `block_on` returns ([`save_budget`]). [`unconstrained`] removes the budget for one future,
+//!    for code that must not be interrupted (at the price of the starvation above).
 //!
 //! # The numbers
 //!
@@ -67,8 +70,10 @@ impl Budget {
     }
 }
 
-/// Restores the budget that was in place before [`unconstrained`] took it, when dropped.
-struct ResetGuard(Option<Budget>);
+/// Restores the budget that was in place before [`unconstrained`] (or [`save_budget`]'s
+/// caller) changed it, when dropped.
+#[must_use = "the budget is restored when the guard drops"]
+pub(crate) struct ResetGuard(Option<Budget>);
 
 impl Drop for ResetGuard {
     #[inline]
@@ -84,6 +89,13 @@ impl Drop for ResetGuard {
 #[inline]
 pub(crate) fn set_task_budget() {
     context::with_budget(|budget| budget.set(Budget(Some(BUDGET))));
+}
+
+/// For a scheduler loop that runs on a thread which also runs other code (a current-thread
+/// runtime's `block_on`): the thread's budget as it was, restored when the guard drops, so that
+/// the last poll's leftover does not follow the caller out of the loop.
+pub(crate) fn save_budget() -> ResetGuard {
+    ResetGuard(context::with_budget(|budget| budget.get()))
 }
 
 /// Steps 2 and 3: spends one unit, or, when none is left, wakes the task and returns `Pending`.

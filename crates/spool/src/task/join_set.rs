@@ -310,6 +310,43 @@ impl<T: Send + 'static> JoinSet<T> {
     }
 }
 
+impl<T: 'static> JoinSet<T> {
+    /// Spawns a `!Send` `future` on the calling thread ([`spawn_local`](crate::spawn_local):
+    /// inside a current-thread runtime's `block_on` or a task of any runtime) and adds it to
+    /// the set. The returned handle aborts it without removing it.
+    ///
+    /// # Panics
+    ///
+    /// Where [`spawn_local`](crate::spawn_local) panics: on a thread that runs no tasks.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let rt = spool::Builder::new_current_thread().build()?;
+    /// rt.block_on(async {
+    ///     let mut set = spool::task::JoinSet::new();
+    ///     for i in 0..3 {
+    ///         let shared = Rc::new(i); // !Send
+    ///         set.spawn_local(async move { *shared * 10 });
+    ///     }
+    ///     let mut results = Vec::new();
+    ///     while let Some(result) = set.join_next().await {
+    ///         results.push(result.unwrap());
+    ///     }
+    ///     results.sort();
+    ///     assert_eq!(results, [0, 10, 20]);
+    /// });
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(crate::spawn_local(future))
+    }
+}
+
 impl<T> Default for JoinSet<T> {
     fn default() -> Self {
         Self::new()

@@ -3,7 +3,9 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::Instant;
 
 use super::sleep::{sleep_until, Sleep};
 
@@ -36,7 +38,8 @@ pub fn interval(period: Duration) -> Interval {
 /// If `period` is zero.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use spool::time::Instant;
 /// let mut ticks = spool::time::interval_at(Instant::now(), Duration::from_millis(5));
 /// spool::block_on(ticks.tick());
 /// ```
@@ -79,7 +82,7 @@ impl Interval {
     /// ```
     /// let mut i = spool::time::interval(std::time::Duration::from_millis(1));
     /// let at = spool::block_on(i.tick());
-    /// assert!(at <= std::time::Instant::now());
+    /// assert!(at <= spool::time::Instant::now());
     /// ```
     pub fn tick(&mut self) -> impl Future<Output = Instant> + '_ {
         poll_fn(|cx| self.poll_tick(cx))

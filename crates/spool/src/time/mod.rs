@@ -18,6 +18,13 @@
 //!   it on an idle machine, never early, and a sub-millisecond wait never turns into a
 //!   zero-timeout busy loop (tokio's wheel has the same 1 ms).
 //!
+//! # The test clock
+//!
+//! On a current-thread runtime the clock can be paused ([`pause`],
+//! [`Builder::start_paused`](crate::Builder::start_paused)): [`Instant::now`] then stands still,
+//! [`advance`] moves it, and when no task can run the runtime jumps it to the next timer, so a
+//! test of an hour-long timeout takes no real time. How: `time/clock.rs`.
+//!
 //! # Which driver?
 //!
 //! A `Sleep` registers with the driver of the runtime current on the thread that *first polls
@@ -30,22 +37,117 @@
 //! called outside it. After that the future may move anywhere: the driver only calls its waker.
 
 mod busy;
+pub(crate) mod clock;
+mod instant;
 mod interval;
 mod sleep;
 mod timeout;
 pub(crate) mod timers;
 
 pub use busy::BusySleep;
+pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 
 /// `now + duration`, saturating to about 30 years from now instead of overflowing (tokio's
 /// "far future"): a sleep that long never fires in practice, and must not panic.
-pub(crate) fn deadline_after(duration: std::time::Duration) -> std::time::Instant {
-    let now = std::time::Instant::now();
+pub(crate) fn deadline_after(duration: std::time::Duration) -> Instant {
+    let now = Instant::now();
     now.checked_add(duration).unwrap_or_else(|| {
         now.checked_add(std::time::Duration::from_secs(86_400 * 365 * 30))
             .unwrap_or(now)
     })
+}
+
+/// The current runtime's driver, for the test-clock functions; panics unless it is a
+/// current-thread runtime.
+#[track_caller]
+fn paused_clock_driver(what: &str) -> std::sync::Arc<crate::driver::Driver> {
+    match crate::runtime::context::current() {
+        Some(handle) if handle.shared.is_current_thread() => handle.shared.driver().clone(),
+        Some(_) => panic!(
+            "spool::time::{what} needs a current-thread runtime (Builder::new_current_thread): \
+             on a multi-thread runtime no thread can tell that no task can run"
+        ),
+        None => panic!(
+            "spool::time::{what} called outside a runtime; it needs a current-thread runtime"
+        ),
+    }
+}
+
+/// Pauses the current runtime's clock: [`Instant::now`] stands still; [`advance`] moves it, and
+/// when no task can run the runtime jumps it to the next timer (auto-advance). A no-op if it is
+/// paused already.
+///
+/// # Panics
+///
+/// Outside a current-thread runtime.
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = spool::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     spool::time::pause();
+///     let start = spool::time::Instant::now();
+///     spool::time::sleep(Duration::from_secs(3600)).await; // no real hour
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+/// });
+/// # std::io::Result::Ok(())
+/// ```
+#[track_caller]
+pub fn pause() {
+    paused_clock_driver("pause").timers().clock().pause();
+}
+
+/// Lets the current runtime's paused clock run again, at real speed, from where it stands. A
+/// no-op if it is not paused.
+///
+/// # Panics
+///
+/// Outside a current-thread runtime.
+///
+/// ```
+/// let rt = spool::Builder::new_current_thread().start_paused(true).build()?;
+/// rt.block_on(async {
+///     let a = spool::time::Instant::now();
+///     spool::time::resume();
+///     std::thread::sleep(std::time::Duration::from_millis(2));
+///     assert!(a.elapsed() >= std::time::Duration::from_millis(2));
+/// });
+/// # std::io::Result::Ok(())
+/// ```
+#[track_caller]
+pub fn resume() {
+    paused_clock_driver("resume").timers().clock().resume();
+}
+
+/// Moves the current runtime's paused clock forward by `duration`, wakes the timers that are due
+/// by then (and only those), and yields so that their tasks run before the caller goes on.
+///
+/// # Panics
+///
+/// Outside a current-thread runtime, or if its clock is not paused.
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = spool::Builder::new_current_thread().start_paused(true).build()?;
+/// rt.block_on(async {
+///     let short = spool::spawn(spool::time::sleep(Duration::from_secs(1)));
+///     let long = spool::spawn(spool::time::sleep(Duration::from_secs(10)));
+///     spool::time::advance(Duration::from_secs(5)).await;
+///     assert!(short.is_finished());
+///     assert!(!long.is_finished());
+/// });
+/// # std::io::Result::Ok(())
+/// ```
+#[track_caller]
+pub fn advance(duration: std::time::Duration) -> impl std::future::Future<Output = ()> {
+    let driver = paused_clock_driver("advance");
+    assert!(
+        driver.timers().clock().advance(duration),
+        "spool::time::advance: the clock is not paused (call spool::time::pause first)"
+    );
+    driver.timers().fire_due();
+    crate::yield_now()
 }

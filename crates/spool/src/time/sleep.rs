@@ -4,7 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::Instant;
 
 use crate::driver::Driver;
 use crate::runtime::context;
@@ -29,7 +31,8 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// Waits until `deadline`.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use spool::time::Instant;
 /// let deadline = Instant::now() + Duration::from_millis(10);
 /// spool::block_on(spool::time::sleep_until(deadline));
 /// assert!(Instant::now() >= deadline);
@@ -51,7 +54,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///     let sleep = spool::time::sleep(Duration::from_millis(5));
 ///     let deadline = sleep.deadline();
 ///     sleep.await;
-///     assert!(std::time::Instant::now() >= deadline);
+///     assert!(spool::time::Instant::now() >= deadline);
 /// });
 /// # std::io::Result::Ok(())
 /// ```
@@ -70,7 +73,7 @@ impl Sleep {
     ///
     /// ```
     /// let s = spool::time::sleep(std::time::Duration::from_secs(1));
-    /// assert!(s.deadline() > std::time::Instant::now());
+    /// assert!(s.deadline() > spool::time::Instant::now());
     /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -88,7 +91,8 @@ impl Sleep {
     /// Moves the deadline (earlier or later). The sleep re-registers on its next poll.
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
+    /// use spool::time::Instant;
     /// let mut s = spool::time::sleep(Duration::from_secs(3600));
     /// s.reset(Instant::now() + Duration::from_millis(1));
     /// spool::block_on(s);
@@ -112,7 +116,12 @@ impl Future for Sleep {
         let this = self.get_mut();
         // A sleep spends the cooperative budget (`task/coop.rs`), and gives it back if it waits.
         std::task::ready!(crate::task::coop::poll_proceed(cx));
-        if Instant::now() >= this.deadline {
+        // The clock of the runtime the timer is (or will be) registered with.
+        let now = match &this.driver {
+            Some(driver) => driver.timers().clock().now(),
+            None => Instant::now().into_std(),
+        };
+        if now >= this.deadline.into_std() {
             this.deregister();
             return Poll::Ready(());
         }
@@ -120,7 +129,7 @@ impl Future for Sleep {
         let driver = this.driver.get_or_insert_with(context::driver);
         match &mut this.entry {
             None => {
-                let key = driver.insert_timer(this.deadline, cx.waker().clone());
+                let key = driver.insert_timer(this.deadline.into_std(), cx.waker().clone());
                 this.entry = Some((key, cx.waker().clone()));
             }
             Some((key, waker)) => {

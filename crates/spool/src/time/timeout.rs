@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::Instant;
 
 use super::sleep::{sleep_until, Sleep};
 
@@ -40,7 +42,8 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// Like [`timeout`], with a deadline.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use spool::time::Instant;
 /// let r = spool::block_on(spool::time::timeout_at(Instant::now() + Duration::from_secs(1), async { 1 }));
 /// assert_eq!(r, Ok(1));
 /// ```

@@ -24,6 +24,7 @@ use std::mem;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::clock::Clock;
 use crate::loom::{lock, Mutex};
 
 /// Identifies one registered timer.
@@ -55,6 +56,8 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct TimerQueue {
     inner: Mutex<Inner>,
+    /// The time line of the deadlines (`clock.rs`).
+    clock: Clock,
 }
 
 impl TimerQueue {
@@ -65,7 +68,26 @@ impl TimerQueue {
                 next_id: 0,
                 waiting: Waiting::No,
             }),
+            clock: Clock::new(),
         }
+    }
+
+    /// The runtime's clock, which every deadline here is measured on.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The nearest deadline, if any timer is registered.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        lock(&self.inner)
+            .map
+            .first_key_value()
+            .map(|(key, _)| key.deadline)
+    }
+
+    /// Wakes the timers that are due now (after the clock was advanced). Returns how many.
+    pub(crate) fn fire_due(&self) -> usize {
+        self.fire_expired(self.clock.now())
     }
 
     /// Registers `waker` to be woken at `deadline`. Returns the key and whether the driver's
@@ -120,14 +142,14 @@ impl TimerQueue {
         let timeout = self.begin_wait(max_wait);
         wait(timeout);
         self.end_wait();
-        self.fire_expired(Instant::now())
+        self.fire_expired(self.clock.now())
     }
 
     /// The driver's holder is about to block for at most `max_wait` (`None`: no limit). Returns
     /// the timeout to block with: up to the nearest deadline, `Some(ZERO)` if one has passed.
     fn begin_wait(&self, max_wait: Option<Duration>) -> Option<Duration> {
         let mut inner = lock(&self.inner);
-        let now = Instant::now();
+        let now = self.clock.now();
         let to_next = inner
             .map
             .first_key_value()

@@ -10,11 +10,26 @@ use std::time::Duration;
 
 pub mod cpu;
 
-/// Runs a test body on 1, 2 and 4 workers (tokio's `rt_test!`): each gets its own `#[test]`.
+/// Runs a test body on a current-thread runtime and on 1, 2 and 4 workers (tokio's `rt_test!`):
+/// each gets its own `#[test]`. `multi_thread_only;` first leaves out the current-thread case,
+/// for bodies that need tasks to run while no thread is in `block_on`.
 #[macro_export]
 macro_rules! rt_test {
+    (multi_thread_only; $(#[$meta:meta])* fn $name:ident($rt:ident) $body:block) => {
+        $crate::rt_test!(@multi $(#[$meta])* fn $name($rt) $body {});
+    };
     ($(#[$meta:meta])* fn $name:ident($rt:ident) $body:block) => {
+        $crate::rt_test!(@multi $(#[$meta])* fn $name($rt) $body {
+            #[test]
+            $(#[$meta])*
+            fn current_thread() {
+                common::watchdog(stringify!($name), move || body(common::rt_current_thread()));
+            }
+        });
+    };
+    (@multi $(#[$meta:meta])* fn $name:ident($rt:ident) $body:block { $($extra:tt)* }) => {
         mod $name {
+            $($extra)*
             #[allow(unused_imports)]
             use super::*;
             fn body($rt: spool::Runtime) $body
@@ -41,6 +56,13 @@ macro_rules! rt_test {
 pub fn rt(workers: usize) -> spool::Runtime {
     spool::Runtime::builder()
         .worker_threads(workers)
+        .build()
+        .expect("runtime")
+}
+
+/// A current-thread runtime.
+pub fn rt_current_thread() -> spool::Runtime {
+    spool::Builder::new_current_thread()
         .build()
         .expect("runtime")
 }

@@ -1,0 +1,2 @@
+#[spool::main(flavor = "single_thread")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[spool::main]
+fn main() {}

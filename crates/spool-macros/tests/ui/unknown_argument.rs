@@ -1,0 +1,4 @@
+#[spool::test(workers = 2)]
+async fn t() {}
+
+fn main() {}

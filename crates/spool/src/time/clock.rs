@@ -1,0 +1,110 @@
+//! The runtime's clock: the real one, or a paused one that moves only when told (tests).
+//!
+//! Every deadline in the timer map is a `std::time::Instant` on the *runtime's* time line, and
+//! everything that compares against them (a `Sleep`'s poll, the driver's turn,
+//! [`Instant::now`](crate::time::Instant::now) inside the runtime) reads this clock:
+//!
+//! - **never paused** (every multi-thread runtime, most current-thread ones): the time line is
+//!   the real one; `now` is `std::time::Instant::now()` behind one relaxed load;
+//! - **paused** ([`time::pause`](crate::time::pause), `Builder::start_paused`): `now` stands
+//!   still; [`time::advance`](crate::time::advance) moves it forward, and so does the worker when
+//!   it would otherwise wait in the driver with nothing to run (*auto-advance*: the clock jumps to
+//!   the next timer, which then fires at once: `worker.rs`, `ParkSite::sleep`);
+//! - **resumed**: it runs again at real speed from where it stood (the time spent paused is
+//!   skipped: `now = base_virtual + (real_now - base_real)`).
+//!
+//! Only current-thread runtimes may pause (as tokio's): with one thread, "no task can run" is a
+//! fact the worker sees in its own queue when it is about to park.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+struct State {
+    paused: bool,
+    /// The runtime's time at `base_real`.
+    base_virtual: Instant,
+    /// When the clock last started running (or was created).
+    base_real: Instant,
+}
+
+/// One runtime's clock.
+#[derive(Debug)]
+pub(crate) struct Clock {
+    /// Never paused: `now` is the real time, without the lock.
+    ever_paused: AtomicBool,
+    state: Mutex<State>,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        let now = Instant::now();
+        Clock {
+            ever_paused: AtomicBool::new(false),
+            state: Mutex::new(State {
+                paused: false,
+                base_virtual: now,
+                base_real: now,
+            }),
+        }
+    }
+
+    /// The runtime's current time.
+    pub(crate) fn now(&self) -> Instant {
+        if !self.ever_paused.load(Ordering::Relaxed) {
+            return Instant::now();
+        }
+        Self::now_locked(&crate::loom::std_lock(&self.state))
+    }
+
+    fn now_locked(state: &State) -> Instant {
+        if state.paused {
+            state.base_virtual
+        } else {
+            state.base_virtual + Instant::now().saturating_duration_since(state.base_real)
+        }
+    }
+
+    /// Stops the clock (no-op if stopped).
+    pub(crate) fn pause(&self) {
+        let mut state = crate::loom::std_lock(&self.state);
+        state.base_virtual = Self::now_locked(&state);
+        state.paused = true;
+        self.ever_paused.store(true, Ordering::Relaxed);
+    }
+
+    /// Starts the clock again from where it stands (no-op if running).
+    pub(crate) fn resume(&self) {
+        let mut state = crate::loom::std_lock(&self.state);
+        if state.paused {
+            state.base_real = Instant::now();
+            state.paused = false;
+        }
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.ever_paused.load(Ordering::Relaxed) && crate::loom::std_lock(&self.state).paused
+    }
+
+    /// Moves a paused clock forward by `by`. Returns `false` (and does nothing) if it runs.
+    pub(crate) fn advance(&self, by: Duration) -> bool {
+        let mut state = crate::loom::std_lock(&self.state);
+        if !state.paused {
+            return false;
+        }
+        state.base_virtual = state
+            .base_virtual
+            .checked_add(by)
+            .unwrap_or(state.base_virtual);
+        true
+    }
+
+    /// Moves a paused clock forward to `to`, if that is later than now (auto-advance).
+    pub(crate) fn advance_to(&self, to: Instant) {
+        let mut state = crate::loom::std_lock(&self.state);
+        if state.paused && to > state.base_virtual {
+            state.base_virtual = to;
+        }
+    }
+}
