@@ -202,7 +202,10 @@ fn a_viewer_that_never_reads_costs_bounded_memory() {
     // The queue holds VIEWER_QUEUE ticks of at most MAX_SPANS_PER_TICK spans (~1.5 MB each):
     // a bound, generous for the allocator's slack and the span rings filling up.
     let grown_mib = full.saturating_sub(before) / 1024;
-    assert!(grown_mib < 128, "memory grew by {grown_mib} MiB for one viewer");
+    assert!(
+        grown_mib < 128,
+        "memory grew by {grown_mib} MiB for one viewer"
+    );
     // And once the queue is full it stops growing: ten more ticks dropped, not kept.
     let more = dropped_at_least(dropped + 10);
     assert!(more >= dropped + 10, "only {more} ticks dropped in 30 s");
