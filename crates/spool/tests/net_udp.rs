@@ -92,10 +92,24 @@ rt_test! {
             let _ = socket.recv_from(&mut buf).await;
             unreachable!("nobody sends to this socket");
         });
-        started.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(50)); // inside its pending receive
+        // Inside block_on, so that a current-thread runtime runs the task too.
+        rt.block_on(async {
+            while started.try_recv().is_err() {
+                spool::yield_now().await;
+            }
+            spool::time::sleep(Duration::from_millis(50)).await; // inside its pending receive
+        });
         drop(waiter); // cancels the task, dropping the socket
-        wait_for(|| rt.metrics().io_sources == baseline);
+        rt.block_on(async {
+            let start = std::time::Instant::now();
+            while rt.metrics().io_sources != baseline {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "the dropped socket never left the poller"
+                );
+                spool::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
     }
 }
 
