@@ -112,14 +112,3 @@ rt_test! {
         });
     }
 }
-
-fn wait_for(cond: impl Fn() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "condition never held"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
