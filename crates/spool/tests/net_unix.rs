@@ -5,10 +5,17 @@ mod common;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use spool::net::{UnixDatagram, UnixListener, UnixStream};
 
-/// A fresh socket path for this test (removed first: a file left by an earlier run would make
-/// `bind` fail, and removing it is the caller's job).
+/// A fresh socket path for this test case (removed first: a file left by an earlier run would
+/// make `bind` fail, and removing it is the caller's job). The counter keeps the cases of one
+/// binary apart: they run in parallel, and the current-thread case has one worker too, so the
+/// worker count alone would give two cases one path.
 fn socket_path(name: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("spool-test-{name}-{}.sock", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let case = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "spool-test-{name}-{}-{case}.sock",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&path);
     path
 }
