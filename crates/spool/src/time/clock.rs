@@ -71,8 +71,8 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    pub(crate) fn new() -> Self {
-        let now = Instant::now();
+    /// A clock that starts at `now` (the real time), never earlier: no reading is before it.
+    pub(crate) fn new(now: Instant) -> Self {
         Clock {
             ever_paused: AtomicBool::new(false),
             state: Mutex::new(State {
@@ -89,6 +89,14 @@ impl Clock {
         if !self.ever_paused.load(Ordering::Relaxed) {
             return Instant::now();
         }
+        self.now_paused()
+    }
+
+    /// [`Clock::now`] of a clock that was paused once: out of line, so that the check above
+    /// inlines into its callers.
+    #[cold]
+    #[inline(never)]
+    fn now_paused(&self) -> Instant {
         Self::now_locked(&crate::loom::std_lock(&self.state))
     }
 

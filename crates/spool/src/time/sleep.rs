@@ -125,7 +125,10 @@ impl Future for Sleep {
             // Progress spends the cooperative budget, or yields if it is spent; waiting spends
             // nothing, so the budget is only looked at here (`task/coop.rs`, step 2).
             std::task::ready!(crate::task::coop::poll_proceed(cx));
-            this.deregister();
+            if let (Some((key, _)), Some(driver)) = (this.entry.take(), &this.driver) {
+                // Most often the driver fired it, and then this takes no lock (`timers.rs`).
+                driver.timers().complete(key);
+            }
             return Poll::Ready(());
         }
         let driver = this.driver.get_or_insert_with(context::driver);

@@ -18,9 +18,20 @@
 //! poller's `notify()`, and calls it once: after notifying, the state says nobody waits, so the
 //! inserts that follow stay quiet until the holder computes a new timeout.
 //! `src/tests/loom_timer.rs` checks that no expired timer is missed.
+//!
+//! **A fired timer's `Sleep` takes no lock.** A `Sleep` that completes must make sure its entry
+//! is gone, and it usually is: the driver fired it, and that is why the task runs. So
+//! [`TimerQueue::fire_expired`] records how far it has fired (`fired_until`, nanoseconds since
+//! the queue was made, only ever raised), and [`TimerQueue::complete`] skips the lock and the
+//! map lookup when the deadline is at or before that mark. It may be wrong in one way only: an
+//! entry inserted after a fire whose `now` had already passed its deadline (the `Sleep` read
+//! its clock just before) is still in the map. Such an entry is expired, so the next turn fires
+//! it: one spurious wake, never a timer that stays registered. So the mark needs no ordering
+//! (relaxed, outside the loom model): whatever value a reader sees, the outcome is one of those.
 
 use std::collections::BTreeMap;
 use std::mem;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -58,18 +69,32 @@ pub(crate) struct TimerQueue {
     inner: Mutex<Inner>,
     /// The time line of the deadlines (`clock.rs`).
     clock: Clock,
+    /// What `fired_until` counts from.
+    origin: Instant,
+    /// Every deadline up to `origin` + this many nanoseconds was taken out of the map by
+    /// `fire_expired` (module doc: "A fired timer's `Sleep` takes no lock").
+    fired_until: AtomicU64,
 }
 
 impl TimerQueue {
     pub(crate) fn new() -> Self {
+        // The clock never reads earlier than this, so no deadline that matters is either.
+        let origin = Instant::now();
         TimerQueue {
             inner: Mutex::new(Inner {
                 map: BTreeMap::new(),
                 next_id: 0,
                 waiting: Waiting::No,
             }),
-            clock: Clock::new(),
+            clock: Clock::new(origin),
+            origin,
+            fired_until: AtomicU64::new(0),
         }
+    }
+
+    /// `at` as nanoseconds since `origin` (0 before it, saturating far after it).
+    fn since_origin(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The runtime's clock, which every deadline here is measured on.
@@ -130,6 +155,14 @@ impl TimerQueue {
         drop(waker);
     }
 
+    /// Deregisters a timer whose deadline has passed (its `Sleep` completes): without the lock
+    /// if a fire already took it (module doc).
+    pub(crate) fn complete(&self, key: TimerKey) {
+        if self.since_origin(key.deadline) > self.fired_until.load(Ordering::Relaxed) {
+            self.remove(key);
+        }
+    }
+
     /// The timers' part of a driver turn: computes the timeout (up to the nearest deadline, at
     /// most `max_wait`, `None` = no limit), runs `wait` with it (the poller's wait), then fires
     /// the expired timers. Returns how many fired. `DriverGuard::turn` is this with
@@ -183,6 +216,8 @@ impl TimerQueue {
                 deadline: now,
                 id: u64::MAX,
             });
+            self.fired_until
+                .fetch_max(self.since_origin(now), Ordering::Relaxed);
             mem::replace(&mut inner.map, later)
         };
         // Woken outside the lock: a wake schedules a task, which may register a timer.
@@ -203,5 +238,56 @@ impl TimerQueue {
     /// How many timers are registered.
     pub(crate) fn len(&self) -> usize {
         lock(&self.inner).map.len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+    use std::time::Duration;
+
+    use super::TimerQueue;
+
+    /// Counts its wakes.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn complete_removes_an_unfired_timer_and_leaves_a_late_insert_to_the_next_fire() {
+        let timers = TimerQueue::new();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let now = timers.clock().now();
+        let ms = Duration::from_millis(1);
+
+        // Not fired yet (a `Sleep` that saw its deadline before the driver did): removed.
+        let (early, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        timers.complete(early);
+        assert_eq!(timers.len(), 0);
+
+        // Fired: the entry is gone already, and completing it changes nothing.
+        let (fired, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        assert_eq!(timers.fire_expired(now + 2 * ms), 1);
+        timers.complete(fired);
+        assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 1));
+
+        // Inserted after a fire that had passed its deadline: the mark says "fired", so it
+        // stays, and the next fire wakes it (one spurious wake) instead of leaving it behind.
+        let (late, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        timers.complete(late);
+        assert_eq!(timers.len(), 1);
+        assert_eq!(timers.fire_expired(now + 2 * ms), 1);
+        assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 2));
+
+        // A later deadline than the mark is removed again.
+        let (later, _) = timers.insert(now + 3 * ms, Waker::from(count.clone()));
+        timers.complete(later);
+        assert_eq!(timers.len(), 0);
     }
 }
