@@ -5,8 +5,13 @@
 //! itself. The driver asks [`TimerQueue::begin_wait`] for the nearest deadline, blocks in the
 //! poller until then, and [`TimerQueue::fire_expired`] wakes whatever is due.
 //!
-//! The map is a `BTreeMap<(Instant, u64), Waker>` (async-io's choice): `O(log n)` insert and
+//! The map is a `BTreeMap<(deadline, id), Waker>` (async-io's choice): `O(log n)` insert and
 //! remove, the next deadline is the first key, and the expired prefix splits off in one call.
+//! The deadline in a key is nanoseconds since the queue was made (`origin`), a `u64`, rather than
+//! the `Instant` itself: a `(u64, u64)` compares in two instructions where an `Instant` (seconds,
+//! then nanoseconds) takes a few more, and a search in a map of 10 000 timers compares a few
+//! dozen keys; the conversion, once per insert, costs less than it saves (`docs/benchmarks.md`,
+//! "The timer rows in instructions").
 //! tokio uses a hierarchical wheel (6 × 64 slots, 1 ms) that makes insert/remove `O(1)` but
 //! rounds deadlines to the millisecond; with the tens of thousands of timers a small server holds,
 //! the map is simple, exact to the nanosecond, and not the bottleneck.
@@ -41,7 +46,8 @@ use crate::loom::{lock, Mutex};
 /// Identifies one registered timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct TimerKey {
-    deadline: Instant,
+    /// The deadline, in nanoseconds since the queue's `origin` (module doc).
+    at: u64,
     id: u64,
 }
 
@@ -92,9 +98,17 @@ impl TimerQueue {
         }
     }
 
-    /// `at` as nanoseconds since `origin` (0 before it, saturating far after it).
+    /// `at` as nanoseconds since `origin` (0 before it, saturating 584 years after it).
     fn since_origin(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant `since_origin` turned into `at`.
+    fn instant_at(&self, at: u64) -> Instant {
+        let after = Duration::from_nanos(at);
+        self.origin
+            .checked_add(after)
+            .unwrap_or(self.origin + Duration::from_secs(86_400 * 365 * 30))
     }
 
     /// The runtime's clock, which every deadline here is measured on.
@@ -107,7 +121,7 @@ impl TimerQueue {
         lock(&self.inner)
             .map
             .first_key_value()
-            .map(|(key, _)| key.deadline)
+            .map(|(key, _)| self.instant_at(key.at))
     }
 
     /// Wakes the timers that are due now (after the clock was advanced). Returns how many.
@@ -120,7 +134,7 @@ impl TimerQueue {
     pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> (TimerKey, bool) {
         let mut inner = lock(&self.inner);
         let key = TimerKey {
-            deadline,
+            at: self.since_origin(deadline),
             id: inner.next_id,
         };
         inner.next_id += 1;
@@ -158,7 +172,7 @@ impl TimerQueue {
     /// Deregisters a timer whose deadline has passed (its `Sleep` completes): without the lock
     /// if a fire already took it (module doc).
     pub(crate) fn complete(&self, key: TimerKey) {
-        if self.since_origin(key.deadline) > self.fired_until.load(Ordering::Relaxed) {
+        if key.at > self.fired_until.load(Ordering::Relaxed) {
             self.remove(key);
         }
     }
@@ -186,7 +200,7 @@ impl TimerQueue {
         let to_next = inner
             .map
             .first_key_value()
-            .map(|(key, _)| key.deadline.saturating_duration_since(now));
+            .map(|(key, _)| self.instant_at(key.at).saturating_duration_since(now));
         let timeout = match (to_next, max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -206,18 +220,18 @@ impl TimerQueue {
 
     /// Wakes every timer whose deadline is at or before `now`. Returns how many fired.
     fn fire_expired(&self, now: Instant) -> usize {
+        let now = self.since_origin(now);
         let expired = {
             let mut inner = lock(&self.inner);
             match inner.map.first_key_value() {
-                Some((first, _)) if first.deadline <= now => {}
+                Some((first, _)) if first.at <= now => {}
                 _ => return 0,
             }
             let later = inner.map.split_off(&TimerKey {
-                deadline: now,
+                at: now,
                 id: u64::MAX,
             });
-            self.fired_until
-                .fetch_max(self.since_origin(now), Ordering::Relaxed);
+            self.fired_until.fetch_max(now, Ordering::Relaxed);
             mem::replace(&mut inner.map, later)
         };
         // Woken outside the lock: a wake schedules a task, which may register a timer.
