@@ -122,11 +122,8 @@ pub(crate) fn init() {
 }
 
 thread_local! {
-    /// The stats of the task this worker is polling now (set by `poll_begin`, taken by
-    /// `poll_end`; cleared by `poll_finish` if the poll never ran).
-    static POLLING: Cell<Option<NonNull<TaskStats>>> = const { Cell::new(None) };
-    /// This thread's last clock read (0: none yet, a thread that is not a worker). After a
-    /// poll, its end.
+    /// This thread's last clock read (0: none yet, or a thread that is not a worker now). Set
+    /// at the start of each poll (`poll_begin`) and at its end (`poll_end`).
     static CLOCK: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -159,6 +156,27 @@ impl TaskStats {
     }
 }
 
+/// A pointer from a task's future (`TaskFuture`) to the stats in the same task's header, so
+/// that the end of a poll is written without a thread-local hand-over. async-task builds the
+/// future after it has put the metadata in place (`Builder::spawn` passes `&M` to the closure
+/// that makes the future), and the future lives inside the same allocation: the pointer is
+/// valid whenever the future is polled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatsRef(NonNull<TaskStats>);
+
+impl StatsRef {
+    /// The stats of the task whose future is being made (`stats` is its header's).
+    pub(crate) fn new(stats: &TaskStats) -> Self {
+        StatsRef(NonNull::from(stats))
+    }
+}
+
+// SAFETY: `StatsRef` is only dereferenced as a shared reference to `TaskStats`, which is `Sync`
+// (atomics and a plain `u64` written before the task is shared), from the task's own future.
+unsafe impl Send for StatsRef {}
+// SAFETY: as above; a shared `StatsRef` gives nothing but the same shared reference.
+unsafe impl Sync for StatsRef {}
+
 /// The calling thread's last clock read if it is a worker that read one, else a fresh one.
 #[inline]
 fn cached_now() -> u64 {
@@ -176,42 +194,37 @@ pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: bool) {
     stats.woken_at.store(at << 1 | self_wake as u64, Relaxed);
 }
 
-/// Called by the worker just before it runs the task, with the poll's start (from [`now`]).
+/// Called by the worker just before it runs the task, with the poll's start (from [`now`], or
+/// the end of the worker's previous poll: rule 2) and `worker_tag` = the worker's index + 1.
 #[inline]
-pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker: usize) {
+pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker_tag: u32) {
     CLOCK.set(start);
     stats.polls.store(stats.polls.load(Relaxed) + 1, Relaxed);
     let woken = stats.woken_at.load(Relaxed);
     if woken != 0 {
         stats.woken_at.store(0, Relaxed);
-        if woken & 1 == 1 {
-            let n = stats.self_wakes.load(Relaxed);
-            stats.self_wakes.store(n + 1, Relaxed);
-        }
+        let n = stats.self_wakes.load(Relaxed);
+        stats.self_wakes.store(n + (woken & 1), Relaxed);
         let bucket = &stats.latency[bucket_of(start.saturating_sub(woken >> 1))];
         bucket.store(bucket.load(Relaxed).saturating_add(1), Relaxed);
     }
     stats.last_poll_start.store(start, Relaxed);
-    stats.last_worker.store(worker as u32 + 1, Relaxed);
-    POLLING.set(Some(NonNull::from(stats)));
+    stats.last_worker.store(worker_tag, Relaxed);
 }
 
-/// Called inside the task's poll, right after the future's `poll` returned (by `TaskFuture`):
+/// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned:
 /// reads the poll's end, writes the end-of-poll counters while the task is still held (rule 4)
-/// and leaves the end for the worker. Does nothing outside a worker's stats-keeping poll.
+/// and leaves the end in the thread's clock for the worker ([`poll_finish`]).
 #[inline]
-pub(crate) fn poll_end() {
-    let Some(stats) = POLLING.take() else {
-        return;
-    };
-    let end = now();
-    CLOCK.set(end);
-    // SAFETY: `POLLING` was set by `poll_begin` from the metadata of the `Runnable` this worker
-    // is running now, and this code runs inside that `Runnable::run` (the only place a
-    // `TaskFuture` is polled on a worker thread): the task's allocation, metadata included, is
-    // alive until `run` returns, and `take` above makes this the only use of the pointer.
-    let stats = unsafe { stats.as_ref() };
+pub(crate) fn poll_end(stats: StatsRef) {
+    // SAFETY: `StatsRef` points into the header of the task whose future calls this, from
+    // inside that future's `poll`: the allocation is alive (see `StatsRef`).
+    let stats = unsafe { stats.0.as_ref() };
     let start = stats.last_poll_start.load(Relaxed);
+    // At least a nanosecond after the start: an ended poll is never mistaken for a running
+    // one (the snapshot's test), and the worker can tell that the poll ran.
+    let end = now().max(start + 1);
+    CLOCK.set(end);
     let busy = stats.busy_nanos.load(Relaxed);
     stats
         .busy_nanos
@@ -219,14 +232,22 @@ pub(crate) fn poll_end() {
     stats.last_poll_end.store(end, Relaxed);
 }
 
-/// Called by the worker after `Runnable::run`: the poll's end as the poll read it, or 0 when
-/// the task was cancelled and never polled (then the pointer to its stats is forgotten).
+/// Called by the worker after `Runnable::run`, with the `start` it gave [`poll_begin`]: the
+/// poll's end as the poll read it, or a fresh clock read when the task was not polled
+/// (cancelled: the thread's clock still holds `start`).
 #[inline]
-pub(crate) fn poll_finish() -> u64 {
-    match POLLING.take() {
-        None => CLOCK.get(),
-        Some(_) => 0,
+pub(crate) fn poll_finish(start: u64) -> u64 {
+    match CLOCK.get() {
+        end if end != start => end,
+        _ => now(),
     }
+}
+
+/// Forgets the thread's last clock read: called when a thread stops being a worker (a
+/// current-thread runtime's `block_on` returns), so that later spawns and wakes from it read
+/// the clock instead of using a stale value.
+pub(crate) fn forget_clock() {
+    CLOCK.set(0);
 }
 
 /// What a live task is doing, in a [`TaskSnapshot`].
@@ -318,7 +339,9 @@ impl TaskSnapshot {
         let polls = stats.polls.load(Relaxed);
         let state = if stats.woken_at.load(Relaxed) != 0 {
             TaskState::Scheduled
-        } else if last_start > last_end {
+        } else if polls > 0 && last_start >= last_end {
+            // `>=`: a poll may start at the very nanosecond the task's previous poll ended
+            // (rule 2); an ended poll's end is after its start.
             TaskState::Running
         } else {
             TaskState::Idle
@@ -397,24 +420,32 @@ mod unit {
     fn poll_cycle_counts() {
         init();
         let stats = TaskStats::new(true);
+        let handle = StatsRef::new(&stats);
         note_wake(&stats, false, true); // the spawn's schedule
-        poll_begin(&stats, now(), 2);
-        poll_end();
-        assert_ne!(poll_finish(), 0);
+        let start = now();
+        poll_begin(&stats, start, 3);
+        std::thread::sleep(Duration::from_millis(1));
+        poll_end(handle);
+        let end = poll_finish(start);
+        assert!(
+            end >= start + 1_000_000,
+            "the end is the poll's: {start} → {end}"
+        );
         note_wake(&stats, true, false);
-        poll_begin(&stats, now(), 1);
-        poll_end();
-        poll_finish();
-        // A poll that never ran (cancelled): no end, nothing kept.
-        poll_begin(&stats, now(), 1);
-        assert_eq!(poll_finish(), 0);
-        poll_end();
+        poll_begin(&stats, end, 2);
+        poll_end(handle);
+        let start = poll_finish(end);
+        // A poll that never ran (cancelled): no end, the worker reads the clock itself.
+        poll_begin(&stats, start, 2);
+        assert!(poll_finish(start) >= start);
         let s = TaskSnapshot::read(TaskId::next(), Location::caller(), &stats, now());
         assert_eq!((s.polls, s.wakes, s.self_wakes), (3, 2, 1));
         assert_eq!(s.last_worker, Some(1));
         assert_eq!(s.state, TaskState::Running); // the third poll began and never ended
         assert_eq!(s.latency_histogram.iter().sum::<u32>(), 2);
         assert!(to_instant(now()) <= Instant::now());
-        assert!(s.busy <= s.age.unwrap());
+        assert!(s.busy >= Duration::from_millis(1) && s.busy <= s.age.unwrap());
+        forget_clock();
+        assert_eq!(CLOCK.get(), 0);
     }
 }

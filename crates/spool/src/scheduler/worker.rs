@@ -52,6 +52,7 @@
 //! `block_on` returns). Between calls the worker's state is a [`Core`] kept by the runtime; a
 //! second thread calling `block_on` meanwhile does not get it and only waits for its own future
 //! (tasks run on the thread that holds the core).
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -143,6 +144,8 @@ impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
         // The context's reference to `Local` first: then ours is the only one.
         drop(self.context.take());
+        // This thread is no worker any more: its last clock read must not date later wakes.
+        crate::stats::forget_clock();
         if let Some(worker) = self.worker.take() {
             let core = worker.into_core();
             *crate::loom::std_lock(self.slot) = Some(core);
@@ -192,7 +195,7 @@ pub(crate) fn block_on<F: Future>(
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
-            worker.poll_clock = 0; // that poll was not a task's
+            worker.poll_clock.set(0); // that poll was not a task's
         }
         since_poll += 1;
         if shared.is_shutdown() {
@@ -215,8 +218,8 @@ struct WorkerLoop {
     lifo_polls: u32,
     rng: u64,
     /// When the last timed poll ended (raw clock, `stats::now`), if the worker has done
-    /// nothing else since; 0 otherwise.
-    poll_clock: u64,
+    /// nothing else since and the next task comes from this worker's own lists; 0 otherwise.
+    poll_clock: Cell<u64>,
 }
 
 impl WorkerLoop {
@@ -229,7 +232,7 @@ impl WorkerLoop {
             idle: core.idle,
             lifo_polls: core.lifo_polls,
             rng: core.rng,
-            poll_clock: 0,
+            poll_clock: Cell::new(0),
         }
     }
 
@@ -290,6 +293,8 @@ impl WorkerLoop {
         if inbox.is_empty() {
             return None;
         }
+        // Woken on another thread, at a time this worker's last clock read may precede.
+        self.poll_clock.set(0);
         loop {
             match inbox.steal() {
                 Steal::Success(task) => return Some(task),
@@ -356,6 +361,8 @@ impl WorkerLoop {
         if injector.is_empty() {
             return None;
         }
+        // Spawned or woken on another thread, maybe after this worker's last clock read.
+        self.poll_clock.set(0);
         let free = LOCAL_QUEUE_CAPACITY.saturating_sub(self.local.queue.deque().len());
         let limit = (injector.len() / self.shared.remotes.len() + 1)
             .min(MAX_BATCH)
@@ -378,6 +385,8 @@ impl WorkerLoop {
         if !self.idle.try_search(&self.shared.idle) {
             return None;
         }
+        // A search takes time that is no task's, and what it finds was queued elsewhere.
+        self.poll_clock.set(0);
         let remotes = &self.shared.remotes;
         let n = remotes.len();
         // xorshift: a random first victim, so thieves spread out.
@@ -430,24 +439,25 @@ impl WorkerLoop {
         }
         let id = task.metadata().id;
         let location = task.metadata().location;
-        // With stats off, one clock read per poll: a poll starts where the previous one ended,
-        // unless the worker did something else in between (parked, turned the driver, polled
-        // `block_on`'s future), which resets `poll_clock`. With stats on, the start is read
-        // afresh: it is the task's schedule-latency end and busy-time start (`stats.rs`).
-        let start = match std::mem::take(&mut self.poll_clock) {
-            t if t == 0 || stats => crate::stats::now(),
+        // One clock read per poll: a poll starts where the previous one ended, unless the
+        // worker did something else in between (parked, turned the driver, searched, polled
+        // `block_on`'s future) or the task comes from another thread's queue (the injection
+        // queue, the inbox), which resets `poll_clock` (`stats.rs`, rule 2).
+        let start = match self.poll_clock.take() {
+            0 => crate::stats::now(),
             t => t,
         };
         if stats {
-            crate::stats::poll_begin(&task.metadata().stats, start, self.index);
+            crate::stats::poll_begin(&task.metadata().stats, start, self.index as u32 + 1);
         }
         let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
-        // The poll read its end itself, for the task's stats (`stats.rs`, rule 2): reused.
-        let end = match stats.then(crate::stats::poll_finish) {
-            Some(end) if end != 0 => end,
-            _ => crate::stats::now(),
+        let end = if stats {
+            // The poll read its end itself, for the task's stats: reused.
+            crate::stats::poll_finish(start)
+        } else {
+            crate::stats::now()
         };
-        self.poll_clock = end;
+        self.poll_clock.set(end);
         // Raw nanoseconds: the detector's check is a subtraction and a compare against its
         // threshold (no `Instant` arithmetic), so it runs on every timed poll.
         shared
@@ -483,7 +493,7 @@ impl WorkerLoop {
             self.local.in_park.set(true);
             driver.turn(Some(Duration::ZERO));
             self.local.in_park.set(false);
-            self.poll_clock = 0;
+            self.poll_clock.set(0);
             scheduled = true;
         }
         if scheduled && self.local.queue.has_stealable() {
@@ -520,7 +530,7 @@ impl WorkerLoop {
         }
         self.local.in_park.set(false);
         self.lifo_polls = 0;
-        self.poll_clock = 0;
+        self.poll_clock.set(0);
     }
 }
 
