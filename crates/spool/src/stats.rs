@@ -73,9 +73,11 @@ pub fn bucket_upper_bound(i: usize) -> Duration {
     }
 }
 
+#[inline]
 fn bucket_of(nanos: u64) -> usize {
-    let shifted = nanos >> 8;
-    ((u64::BITS - shifted.leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
+    // The highest set bit of `nanos | 255` is 7 below 256 ns, 8 in [256, 512), and so on (the
+    // `| 255` also spares the zero check a bare `leading_zeros` needs).
+    ((63 - (nanos | 0xFF).leading_zeros() - 7) as usize).min(LATENCY_BUCKETS - 1)
 }
 
 /// The monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the clock `Instant` reads on Linux),
@@ -132,7 +134,8 @@ thread_local! {
 pub(crate) struct TaskStats {
     /// Raw clock at the spawn; 0 when stats are off.
     spawned_at: u64,
-    /// `clock << 1 | self_wake` of the pending wake; 0 when none is pending.
+    /// The pending wake: `clock << 1` for a wake from elsewhere, [`SELF_WAKE`] for one made
+    /// while the task ran; 0 when none is pending.
     woken_at: AtomicU64,
     /// Polls started. Every poll but the first follows exactly one schedule (async-task merges
     /// wakes), so the wake count is derived from it rather than counted.
@@ -186,26 +189,51 @@ fn cached_now() -> u64 {
     }
 }
 
-/// The schedule function's one store (rule 3). `fresh_clock`: the caller is not inside a poll
-/// on a worker, so the thread's last clock read may be stale and the clock is read.
+/// `TaskStats::woken_at` of a self-wake: its time is the end of the poll it happened in
+/// (async-task schedules such a wake when the poll returns), already in `last_poll_end`.
+const SELF_WAKE: u64 = 1;
+
+/// The schedule function's one store (rule 3). `fresh_clock` (asked only for a wake from
+/// elsewhere): whether the caller is outside any poll on a worker, so that its last clock read
+/// may be stale and the clock is read.
 #[inline]
-pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: bool) {
-    let at = if fresh_clock { now() } else { cached_now() };
-    stats.woken_at.store(at << 1 | self_wake as u64, Relaxed);
+pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: impl FnOnce() -> bool) {
+    let word = if self_wake {
+        SELF_WAKE
+    } else if fresh_clock() {
+        now() << 1
+    } else {
+        cached_now() << 1
+    };
+    stats.woken_at.store(word, Relaxed);
 }
 
-/// Called by the worker just before it runs the task, with the poll's start (from [`now`], or
-/// the end of the worker's previous poll: rule 2) and `worker_tag` = the worker's index + 1.
+/// Records a clock read made by a worker outside any poll (a poll's start that is not the
+/// end of the worker's previous poll): what later wakes and spawns on this thread are dated
+/// with, until the poll's end replaces it.
+#[inline]
+pub(crate) fn set_clock(now: u64) {
+    CLOCK.set(now);
+}
+
+/// Called by the worker just before it runs the task, with the poll's start and `worker_tag` =
+/// the worker's index + 1. The start is the thread's clock: the end of the worker's previous
+/// poll, or a fresh read recorded with [`set_clock`] (rule 2).
 #[inline]
 pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker_tag: u32) {
-    CLOCK.set(start);
     stats.polls.store(stats.polls.load(Relaxed) + 1, Relaxed);
     let woken = stats.woken_at.load(Relaxed);
     if woken != 0 {
         stats.woken_at.store(0, Relaxed);
+        let self_wake = woken & SELF_WAKE;
         let n = stats.self_wakes.load(Relaxed);
-        stats.self_wakes.store(n + (woken & 1), Relaxed);
-        let bucket = &stats.latency[bucket_of(start.saturating_sub(woken >> 1))];
+        stats.self_wakes.store(n + self_wake, Relaxed);
+        let woken_at = if self_wake != 0 {
+            stats.last_poll_end.load(Relaxed)
+        } else {
+            woken >> 1
+        };
+        let bucket = &stats.latency[bucket_of(start.saturating_sub(woken_at))];
         bucket.store(bucket.load(Relaxed).saturating_add(1), Relaxed);
     }
     stats.last_poll_start.store(start, Relaxed);
@@ -239,7 +267,11 @@ pub(crate) fn poll_end(stats: StatsRef) {
 pub(crate) fn poll_finish(start: u64) -> u64 {
     match CLOCK.get() {
         end if end != start => end,
-        _ => now(),
+        _ => {
+            let end = now();
+            CLOCK.set(end);
+            end
+        }
     }
 }
 
@@ -421,8 +453,9 @@ mod unit {
         init();
         let stats = TaskStats::new(true);
         let handle = StatsRef::new(&stats);
-        note_wake(&stats, false, true); // the spawn's schedule
+        note_wake(&stats, false, || true); // the spawn's schedule
         let start = now();
+        set_clock(start);
         poll_begin(&stats, start, 3);
         std::thread::sleep(Duration::from_millis(1));
         poll_end(handle);
@@ -431,7 +464,7 @@ mod unit {
             end >= start + 1_000_000,
             "the end is the poll's: {start} → {end}"
         );
-        note_wake(&stats, true, false);
+        note_wake(&stats, true, || unreachable!());
         poll_begin(&stats, end, 2);
         poll_end(handle);
         let start = poll_finish(end);

@@ -399,7 +399,7 @@ impl Shared {
         let runnable = context::with_worker(|local| {
             if self.task_stats {
                 // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
-                let fresh_clock = local.map_or(true, |l| l.in_park.get());
+                let fresh_clock = || local.map_or(true, |l| l.in_park.get());
                 crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
             }
             let Some(local) = local.filter(|local| Arc::ptr_eq(&local.shared, self)) else {

@@ -444,7 +444,13 @@ impl WorkerLoop {
         // `block_on`'s future) or the task comes from another thread's queue (the injection
         // queue, the inbox), which resets `poll_clock` (`stats.rs`, rule 2).
         let start = match self.poll_clock.take() {
-            0 => crate::stats::now(),
+            0 => {
+                let now = crate::stats::now();
+                if stats {
+                    crate::stats::set_clock(now);
+                }
+                now
+            }
             t => t,
         };
         if stats {
