@@ -249,14 +249,15 @@ pub(crate) fn poll_end(stats: StatsRef) {
     // inside that future's `poll`: the allocation is alive (see `StatsRef`).
     let stats = unsafe { stats.0.as_ref() };
     let start = stats.last_poll_start.load(Relaxed);
-    // At least a nanosecond after the start: an ended poll is never mistaken for a running
-    // one (the snapshot's test), and the worker can tell that the poll ran.
-    let end = now().max(start + 1);
+    // Read on this thread after `start` was (`poll_begin`'s start is this thread's own clock
+    // read): the clock is monotonic, so `end >= start`, and with nanosecond resolution and a
+    // poll in between, `end > start` — an ended poll never reads as running in a snapshot.
+    let end = now();
     CLOCK.set(end);
     let busy = stats.busy_nanos.load(Relaxed);
     stats
         .busy_nanos
-        .store(busy + end.saturating_sub(start), Relaxed);
+        .store(busy.wrapping_add(end.wrapping_sub(start)), Relaxed);
     stats.last_poll_end.store(end, Relaxed);
 }
 
