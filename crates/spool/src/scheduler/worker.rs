@@ -33,7 +33,11 @@
 //! (they are flushed before it searches or parks), and at shutdown they are dropped like queued
 //! tasks. A worker that never runs dry would never reach that point, so the deferred list is also
 //! moved to the back of the queue on every maintenance tick (tokio wakes its deferred tasks after
-//! each zero-timeout park, which is the same tick). The interval tick takes a *batch* from the
+//! each zero-timeout park, which is the same tick). Either move takes the oldest tasks first and
+//! only as many as the deque holds without growing its buffer (`queue::DEQUE_MIN_CAP`; the
+//! maintenance tick at least half of them, so every yielder is back within a few ticks): the rest
+//! stay deferred for the next turn, instead of the deque doubling and halving its buffer each
+//! round. The interval tick takes a *batch* from the
 //! injection queue (`len / workers + 1`, at most 128 and at most the queue's free room), not one
 //! task. Why requeuing was wrong, and what this fixed: `docs/design.md`, "Scheduler".
 //!
@@ -330,7 +334,7 @@ impl WorkerLoop {
             return Some(task);
         }
         // Nothing else is ready: the yielders' turn.
-        if self.flush_deferred() {
+        if self.flush_deferred(self.local.queue.room_without_growing()) {
             let task = self.local.queue.pop();
             if self.local.queue.has_stealable() {
                 self.shared.notify_parked();
@@ -340,14 +344,15 @@ impl WorkerLoop {
         None
     }
 
-    /// Moves the deferred (yielded) tasks to the back of the local queue, in yield order.
-    /// Returns whether there were any.
-    fn flush_deferred(&self) -> bool {
+    /// Moves the oldest deferred (yielded) tasks, at most `limit` (at least one), to the back
+    /// of the local queue, in yield order. Returns whether there were any.
+    fn flush_deferred(&self, limit: usize) -> bool {
         let mut deferred = self.local.deferred.borrow_mut();
         if deferred.is_empty() {
             return false;
         }
-        for task in deferred.drain(..) {
+        let n = limit.clamp(1, deferred.len());
+        for task in deferred.drain(..n) {
             self.local.queue.push_back(task, &self.shared.injector);
         }
         true
@@ -494,7 +499,10 @@ impl WorkerLoop {
     /// Requeues the deferred tasks (a worker that never runs dry must still run its yielders),
     /// and fires due timers and polls I/O without blocking, if the driver is free.
     fn maintenance(&mut self) {
-        let mut scheduled = self.flush_deferred();
+        // What fits in the deque's buffer, but at least half of them: every yielder is back in
+        // the queue within a few turns even when the queue never runs dry.
+        let half = self.local.deferred.borrow().len().div_ceil(2);
+        let mut scheduled = self.flush_deferred(self.local.queue.room_without_growing().max(half));
         if let Some(mut driver) = self.shared.driver.try_lock() {
             self.local.in_park.set(true);
             driver.turn(Some(Duration::ZERO));
@@ -510,7 +518,7 @@ impl WorkerLoop {
     fn park(&mut self) {
         // Never sleep on deferred tasks (`next_task` flushes them before searching, so this is
         // a safety net): they would wait for a wake-up that nobody sends.
-        if self.flush_deferred() || self.local.has_tasks() {
+        if self.flush_deferred(usize::MAX) || self.local.has_tasks() {
             return;
         }
         let shared = &*self.shared;
