@@ -14,17 +14,22 @@
 //!    between those writers goes through a queue or async-task's state word, which orders them.
 //!    So each counter is updated with a relaxed load and a relaxed store — no locked instruction
 //!    — and readers (the snapshot) see values at most slightly stale, never torn.
-//! 2. **No clock read of its own.** The worker already reads the clock before and after each
-//!    poll (for the blocking detector, on by default). The poll's start is passed in
-//!    (`poll_begin`); its end is read inside the task's own poll (`poll_end`, called by
-//!    `TaskFuture`) and handed back to the worker (`poll_finish`), which uses it for the
-//!    detector and the span recorder instead of reading the clock again. Each worker thread
-//!    remembers its last clock read (a thread-local), and that is the timestamp of a wake or a
-//!    spawn made on it. Only wakes and spawns from outside the workers (the main thread, a
-//!    blocking thread, the driver while a worker is parked) read the clock.
-//! 3. **One store per wake.** The schedule function stores the wake's timestamp (with a bit for
-//!    "woke itself while running") into the header, nothing else. The next poll turns it into
-//!    a wake count, a self-wake count and a latency sample.
+//! 2. **No clock read of its own: one per poll, shared.** The worker reads the clock once per
+//!    poll, at its end, for the blocking detector (on by default), and a poll starts where the
+//!    worker's previous poll ended (`worker.rs`, `run_task`). That end is read inside the task's
+//!    own poll (`poll_end`, called by `TaskFuture` through a [`StatsRef`] to its own header) and
+//!    left in a thread-local, where the worker takes it (`poll_finish`) for the detector, the
+//!    span recorder and the next poll's start instead of reading the clock again. The worker
+//!    reads the start afresh (and records it with `set_clock`) only after doing something else
+//!    (parking, turning the driver, searching, polling `block_on`'s future) or for a task queued
+//!    by another thread (the injection queue, its inbox), whose wake may be later than the
+//!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
+//!    a worker; only wakes and spawns from outside the workers (the main thread, a blocking
+//!    thread, the driver while a worker is parked) read the clock.
+//! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
+//!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
+//!    end) stores a constant instead, its time being that end, already kept. The next poll turns
+//!    it into a wake count, a self-wake count and a latency sample.
 //! 4. **The header is touched only while the task is alive and held.** The worker writes before
 //!    running the `Runnable` (it owns it); the end-of-poll writes happen inside the poll. After
 //!    `Runnable::run` returns the task may already run elsewhere, or be freed, so nothing is
@@ -39,8 +44,12 @@
 //! - **schedule latency**: from the wake to the start of the next poll. A wake made during
 //!   another task's poll is stamped with *that* poll's start (the worker's last clock read), so
 //!   the figure may include the rest of the waking poll: an upper bound, exact for wakes from
-//!   outside the workers and for self-wakes (stamped at the end of the poll).
-//! - **busy**: total time inside `poll`. **age**: since the spawn.
+//!   outside the workers and for self-wakes (dated by the end of the poll they happened in).
+//! - **busy**: total time inside `poll`, plus the worker's own few instructions between the
+//!   previous poll's end and this one (rule 2: tens of nanoseconds per poll). **age**: since the
+//!   spawn.
+//! - **state**: scheduled while a wake is pending; running from a poll's start to its end (a
+//!   poll may start at the very nanosecond the task's previous poll ended); idle otherwise.
 //!
 //! With [`Builder::task_stats(false)`](crate::runtime::Builder::task_stats) nothing above is
 //! written (the snapshot still lists each task with its id and spawn site). Costs measured:
