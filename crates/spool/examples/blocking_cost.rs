@@ -1,0 +1,130 @@
+//! The `spawn_blocking` benchmark's workload, on Spool or on tokio, for counters and profiles:
+//! `ROUNDS` rounds of 100 batches of 16 no-op `spawn_blocking` calls, each batch awaited from
+//! `block_on` before the next (`benches/runtimes.rs`, `spawn_blocking`). Both runtimes are built
+//! as the benchmark builds them (2 workers by default, the rest their defaults).
+//!
+//! ```text
+//! cargo build -p spool --release --example blocking_cost
+//! strace -c -f target/release/examples/blocking_cost spool 20      # futex calls, both sides
+//! strace -c -f target/release/examples/blocking_cost tokio 20
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/blocking_cost spool 5
+//! ```
+//!
+//! It prints the wall time per round, and the process's voluntary and involuntary context
+//! switches (`getrusage`: each voluntary one is a thread that parked and had to be woken),
+//! per call, over the rounds after a first warm-up round (which starts the pools' threads). Arguments: `spool|tokio`, the number of rounds (default 20), the workers (default 2).
+
+use std::time::Instant;
+
+const BATCHES: usize = 100;
+const BATCH: usize = 16;
+
+/// Runs one warm-up round (it starts the pool's threads), then measures `rounds` rounds.
+fn rounds_spool(rounds: usize, workers: usize) -> Measured {
+    let rt = spool::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .expect("spool runtime");
+    let mut measured = Measured::default();
+    for round in 0..=rounds {
+        if round == 1 {
+            measured.start();
+        }
+        rt.block_on(async {
+            for _ in 0..BATCHES {
+                let calls: Vec<_> = (0..BATCH)
+                    .map(|_| rt.spawn_blocking(|| std::hint::black_box(())))
+                    .collect();
+                for call in calls {
+                    call.await.expect("blocking call failed");
+                }
+            }
+        });
+    }
+    measured.stop();
+    measured
+}
+
+/// [`rounds_spool`] on tokio.
+fn rounds_tokio(rounds: usize, workers: usize) -> Measured {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut measured = Measured::default();
+    for round in 0..=rounds {
+        if round == 1 {
+            measured.start();
+        }
+        rt.block_on(async {
+            for _ in 0..BATCHES {
+                let calls: Vec<_> = (0..BATCH)
+                    .map(|_| rt.spawn_blocking(|| std::hint::black_box(())))
+                    .collect();
+                for call in calls {
+                    call.await.expect("blocking call failed");
+                }
+            }
+        });
+    }
+    measured.stop();
+    measured
+}
+
+/// Wall time and context switches over the measured rounds.
+#[derive(Default)]
+struct Measured {
+    start: Option<(Instant, (i64, i64))>,
+    elapsed_s: f64,
+    voluntary: i64,
+    involuntary: i64,
+}
+
+impl Measured {
+    fn start(&mut self) {
+        self.start = Some((Instant::now(), context_switches()));
+    }
+
+    fn stop(&mut self) {
+        if let Some((at, (voluntary, involuntary))) = self.start {
+            self.elapsed_s = at.elapsed().as_secs_f64();
+            let now = context_switches();
+            self.voluntary = now.0 - voluntary;
+            self.involuntary = now.1 - involuntary;
+        }
+    }
+}
+
+/// Voluntary and involuntary context switches of the whole process so far.
+fn context_switches() -> (i64, i64) {
+    // SAFETY: `getrusage` only writes the `rusage` we hand it; zeroed is a valid `rusage`.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    (usage.ru_nvcsw, usage.ru_nivcsw)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let runtime = args.next().unwrap_or_else(|| "spool".to_owned());
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let workers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
+    let measured = match runtime.as_str() {
+        "spool" => rounds_spool(rounds, workers),
+        "tokio" => rounds_tokio(rounds, workers),
+        other => {
+            eprintln!("unknown runtime {other:?}: spool or tokio");
+            std::process::exit(2);
+        }
+    };
+    let calls = (rounds * BATCHES * BATCH) as f64;
+    println!(
+        "{runtime}: {:.2} ms per round, {:.2} voluntary + {:.2} involuntary context switches per call",
+        measured.elapsed_s * 1e3 / rounds as f64,
+        measured.voluntary as f64 / calls,
+        measured.involuntary as f64 / calls,
+    );
+}
