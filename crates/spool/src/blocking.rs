@@ -5,19 +5,32 @@
 //! without holding a worker (the chapter's advice, and the lab's "CPU-heavy handlers" experiment).
 //!
 //! The closure becomes an async-task cell like any task (so it gets a `Task` handle, a spawn
-//! site, and panics caught into `JoinError::Panicked`), whose schedule function pushes it on this
-//! pool's queue instead of a worker's. The pool is tokio's design: one mutex-protected queue and a
-//! condvar; a job wakes an idle thread if there is one, else starts a new thread up to the cap
-//! (default 512), else waits in the queue. An idle thread retires after the keep-alive (default
-//! 10 s), so a burst does not leave hundreds of threads behind. Threads are cheap next to the
-//! work they host, so growth is on demand (figures: `docs/design.md`, "Blocking pool").
+//! site, and panics caught into `JoinError::Panicked`), whose schedule function hands it to this
+//! pool instead of a worker. The rules:
 //!
-//! Shutdown drops the closures that have not started (their tasks report
-//! `JoinError::Cancelled`) and waits for the running ones, within the runtime's shutdown timeout.
+//! 1. **No job waits while a thread could run it** (tokio's rule). A job goes to an idle thread
+//!    if there is one, else to a new thread (up to the cap, default 512), else to the queue,
+//!    which busy threads drain before they go idle. Threads are cheap next to the work they
+//!    host, so growth is on demand (figures: `docs/design.md`, "Blocking pool").
+//! 2. **One wake-up per job, aimed at one thread.** Each idle thread waits on its own slot (a
+//!    mutex and condvar of its own); the scheduler pops the most recently idle thread off the
+//!    idle list under the pool's lock, then, with that lock released, puts the job in its slot
+//!    and notifies it after unlocking the slot. The woken thread finds its job in its slot, so
+//!    it never queues behind the pool's lock, which the scheduler may still hold for the next
+//!    job: with one shared condvar it did, and each call cost two sleeps and two wake-ups
+//!    instead of one (`docs/benchmarks.md`, "Blocking pool hand-off"). Most recently idle first
+//!    keeps a steady load on the fewest threads, so the others reach their keep-alive.
+//! 3. **Idle threads retire after the keep-alive** (default 10 s), so a burst does not leave
+//!    hundreds of threads behind. A thread whose wait times out takes itself off the idle list
+//!    under the pool's lock; if it is no longer there, a scheduler took it at that moment and
+//!    its job is on the way: it waits for it.
+//! 4. **Shutdown** drops the queued closures (their tasks report `JoinError::Cancelled`), tells
+//!    the idle threads to exit through their slots, and waits for the running ones, within the
+//!    runtime's shutdown timeout; a job scheduled afterwards is dropped at once.
 
 use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::loom::std_lock as lock;
@@ -31,13 +44,92 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 struct State {
+    /// Jobs that found every thread busy and the cap reached (rule 1).
     queue: VecDeque<Runnable>,
+    /// Idle threads, each parked on its slot, the most recently idle last (rule 2).
+    idle: Vec<Arc<Slot>>,
     threads: usize,
-    idle: usize,
-    /// Wake-ups handed to idle threads and not yet claimed (each one already left `idle`).
-    tokens: usize,
     shutdown: bool,
     next_thread: usize,
+}
+
+/// What an idle thread is handed (rule 2).
+#[derive(Debug, Default)]
+struct SlotState {
+    job: Option<Runnable>,
+    shutdown: bool,
+    /// The thread waits on `Slot::wake`: whoever fills the slot must notify it.
+    parked: bool,
+}
+
+/// One thread's mailbox: a scheduler that took the thread off the idle lists puts its job here.
+#[derive(Debug, Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    wake: Condvar,
+}
+
+/// What a slot gave its thread.
+enum Handed {
+    Job(Runnable),
+    Shutdown,
+}
+
+impl Slot {
+    /// Hands `job` (or the shutdown, `None`) to the slot's thread, waking it if it is parked.
+    fn fill(&self, job: Option<Runnable>) {
+        let mut state = lock(&self.state);
+        match job {
+            Some(job) => state.job = Some(job),
+            None => state.shutdown = true,
+        }
+        let parked = state.parked;
+        drop(state);
+        // Notified after the unlock, so that the woken thread does not block on our mutex.
+        if parked {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Takes what the slot was given, if anything.
+    fn take(state: &mut SlotState) -> Option<Handed> {
+        if let Some(job) = state.job.take() {
+            Some(Handed::Job(job))
+        } else if state.shutdown {
+            Some(Handed::Shutdown)
+        } else {
+            None
+        }
+    }
+
+    /// Waits until the slot is filled or `until` passes (`None`: no limit).
+    fn wait(&self, until: Option<Instant>) -> Option<Handed> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(handed) = Self::take(&mut state) {
+                return Some(handed);
+            }
+            state.parked = true;
+            state = match until {
+                None => self
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(until) => {
+                    let now = Instant::now();
+                    if now >= until {
+                        state.parked = false;
+                        return None;
+                    }
+                    self.wake
+                        .wait_timeout(state, until - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+            state.parked = false;
+        }
+    }
 }
 
 /// Counts for metrics.
@@ -51,7 +143,6 @@ pub(crate) struct Counts {
 #[derive(Debug)]
 struct Inner {
     state: Mutex<State>,
-    work: Condvar,
     exited: Condvar,
     max_threads: usize,
     keep_alive: Duration,
@@ -95,7 +186,6 @@ impl BlockingPool {
         BlockingPool {
             inner: Arc::new(Inner {
                 state: Mutex::default(),
-                work: Condvar::new(),
                 exited: Condvar::new(),
                 max_threads,
                 keep_alive,
@@ -105,9 +195,9 @@ impl BlockingPool {
         }
     }
 
-    /// The schedule function of blocking tasks: queue the job, then wake or start a thread.
-    /// `context`: the runtime its threads run in (they enter it, so that `spool::spawn` in a
-    /// blocking closure spawns there).
+    /// The schedule function of blocking tasks: hand the job to an idle thread, else start a
+    /// thread with it, else queue it (rule 1). `context`: the runtime its threads run in (they
+    /// enter it, so that `spool::spawn` in a blocking closure spawns there).
     pub(crate) fn schedule(&self, runnable: Runnable, context: &Handle) {
         let mut state = lock(&self.inner.state);
         if state.shutdown {
@@ -115,24 +205,29 @@ impl BlockingPool {
             drop(runnable); // cancelled: its Task reports JoinError::Cancelled
             return;
         }
-        state.queue.push_back(runnable);
-        if state.idle > 0 {
-            state.idle -= 1;
-            state.tokens += 1;
-            self.inner.work.notify_one();
+        if let Some(slot) = state.idle.pop() {
+            drop(state);
+            slot.fill(Some(runnable));
         } else if state.threads < self.inner.max_threads {
             state.threads += 1;
             let index = state.next_thread;
             state.next_thread += 1;
             drop(state);
-            self.start_thread(index, context);
+            self.start_thread(index, runnable, context);
+        } else {
+            // Every thread is busy and the cap is reached: the job waits in the queue.
+            state.queue.push_back(runnable);
         }
-        // Otherwise every thread is busy and the cap is reached: the job waits in the queue.
     }
 
-    fn start_thread(&self, index: usize, context: &Handle) {
+    /// Starts a thread whose first job is `first` (already counted in `threads`).
+    fn start_thread(&self, index: usize, first: Runnable, context: &Handle) {
         let inner = self.inner.clone();
         let handle = context.clone();
+        // The first job travels in the thread's slot, so that a failed start can take it back.
+        let slot = Arc::new(Slot::default());
+        lock(&slot.state).job = Some(first);
+        let thread_slot = slot.clone();
         let mut builder =
             std::thread::Builder::new().name(format!("{}-blocking-{index}", inner.thread_name));
         if let Some(size) = inner.stack_size {
@@ -140,16 +235,24 @@ impl BlockingPool {
         }
         if let Err(err) = builder.spawn(move || {
             let _context = context::enter(handle);
-            inner.run();
+            inner.run(&thread_slot);
         }) {
             tracing::error!(%err, "spool: cannot start a blocking thread");
+            let job = lock(&slot.state).job.take();
             let mut state = lock(&self.inner.state);
             state.threads -= 1;
-            // With no thread at all the queued jobs would wait forever: drop them (cancelled).
-            if state.threads == 0 {
-                let queue = std::mem::take(&mut state.queue);
+            let Some(job) = job else { return };
+            if let Some(idle) = state.idle.pop() {
+                // A thread went idle meanwhile: it takes the job.
                 drop(state);
-                drop(queue);
+                idle.fill(Some(job));
+            } else if state.threads > 0 && !state.shutdown {
+                // Every other thread is busy: the first to finish takes it.
+                state.queue.push_back(job);
+            } else {
+                // With no thread at all the job would wait forever: drop it (cancelled).
+                drop(state);
+                drop(job);
             }
         }
     }
@@ -158,21 +261,26 @@ impl BlockingPool {
         let state = lock(&self.inner.state);
         Counts {
             threads: state.threads,
-            idle: state.idle,
+            idle: state.idle.len(),
             queued: state.queue.len(),
         }
     }
 
-    /// Drops queued jobs, then waits (up to `timeout`, `None` = forever) for running ones.
-    /// Returns whether every thread exited in time.
+    /// Drops queued jobs, tells idle threads to exit, then waits (up to `timeout`, `None` =
+    /// forever) for the running ones. Returns whether every thread exited in time.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let queue = {
+        let (queue, idle) = {
             let mut state = lock(&self.inner.state);
             state.shutdown = true;
-            std::mem::take(&mut state.queue)
+            (
+                std::mem::take(&mut state.queue),
+                std::mem::take(&mut state.idle),
+            )
         };
-        self.inner.work.notify_all();
+        for slot in idle {
+            slot.fill(None);
+        }
         drop(queue);
         let mut state = lock(&self.inner.state);
         while state.threads > 0 {
@@ -203,50 +311,57 @@ impl BlockingPool {
 }
 
 impl Inner {
-    /// A blocking thread's loop: run jobs, wait for more, retire when idle too long.
-    fn run(&self) {
-        let mut state = lock(&self.state);
-        'outer: loop {
-            while let Some(job) = state.queue.pop_front() {
+    /// A blocking thread's loop (rules 1 and 3): run the job in its slot, then the queued ones, then
+    /// wait idle for the next, and retire when idle for the keep-alive.
+    fn run(&self, slot: &Arc<Slot>) {
+        let mut handed = slot.wait(None);
+        let mut state = loop {
+            let Some(Handed::Job(job)) = handed else {
+                break lock(&self.state); // shut down, or idle for the keep-alive
+            };
+            run_job(job);
+            let mut state = lock(&self.state);
+            while !state.shutdown {
+                let Some(job) = state.queue.pop_front() else {
+                    break;
+                };
                 drop(state);
-                // The job's panics are caught inside (TaskFuture); this catches its destructor's.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
+                run_job(job);
                 state = lock(&self.state);
             }
             if state.shutdown {
-                break;
+                break state;
             }
-            state.idle += 1;
-            let idle_until = Instant::now() + self.keep_alive;
-            loop {
-                let now = Instant::now();
-                let timeout = idle_until.saturating_duration_since(now);
-                state = self
-                    .work
-                    .wait_timeout(state, timeout)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .0;
-                if state.tokens > 0 {
-                    // A scheduler already moved us out of `idle` when it handed out the token.
-                    state.tokens -= 1;
-                    continue 'outer;
-                }
-                if state.shutdown {
-                    state.idle -= 1;
-                    break 'outer;
-                }
-                if Instant::now() >= idle_until {
-                    state.idle -= 1;
-                    if state.queue.is_empty() {
-                        break 'outer;
-                    }
-                    continue 'outer;
-                }
-                // Spurious wake-up: keep waiting.
-            }
-        }
+            handed = self.idle(state, slot);
+        };
         state.threads -= 1;
         drop(state);
         self.exited.notify_all();
     }
+
+    /// Waits idle until this thread's slot is filled; `None` once the keep-alive passed.
+    fn idle<'a>(&'a self, mut state: MutexGuard<'a, State>, slot: &Arc<Slot>) -> Option<Handed> {
+        state.idle.push(slot.clone());
+        drop(state);
+        if let Some(handed) = slot.wait(Some(Instant::now() + self.keep_alive)) {
+            return Some(handed);
+        }
+        let mut state = lock(&self.state);
+        match state.idle.iter().rposition(|s| Arc::ptr_eq(s, slot)) {
+            Some(at) => {
+                state.idle.remove(at);
+                None // retire
+            }
+            None => {
+                // A scheduler took us off the list just now and is filling the slot.
+                drop(state);
+                slot.wait(None)
+            }
+        }
+    }
+}
+
+/// Runs one job. Its panics are caught inside (`TaskFuture`); this catches its destructor's.
+fn run_job(job: Runnable) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
 }
