@@ -5,32 +5,42 @@
 //! without holding a worker (the chapter's advice, and the lab's "CPU-heavy handlers" experiment).
 //!
 //! The closure becomes an async-task cell like any task (so it gets a `Task` handle, a spawn
-//! site, and panics caught into `JoinError::Panicked`), whose schedule function hands it to this
+//! site, and panics caught into `JoinError::Panicked`), whose schedule function queues it on this
 //! pool instead of a worker. The rules:
 //!
-//! 1. **No job waits while a thread could run it** (tokio's rule). A job goes to an idle thread
-//!    if there is one, else to a new thread (up to the cap, default 512), else to the queue,
-//!    which busy threads drain before they go idle. Threads are cheap next to the work they
-//!    host, so growth is on demand (figures: `docs/design.md`, "Blocking pool").
-//! 2. **One wake-up per job, aimed at one thread.** Each idle thread waits on its own slot (a
-//!    mutex and condvar of its own); the scheduler pops the most recently idle thread off the
-//!    idle list under the pool's lock, then, with that lock released, puts the job in its slot
-//!    and notifies it after unlocking the slot. The woken thread finds its job in its slot, so
-//!    it never queues behind the pool's lock, which the scheduler may still hold for the next
-//!    job: with one shared condvar it did, and each call cost two sleeps and two wake-ups
-//!    instead of one (`docs/benchmarks.md`, "Blocking pool hand-off"). Most recently idle first
-//!    keeps a steady load on the fewest threads, so the others reach their keep-alive.
+//! 1. **No job waits while a thread could run it** (tokio's rule). A job goes into the pool's
+//!    queue (one mutex for the queue and the counts). Every thread takes jobs from the queue
+//!    until it is empty before it goes idle, so each queued job needs one thread on its way to
+//!    the queue: the pool counts those (`waking`: popped off the idle list or started, not yet
+//!    at the queue), and a job that finds more queued jobs than threads on their way wakes an
+//!    idle thread, else starts a new thread (up to the cap, default 512), else waits for a busy
+//!    one. A thread already awake may take the job first; the one woken for it then takes the
+//!    next job, or finds the queue empty and parks again, and the next job needs no wake-up.
+//!    Threads are cheap next to the work they host, so growth is on demand (figures:
+//!    `docs/design.md`, "Blocking pool").
+//! 2. **One wake-up per job, for one thread, after the lock is released.** Each idle thread
+//!    parks on its own parker (`parking`, a futex); the scheduler pops the most recently idle
+//!    thread off the idle list under the lock, and unparks it once the lock is released. With
+//!    one shared condvar notified under the lock, the woken thread ran into the mutex the
+//!    scheduler still held and went back to sleep on it: two sleeps and two wake-ups per call
+//!    (`docs/benchmarks.md`, "`spawn_blocking`: one wake-up per call"). The most recently idle
+//!    thread first keeps a steady load on the fewest threads, and leaves the others idle long
+//!    enough to retire.
 //! 3. **Idle threads retire after the keep-alive** (default 10 s), so a burst does not leave
-//!    hundreds of threads behind. A thread whose wait times out takes itself off the idle list
-//!    under the pool's lock; if it is no longer there, a scheduler took it at that moment and
-//!    its job is on the way: it waits for it.
-//! 4. **Shutdown** drops the queued closures (their tasks report `JoinError::Cancelled`), tells
-//!    the idle threads to exit through their slots, and waits for the running ones, within the
+//!    hundreds of threads behind. Whether a parked thread was popped is what the idle list
+//!    says, not how its park returned: a thread whose park times out exits only if it is still
+//!    on the list (else a scheduler popped it at that moment for a queued job, and it stays to
+//!    run the queue), and the unpark of such a pop, arriving late, can end a later park while
+//!    the thread is on the list again: it parks on.
+//! 4. **Shutdown** drops the queued closures (their tasks report `JoinError::Cancelled`), wakes
+//!    the idle threads, which see the flag and exit, and waits for the running ones, within the
 //!    runtime's shutdown timeout; a job scheduled afterwards is dropped at once.
 
 use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::loom::std_lock as lock;
@@ -44,92 +54,36 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 struct State {
-    /// Jobs that found every thread busy and the cap reached (rule 1).
+    /// Jobs not yet taken by a thread (rule 1).
     queue: VecDeque<Runnable>,
-    /// Idle threads, each parked on its slot, the most recently idle last (rule 2).
-    idle: Vec<Arc<Slot>>,
+    /// Idle threads, each parked on its own parker, the most recently idle last (rule 2).
+    idle: Vec<Arc<Sleeper>>,
+    /// Threads popped off `idle` or started, that have not yet taken the lock: each will
+    /// drain the queue (rule 1).
+    waking: usize,
     threads: usize,
     shutdown: bool,
     next_thread: usize,
 }
 
-/// What an idle thread is handed (rule 2).
-#[derive(Debug, Default)]
-struct SlotState {
-    job: Option<Runnable>,
-    shutdown: bool,
-    /// The thread waits on `Slot::wake`: whoever fills the slot must notify it.
-    parked: bool,
+impl State {
+    /// Takes the most recently idle thread off the idle list; the caller unparks it.
+    fn pop_idle(&mut self) -> Option<Arc<Sleeper>> {
+        let sleeper = self.idle.pop()?;
+        sleeper.listed.store(false, Relaxed);
+        self.waking += 1;
+        Some(sleeper)
+    }
 }
 
-/// One thread's mailbox: a scheduler that took the thread off the idle lists puts its job here.
-#[derive(Debug, Default)]
-struct Slot {
-    state: Mutex<SlotState>,
-    wake: Condvar,
-}
-
-/// What a slot gave its thread.
-enum Handed {
-    Job(Runnable),
-    Shutdown,
-}
-
-impl Slot {
-    /// Hands `job` (or the shutdown, `None`) to the slot's thread, waking it if it is parked.
-    fn fill(&self, job: Option<Runnable>) {
-        let mut state = lock(&self.state);
-        match job {
-            Some(job) => state.job = Some(job),
-            None => state.shutdown = true,
-        }
-        let parked = state.parked;
-        drop(state);
-        // Notified after the unlock, so that the woken thread does not block on our mutex.
-        if parked {
-            self.wake.notify_one();
-        }
-    }
-
-    /// Takes what the slot was given, if anything.
-    fn take(state: &mut SlotState) -> Option<Handed> {
-        if let Some(job) = state.job.take() {
-            Some(Handed::Job(job))
-        } else if state.shutdown {
-            Some(Handed::Shutdown)
-        } else {
-            None
-        }
-    }
-
-    /// Waits until the slot is filled or `until` passes (`None`: no limit).
-    fn wait(&self, until: Option<Instant>) -> Option<Handed> {
-        let mut state = lock(&self.state);
-        loop {
-            if let Some(handed) = Self::take(&mut state) {
-                return Some(handed);
-            }
-            state.parked = true;
-            state = match until {
-                None => self
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-                Some(until) => {
-                    let now = Instant::now();
-                    if now >= until {
-                        state.parked = false;
-                        return None;
-                    }
-                    self.wake
-                        .wait_timeout(state, until - now)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0
-                }
-            };
-            state.parked = false;
-        }
-    }
+/// A blocking thread, as the idle list holds it.
+#[derive(Debug)]
+struct Sleeper {
+    unparker: parking::Unparker,
+    /// On the idle list. Read and written under the pool's lock only (hence `Relaxed`): it
+    /// tells a thread whose park returned whether a scheduler popped it, or whether the
+    /// wake-up was a late one from an earlier pop (rule 3) and it is still idle.
+    listed: AtomicBool,
 }
 
 /// Counts for metrics.
@@ -195,8 +149,8 @@ impl BlockingPool {
         }
     }
 
-    /// The schedule function of blocking tasks: hand the job to an idle thread, else start a
-    /// thread with it, else queue it (rule 1). `context`: the runtime its threads run in (they
+    /// The schedule function of blocking tasks: queue the job, then wake an idle thread for
+    /// it, else start one (rules 1 and 2). `context`: the runtime its threads run in (they
     /// enter it, so that `spool::spawn` in a blocking closure spawns there).
     pub(crate) fn schedule(&self, runnable: Runnable, context: &Handle) {
         let mut state = lock(&self.inner.state);
@@ -205,29 +159,27 @@ impl BlockingPool {
             drop(runnable); // cancelled: its Task reports JoinError::Cancelled
             return;
         }
-        if let Some(slot) = state.idle.pop() {
+        state.queue.push_back(runnable);
+        if state.queue.len() <= state.waking {
+            // A thread on its way to the queue takes this job: no wake-up needed.
+        } else if let Some(sleeper) = state.pop_idle() {
             drop(state);
-            slot.fill(Some(runnable));
+            // After the unlock: the woken thread's first step is to take the lock.
+            sleeper.unparker.unpark();
         } else if state.threads < self.inner.max_threads {
             state.threads += 1;
+            state.waking += 1;
             let index = state.next_thread;
             state.next_thread += 1;
             drop(state);
-            self.start_thread(index, runnable, context);
-        } else {
-            // Every thread is busy and the cap is reached: the job waits in the queue.
-            state.queue.push_back(runnable);
+            self.start_thread(index, context);
         }
+        // Otherwise every thread is busy and the cap is reached: the job waits in the queue.
     }
 
-    /// Starts a thread whose first job is `first` (already counted in `threads`).
-    fn start_thread(&self, index: usize, first: Runnable, context: &Handle) {
+    fn start_thread(&self, index: usize, context: &Handle) {
         let inner = self.inner.clone();
         let handle = context.clone();
-        // The first job travels in the thread's slot, so that a failed start can take it back.
-        let slot = Arc::new(Slot::default());
-        lock(&slot.state).job = Some(first);
-        let thread_slot = slot.clone();
         let mut builder =
             std::thread::Builder::new().name(format!("{}-blocking-{index}", inner.thread_name));
         if let Some(size) = inner.stack_size {
@@ -235,24 +187,24 @@ impl BlockingPool {
         }
         if let Err(err) = builder.spawn(move || {
             let _context = context::enter(handle);
-            inner.run(&thread_slot);
+            inner.run();
         }) {
             tracing::error!(%err, "spool: cannot start a blocking thread");
-            let job = lock(&slot.state).job.take();
             let mut state = lock(&self.inner.state);
             state.threads -= 1;
-            let Some(job) = job else { return };
-            if let Some(idle) = state.idle.pop() {
-                // A thread went idle meanwhile: it takes the job.
-                drop(state);
-                idle.fill(Some(job));
-            } else if state.threads > 0 && !state.shutdown {
-                // Every other thread is busy: the first to finish takes it.
-                state.queue.push_back(job);
-            } else {
-                // With no thread at all the job would wait forever: drop it (cancelled).
-                drop(state);
-                drop(job);
+            state.waking -= 1;
+            if state.queue.len() > state.waking {
+                if let Some(sleeper) = state.pop_idle() {
+                    // A thread went idle meanwhile: it takes the job.
+                    drop(state);
+                    sleeper.unparker.unpark();
+                } else if state.threads == 0 {
+                    // With no thread at all the queued jobs would wait forever: drop them
+                    // (cancelled). Otherwise a busy thread takes them when it finishes.
+                    let queue = std::mem::take(&mut state.queue);
+                    drop(state);
+                    drop(queue);
+                }
             }
         }
     }
@@ -273,13 +225,11 @@ impl BlockingPool {
         let (queue, idle) = {
             let mut state = lock(&self.inner.state);
             state.shutdown = true;
-            (
-                std::mem::take(&mut state.queue),
-                std::mem::take(&mut state.idle),
-            )
+            let idle: Vec<_> = std::iter::from_fn(|| state.pop_idle()).collect();
+            (std::mem::take(&mut state.queue), idle)
         };
-        for slot in idle {
-            slot.fill(None);
+        for sleeper in idle {
+            sleeper.unparker.unpark();
         }
         drop(queue);
         let mut state = lock(&self.inner.state);
@@ -311,53 +261,51 @@ impl BlockingPool {
 }
 
 impl Inner {
-    /// A blocking thread's loop (rules 1 and 3): run the job in its slot, then the queued ones, then
-    /// wait idle for the next, and retire when idle for the keep-alive.
-    fn run(&self, slot: &Arc<Slot>) {
-        let mut handed = slot.wait(None);
-        let mut state = loop {
-            let Some(Handed::Job(job)) = handed else {
-                break lock(&self.state); // shut down, or idle for the keep-alive
-            };
-            run_job(job);
-            let mut state = lock(&self.state);
-            while !state.shutdown {
-                let Some(job) = state.queue.pop_front() else {
-                    break;
-                };
+    /// A blocking thread's loop (rules 1 to 3): run queued jobs, then park idle until popped,
+    /// and retire when idle for the keep-alive.
+    fn run(&self) {
+        let (parker, unparker) = parking::pair();
+        let me = Arc::new(Sleeper {
+            unparker,
+            listed: AtomicBool::new(false),
+        });
+        let mut state = lock(&self.state);
+        state.waking -= 1; // started with a job to find (rule 1)
+        'run: loop {
+            while let Some(job) = state.queue.pop_front() {
                 drop(state);
                 run_job(job);
                 state = lock(&self.state);
             }
             if state.shutdown {
-                break state;
+                break;
             }
-            handed = self.idle(state, slot);
-        };
+            me.listed.store(true, Relaxed);
+            state.idle.push(me.clone());
+            drop(state);
+            let idle_until = Instant::now() + self.keep_alive;
+            loop {
+                let unparked = parker.park_deadline(idle_until);
+                state = lock(&self.state);
+                if !me.listed.load(Relaxed) {
+                    // Popped: a job is queued, or the pool shuts down.
+                    state.waking -= 1;
+                    continue 'run;
+                }
+                if !unparked {
+                    // Idle for the keep-alive and nobody popped us: retire.
+                    if let Some(at) = state.idle.iter().rposition(|s| Arc::ptr_eq(s, &me)) {
+                        state.idle.remove(at);
+                    }
+                    break 'run;
+                }
+                // The late unpark of an earlier pop (rule 3): still idle, park again.
+                drop(state);
+            }
+        }
         state.threads -= 1;
         drop(state);
         self.exited.notify_all();
-    }
-
-    /// Waits idle until this thread's slot is filled; `None` once the keep-alive passed.
-    fn idle<'a>(&'a self, mut state: MutexGuard<'a, State>, slot: &Arc<Slot>) -> Option<Handed> {
-        state.idle.push(slot.clone());
-        drop(state);
-        if let Some(handed) = slot.wait(Some(Instant::now() + self.keep_alive)) {
-            return Some(handed);
-        }
-        let mut state = lock(&self.state);
-        match state.idle.iter().rposition(|s| Arc::ptr_eq(s, slot)) {
-            Some(at) => {
-                state.idle.remove(at);
-                None // retire
-            }
-            None => {
-                // A scheduler took us off the list just now and is filling the slot.
-                drop(state);
-                slot.wait(None)
-            }
-        }
     }
 }
 
