@@ -7,12 +7,15 @@
 //! cargo build -p spool --release --example blocking_cost
 //! strace -c -f target/release/examples/blocking_cost spool 20      # futex calls, both sides
 //! strace -c -f target/release/examples/blocking_cost tokio 20
-//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/blocking_cost spool 5
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/examples/blocking_cost spool 5
 //! ```
 //!
 //! It prints the wall time per round, and the process's voluntary and involuntary context
-//! switches (`getrusage`: each voluntary one is a thread that parked and had to be woken),
-//! per call, over the rounds after a first warm-up round (which starts the pools' threads). Arguments: `spool|tokio`, the number of rounds (default 20), the workers (default 2).
+//! switches (`getrusage`: each voluntary one is a thread that parked and had to be woken) per
+//! call, over the rounds after a first warm-up round (which starts the pools' threads).
+//! Arguments: `spool|tokio`, the number of rounds (default 20), the workers (default 2).
+//! callgrind's instructions per call: the difference between two round counts, over the calls.
 
 use std::time::Instant;
 
@@ -122,7 +125,8 @@ fn main() {
     };
     let calls = (rounds * BATCHES * BATCH) as f64;
     println!(
-        "{runtime}: {:.2} ms per round, {:.2} voluntary + {:.2} involuntary context switches per call",
+        "{runtime}: {:.2} ms per round, {:.2} voluntary + {:.2} involuntary \
+         context switches per call",
         measured.elapsed_s * 1e3 / rounds as f64,
         measured.voluntary as f64 / calls,
         measured.involuntary as f64 / calls,

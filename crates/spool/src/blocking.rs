@@ -18,10 +18,10 @@
 //!    next job, or finds the queue empty and parks again, and the next job needs no wake-up.
 //!    Threads are cheap next to the work they host, so growth is on demand (figures:
 //!    `docs/design.md`, "Blocking pool").
-//! 2. **One wake-up per job, for one thread, after the lock is released.** Each idle thread
-//!    parks on its own parker (`parking`, a futex); the scheduler pops the most recently idle
-//!    thread off the idle list under the lock, and unparks it once the lock is released. With
-//!    one shared condvar notified under the lock, the woken thread ran into the mutex the
+//! 2. **At most one wake-up per job, for one thread, after the lock is released.** Each idle
+//!    thread parks on its own parker (`parking`, a futex); the scheduler pops the most recently
+//!    idle thread off the idle list under the lock, and unparks it once the lock is released.
+//!    With one shared condvar notified under the lock, the woken thread ran into the mutex the
 //!    scheduler still held and went back to sleep on it: two sleeps and two wake-ups per call
 //!    (`docs/benchmarks.md`, "`spawn_blocking`: one wake-up per call"). The most recently idle
 //!    thread first keeps a steady load on the fewest threads, and leaves the others idle long
