@@ -19,19 +19,19 @@
 //!    Threads are cheap next to the work they host, so growth is on demand (figures:
 //!    `docs/design.md`, "Blocking pool").
 //! 2. **At most one wake-up per job, for one thread, after the lock is released.** Each idle
-//!    thread parks on its own parker (`parking`, a futex); the scheduler pops the most recently
-//!    idle thread off the idle list under the lock, and unparks it once the lock is released.
-//!    With one shared condvar notified under the lock, the woken thread ran into the mutex the
-//!    scheduler still held and went back to sleep on it: two sleeps and two wake-ups per call
-//!    (`docs/benchmarks.md`, "`spawn_blocking`: one wake-up per call"). The most recently idle
-//!    thread first keeps a steady load on the fewest threads, and leaves the others idle long
-//!    enough to retire.
+//!    thread parks itself (`std::thread::park_timeout`, a futex of its own); the scheduler pops
+//!    the most recently idle thread off the idle list under the lock, and unparks it once the
+//!    lock is released. With one shared condvar notified under the lock, the woken thread ran
+//!    into the mutex the scheduler still held and went back to sleep on it: two sleeps and two
+//!    wake-ups per call (`docs/benchmarks.md`, "`spawn_blocking`: one wake-up per call"). The
+//!    most recently idle thread first keeps a steady load on the fewest threads, and leaves the
+//!    others idle long enough to retire.
 //! 3. **Idle threads retire after the keep-alive** (default 10 s), so a burst does not leave
 //!    hundreds of threads behind. Whether a parked thread was popped is what the idle list
-//!    says, not how its park returned: a thread whose park times out exits only if it is still
-//!    on the list (else a scheduler popped it at that moment for a queued job, and it stays to
-//!    run the queue), and the unpark of such a pop, arriving late, can end a later park while
-//!    the thread is on the list again: it parks on.
+//!    says, not how its park returned: a thread whose keep-alive has passed exits only if it is
+//!    still on the list (else a scheduler popped it at that moment for a queued job, and it
+//!    stays to run the queue); a park that ends early (spuriously, or by the late unpark of
+//!    such a pop, arriving while the thread is on the list again) leaves it parking on.
 //! 4. **Shutdown** drops the queued closures (their tasks report `JoinError::Cancelled`), wakes
 //!    the idle threads, which see the flag and exit, and waits for the running ones, within the
 //!    runtime's shutdown timeout; a job scheduled afterwards is dropped at once.
@@ -79,10 +79,9 @@ impl State {
 /// A blocking thread, as the idle list holds it.
 #[derive(Debug)]
 struct Sleeper {
-    unparker: parking::Unparker,
+    thread: std::thread::Thread,
     /// On the idle list. Read and written under the pool's lock only (hence `Relaxed`): it
-    /// tells a thread whose park returned whether a scheduler popped it, or whether the
-    /// wake-up was a late one from an earlier pop (rule 3) and it is still idle.
+    /// tells a thread whose park returned whether a scheduler popped it (rule 3).
     listed: AtomicBool,
 }
 
@@ -165,7 +164,7 @@ impl BlockingPool {
         } else if let Some(sleeper) = state.pop_idle() {
             drop(state);
             // After the unlock: the woken thread's first step is to take the lock.
-            sleeper.unparker.unpark();
+            sleeper.thread.unpark();
         } else if state.threads < self.inner.max_threads {
             state.threads += 1;
             state.waking += 1;
@@ -197,7 +196,7 @@ impl BlockingPool {
                 if let Some(sleeper) = state.pop_idle() {
                     // A thread went idle meanwhile: it takes the job.
                     drop(state);
-                    sleeper.unparker.unpark();
+                    sleeper.thread.unpark();
                 } else if state.threads == 0 {
                     // With no thread at all the queued jobs would wait forever: drop them
                     // (cancelled). Otherwise a busy thread takes them when it finishes.
@@ -229,7 +228,7 @@ impl BlockingPool {
             (std::mem::take(&mut state.queue), idle)
         };
         for sleeper in idle {
-            sleeper.unparker.unpark();
+            sleeper.thread.unpark();
         }
         drop(queue);
         let mut state = lock(&self.inner.state);
@@ -264,9 +263,8 @@ impl Inner {
     /// A blocking thread's loop (rules 1 to 3): run queued jobs, then park idle until popped,
     /// and retire when idle for the keep-alive.
     fn run(&self) {
-        let (parker, unparker) = parking::pair();
         let me = Arc::new(Sleeper {
-            unparker,
+            thread: std::thread::current(),
             listed: AtomicBool::new(false),
         });
         let mut state = lock(&self.state);
@@ -285,21 +283,22 @@ impl Inner {
             drop(state);
             let idle_until = Instant::now() + self.keep_alive;
             loop {
-                let unparked = parker.park_deadline(idle_until);
+                std::thread::park_timeout(idle_until.saturating_duration_since(Instant::now()));
                 state = lock(&self.state);
                 if !me.listed.load(Relaxed) {
                     // Popped: a job is queued, or the pool shuts down.
                     state.waking -= 1;
                     continue 'run;
                 }
-                if !unparked {
+                if Instant::now() >= idle_until {
                     // Idle for the keep-alive and nobody popped us: retire.
                     if let Some(at) = state.idle.iter().rposition(|s| Arc::ptr_eq(s, &me)) {
                         state.idle.remove(at);
                     }
                     break 'run;
                 }
-                // The late unpark of an earlier pop (rule 3): still idle, park again.
+                // A spurious wake-up, or the late unpark of an earlier pop (rule 3): still
+                // idle, park on.
                 drop(state);
             }
         }
