@@ -11,9 +11,10 @@
 //!     target/release/examples/blocking_cost spool 5
 //! ```
 //!
-//! It prints the wall time per round, and the process's voluntary and involuntary context
-//! switches (`getrusage`: each voluntary one is a thread that parked and had to be woken) per
-//! call, over the rounds after a first warm-up round (which starts the pools' threads).
+//! It prints the wall time per round, and per call the process's voluntary and involuntary
+//! context switches (`getrusage`: each voluntary one is a thread that parked and had to be
+//! woken) and its CPU time (user + system: less sensitive than wall time to a loaded machine),
+//! over the rounds after a first warm-up round (which starts the pools' threads).
 //! Arguments: `spool|tokio`, the number of rounds (default 20), the workers (default 2).
 //! callgrind's instructions per call: the difference between two round counts, over the calls.
 
@@ -75,39 +76,55 @@ fn rounds_tokio(rounds: usize, workers: usize) -> Measured {
     measured
 }
 
-/// Wall time and context switches over the measured rounds.
+/// Wall time, CPU time and context switches over the measured rounds.
 #[derive(Default)]
 struct Measured {
-    start: Option<(Instant, (i64, i64))>,
+    start: Option<(Instant, Usage)>,
     elapsed_s: f64,
-    voluntary: i64,
-    involuntary: i64,
+    usage: Usage,
 }
 
 impl Measured {
     fn start(&mut self) {
-        self.start = Some((Instant::now(), context_switches()));
+        self.start = Some((Instant::now(), Usage::now()));
     }
 
     fn stop(&mut self) {
-        if let Some((at, (voluntary, involuntary))) = self.start {
+        if let Some((at, before)) = self.start {
             self.elapsed_s = at.elapsed().as_secs_f64();
-            let now = context_switches();
-            self.voluntary = now.0 - voluntary;
-            self.involuntary = now.1 - involuntary;
+            let now = Usage::now();
+            self.usage = Usage {
+                cpu_s: now.cpu_s - before.cpu_s,
+                voluntary: now.voluntary - before.voluntary,
+                involuntary: now.involuntary - before.involuntary,
+            };
         }
     }
 }
 
-/// Voluntary and involuntary context switches of the whole process so far.
-fn context_switches() -> (i64, i64) {
-    // SAFETY: `getrusage` only writes the `rusage` we hand it; zeroed is a valid `rusage`.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    (usage.ru_nvcsw, usage.ru_nivcsw)
+/// The whole process's CPU time (user + system) and context switches so far.
+#[derive(Default, Clone, Copy)]
+struct Usage {
+    cpu_s: f64,
+    voluntary: i64,
+    involuntary: i64,
+}
+
+impl Usage {
+    fn now() -> Self {
+        // SAFETY: `getrusage` only writes the `rusage` we hand it; zeroed is a valid `rusage`.
+        let usage = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+            usage
+        };
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        Usage {
+            cpu_s: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+            voluntary: usage.ru_nvcsw,
+            involuntary: usage.ru_nivcsw,
+        }
+    }
 }
 
 fn main() {
@@ -126,9 +143,10 @@ fn main() {
     let calls = (rounds * BATCHES * BATCH) as f64;
     println!(
         "{runtime}: {:.2} ms per round, {:.2} voluntary + {:.2} involuntary \
-         context switches per call",
+         context switches per call, {:.2} µs CPU per call",
         measured.elapsed_s * 1e3 / rounds as f64,
-        measured.voluntary as f64 / calls,
-        measured.involuntary as f64 / calls,
+        measured.usage.voluntary as f64 / calls,
+        measured.usage.involuntary as f64 / calls,
+        measured.usage.cpu_s * 1e6 / calls,
     );
 }
