@@ -32,8 +32,8 @@ use http::{StatusCode, Version};
 pub(crate) enum Limit {
     /// `--max-connections` was reached and accepting paused (counted once per pause).
     MaxConnections,
-    /// A connection sent no complete request headers within `--header-read-timeout` and was
-    /// closed (HTTP/1 header timeouts *after* the first request are hyper's and not counted).
+    /// A connection sent no complete request headers within `--header-read-timeout` (of its
+    /// accept, or on HTTP/1 of its last response) and was closed.
     HeaderReadTimeout,
     /// A connection was idle for `--idle-timeout` and was closed.
     IdleTimeout,

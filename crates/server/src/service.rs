@@ -72,7 +72,9 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
         // Counted from here, when hyper hands over the request headers, until the future is
         // dropped, finished or cancelled (an HTTP/2 client may reset the stream): the guard
         // keeps the in-flight count right on every path.
-        let in_flight = self.activity.request_started();
+        let in_flight = self
+            .activity
+            .request_started(req.version() <= Version::HTTP_11);
         let activity = Arc::clone(&self.activity);
         let draining = self.draining.clone();
         Box::pin(async move {

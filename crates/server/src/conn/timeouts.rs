@@ -88,6 +88,19 @@ impl Timeouts {
                     return Err(GuardAction::Close);
                 }
                 sooner(limit - age);
+            } else if self.activity.is_http1() {
+                if self.activity.awaits_request() {
+                    let quiet = self.activity.quiet_for();
+                    if quiet >= limit {
+                        self.metrics.record_limit(Limit::HeaderReadTimeout);
+                        return Err(GuardAction::Close);
+                    }
+                    sooner(limit - quiet);
+                } else {
+                    // Busy: the next request's headers are not awaited before a whole
+                    // header-read period from now.
+                    sooner(limit);
+                }
             }
         }
         if let Some(limit) = self.send {
@@ -140,6 +153,9 @@ pub(crate) struct Activity {
     write_blocked: AtomicBool,
     /// Milliseconds from `opened` to the last progress in sending (see [`super::progress`]).
     progress_ms: AtomicU64,
+    /// A request came as HTTP/1.x: the next request's headers are awaited once the last
+    /// response is out ([`crate::conn`]'s header-read rule).
+    http1: AtomicBool,
 }
 
 impl Default for Activity {
@@ -159,6 +175,7 @@ impl Activity {
             sending: AtomicUsize::new(0),
             write_blocked: AtomicBool::new(false),
             progress_ms: AtomicU64::new(0),
+            http1: AtomicBool::new(false),
         }
     }
 
@@ -181,6 +198,30 @@ impl Activity {
     pub(crate) fn idle_for(&self) -> Duration {
         let last = Duration::from_millis(self.last_ms.load(Ordering::Acquire));
         self.opened.elapsed().saturating_sub(last)
+    }
+
+    /// Whether the connection's requests are HTTP/1.x (known from its first request on).
+    pub(crate) fn is_http1(&self) -> bool {
+        self.http1.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection waits for its client's next request: none in flight, and no
+    /// response owed (no body alive, no write blocked).
+    pub(crate) fn awaits_request(&self) -> bool {
+        self.in_flight() == 0 && self.stalled_for().is_none()
+    }
+
+    /// How long since a request last started or ended, or the connection last got bytes of a
+    /// response through, whichever is later: the time the client has had to send its next
+    /// request's headers.
+    pub(crate) fn quiet_for(&self) -> Duration {
+        let last = self
+            .last_ms
+            .load(Ordering::Acquire)
+            .max(self.progress_ms.load(Ordering::Acquire));
+        self.opened
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
     }
 
     /// Milliseconds since `opened`.
@@ -232,8 +273,12 @@ impl Activity {
         })
     }
 
-    /// Records a request's start; the guard records its end when dropped.
-    pub(crate) fn request_started(self: &Arc<Self>) -> InFlight {
+    /// Records a request's start; the guard records its end when dropped. `http1`: the request
+    /// came as HTTP/1.x.
+    pub(crate) fn request_started(self: &Arc<Self>, http1: bool) -> InFlight {
+        if http1 {
+            self.http1.store(true, Ordering::Relaxed);
+        }
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::AcqRel);
         self.touch();
