@@ -224,17 +224,19 @@ impl Activity {
             .saturating_sub(Duration::from_millis(last))
     }
 
-    /// Milliseconds since `opened`.
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// Milliseconds from `opened` to `at`. The clock is read by the callers, once per event
+    /// they record, and shared with whatever else they do at that moment (a request's end is
+    /// also its duration's end, the response's start): a clock read is ~100 instructions.
+    fn ms_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn touch(&self) {
-        self.last_ms.fetch_max(self.now_ms(), Ordering::AcqRel);
+    fn touch(&self, at_ms: u64) {
+        self.last_ms.fetch_max(at_ms, Ordering::AcqRel);
     }
 
-    fn touch_progress(&self) {
-        self.progress_ms.fetch_max(self.now_ms(), Ordering::AcqRel);
+    fn touch_progress(&self, at_ms: u64) {
+        self.progress_ms.fetch_max(at_ms, Ordering::AcqRel);
     }
 
     /// Response bodies being sent now.
@@ -242,9 +244,10 @@ impl Activity {
         self.sending.load(Ordering::Acquire)
     }
 
-    /// Records a response's start; the guard records its end when dropped, and its progress.
-    pub(crate) fn response_started(self: &Arc<Self>) -> Sending {
-        self.touch_progress();
+    /// Records a response's start, `at`; the guard records its end when dropped, and its
+    /// progress.
+    pub(crate) fn response_started(self: &Arc<Self>, at: Instant) -> Sending {
+        self.touch_progress(self.ms_at(at));
         self.sending.fetch_add(1, Ordering::AcqRel);
         Sending(Arc::clone(self))
     }
@@ -254,7 +257,7 @@ impl Activity {
     pub(crate) fn wrote(&self) {
         self.write_blocked.store(false, Ordering::Release);
         if self.sending() == 0 {
-            self.touch_progress();
+            self.touch_progress(self.ms_at(Instant::now()));
         }
     }
 
@@ -273,28 +276,61 @@ impl Activity {
         })
     }
 
-    /// Records a request's start; the guard records its end when dropped. `http1`: the request
-    /// came as HTTP/1.x.
-    pub(crate) fn request_started(self: &Arc<Self>, http1: bool) -> InFlight {
+    /// Records a request that started `at`; the guard records its end ([`InFlight::end`], or
+    /// when dropped). `http1`: the request came as HTTP/1.x.
+    pub(crate) fn request_started(self: &Arc<Self>, http1: bool, at: Instant) -> InFlight {
         if http1 {
             self.http1.store(true, Ordering::Relaxed);
         }
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::AcqRel);
-        self.touch();
-        InFlight(Arc::clone(self))
+        self.touch(self.ms_at(at));
+        InFlight {
+            activity: Arc::clone(self),
+            ended: false,
+        }
+    }
+
+    /// Records a request answered at once, `at`: started and ended in one go, never seen in
+    /// flight. `http1`: the request came as HTTP/1.x.
+    pub(crate) fn request_answered(&self, http1: bool, at: Instant) {
+        if http1 {
+            self.http1.store(true, Ordering::Relaxed);
+        }
+        // Touch first: a check that sees this request must also see its end time.
+        self.touch(self.ms_at(at));
+        self.requests.fetch_add(1, Ordering::AcqRel);
     }
 }
 
 /// One request in flight on a connection; see [`Activity::request_started`].
 #[derive(Debug)]
-pub(crate) struct InFlight(Arc<Activity>);
+pub(crate) struct InFlight {
+    activity: Arc<Activity>,
+    /// [`InFlight::end`] recorded the end already.
+    ended: bool,
+}
+
+impl InFlight {
+    /// Records the request's end, `at` (the clock read its caller made anyway).
+    pub(crate) fn end(mut self, at: Instant) {
+        self.ended = true;
+        self.record_end(self.activity.ms_at(at));
+    }
+
+    fn record_end(&self, at_ms: u64) {
+        // Touch first: a check that sees zero in flight must also see this end time.
+        self.activity.touch(at_ms);
+        self.activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        // Touch first: a check that sees zero in flight must also see this end time.
-        self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // Cancelled (the future dropped before it ended): the end is now.
+        if !self.ended {
+            self.record_end(self.activity.ms_at(Instant::now()));
+        }
     }
 }
 
@@ -305,15 +341,16 @@ pub(crate) struct Sending(Arc<Activity>);
 impl Sending {
     /// A piece of the body was handed over to be sent.
     pub(crate) fn progress(&self) {
-        self.0.touch_progress();
+        self.0.touch_progress(self.0.ms_at(Instant::now()));
     }
 }
 
 impl Drop for Sending {
     fn drop(&mut self) {
         // As for `InFlight`: touch first, so a check that sees nothing owed sees this end too.
-        self.0.touch_progress();
-        self.0.touch();
+        let now = self.0.ms_at(Instant::now());
+        self.0.touch_progress(now);
+        self.0.touch(now);
         self.0.sending.fetch_sub(1, Ordering::AcqRel);
     }
 }
