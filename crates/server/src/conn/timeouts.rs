@@ -5,8 +5,8 @@
 //! whenever its timer fires (the rules are in the [`crate::conn`] docs).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::metrics::{Limit, Metrics};
@@ -33,6 +33,35 @@ pub(super) struct Timeouts {
     runtime: Arc<dyn Runtime>,
     metrics: Arc<Metrics>,
     timer: Option<BoxFuture<()>>,
+    /// What the timer wakes (see [`Timeouts::poll`]), and the waker made of it.
+    wake: Arc<TimerWake>,
+    timer_waker: Waker,
+    /// The task's waker last handed to `wake`.
+    task: Option<Waker>,
+}
+
+/// The waker the guard's timer is polled with: it notes that the timer fired, then wakes the
+/// connection's task.
+#[derive(Debug, Default)]
+struct TimerWake {
+    /// The timer woke it (or was just armed) and must be polled.
+    fired: AtomicBool,
+    /// The connection's task; locked only when it changes and when the timer fires.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for TimerWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = task.as_ref() {
+            task.wake_by_ref();
+        }
+    }
 }
 
 impl Timeouts {
@@ -46,6 +75,7 @@ impl Timeouts {
         runtime: Arc<dyn Runtime>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let wake = Arc::new(TimerWake::default());
         Timeouts {
             activity,
             header_read,
@@ -55,14 +85,39 @@ impl Timeouts {
             runtime,
             metrics,
             timer: None,
+            timer_waker: Waker::from(Arc::clone(&wake)),
+            wake,
+            task: None,
         }
     }
 
     /// `Ready` when a timeout has passed; else `Pending`, with a timer armed to look again.
+    ///
+    /// This runs on every poll of the connection, several per request, while the timer fires
+    /// once in seconds. So the timer is polled with a waker of its own ([`TimerWake`]), which
+    /// notes that it fired: other polls look at that flag only, not at the timer (polling
+    /// the runtime's sleep re-registers its waker, ~130 instructions a request).
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<GuardAction> {
+        if !self
+            .task
+            .as_ref()
+            .is_some_and(|task| task.will_wake(cx.waker()))
+        {
+            let task = cx.waker().clone();
+            *self
+                .wake
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(task.clone());
+            self.task = Some(task);
+        }
         loop {
             if let Some(timer) = &mut self.timer {
-                if timer.as_mut().poll(cx).is_pending() {
+                if !self.wake.fired.swap(false, Ordering::AcqRel) {
+                    return Poll::Pending;
+                }
+                let mut timer_cx = Context::from_waker(&self.timer_waker);
+                if timer.as_mut().poll(&mut timer_cx).is_pending() {
                     return Poll::Pending;
                 }
                 self.timer = None;
@@ -73,6 +128,8 @@ impl Timeouts {
                 Ok(Some(wait)) => wait,
             };
             self.timer = Some(self.runtime.sleep(wait));
+            // Polled once now, so that it registers its waker.
+            self.wake.fired.store(true, Ordering::Release);
         }
     }
 
