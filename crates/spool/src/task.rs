@@ -100,6 +100,10 @@ pub(crate) struct TaskMeta {
     pub(crate) owner_thread: Option<std::thread::ThreadId>,
     /// What the task has done (`stats.rs`).
     pub(crate) stats: TaskStats,
+    /// The runtime of a `Send` task, read by its schedule function (`Shared::schedule_task`),
+    /// which then captures nothing; `None` for blocking and local tasks, whose schedule
+    /// functions capture their runtime.
+    pub(crate) runtime: Option<std::sync::Arc<crate::scheduler::Shared>>,
 }
 
 impl TaskMeta {
@@ -110,6 +114,7 @@ impl TaskMeta {
             location,
             owner_thread: None,
             stats: TaskStats::new(stats),
+            runtime: None,
         }
     }
 

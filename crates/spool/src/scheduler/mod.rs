@@ -304,11 +304,14 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let stats = self.task_stats;
-        let meta = TaskMeta::new(location, stats);
+        let meta = TaskMeta {
+            runtime: Some(self.clone()),
+            ..TaskMeta::new(location, stats)
+        };
         let id = meta.id.as_u64();
-        let shared = self.clone();
-        let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
-            shared.schedule(runnable, info.woken_while_running, None);
+        // Captures nothing: see `schedule_task`.
+        let schedule = |runnable: Runnable, info: async_task::ScheduleInfo| {
+            Shared::schedule_task(runnable, info.woken_while_running);
         };
         let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
@@ -379,8 +382,42 @@ impl Shared {
         Some(task)
     }
 
-    /// The schedule function of every task of this runtime: where a woken (or new) task goes.
-    /// `yielded`: the task woke itself while it was running. `owner`: the worker a local
+    /// The schedule function of every `Send` task: [`schedule`](Self::schedule) for the runtime
+    /// in the task's metadata (`TaskMeta::runtime`).
+    ///
+    /// It captures nothing, because async-task guards a schedule function that captures
+    /// something with a temporary waker (a reference count taken and given back: two locked
+    /// instructions per schedule) lest the task, and what the function captured, be freed while
+    /// it runs. Here nothing of the task is used once it is queued: on a worker of its runtime
+    /// the worker's own `Shared` stands in for the task's; anywhere else the task's is cloned
+    /// first.
+    pub(crate) fn schedule_task(runnable: Runnable, yielded: bool) {
+        let Some(shared) = runnable.metadata().runtime.as_ref() else {
+            unreachable!("spool: a Send task carries its runtime");
+        };
+        if shared.is_shutdown() {
+            discard(runnable);
+            return;
+        }
+        let stats = shared.task_stats;
+        let runnable = context::with_worker(|local| {
+            let mine = local.filter(|local| {
+                let runtime = runnable.metadata().runtime.as_ref();
+                runtime.is_some_and(|shared| Arc::ptr_eq(&local.shared, shared))
+            });
+            Self::schedule_here(local, mine, stats, runnable, yielded, None)
+        });
+        if let Some(runnable) = runnable {
+            let Some(shared) = runnable.metadata().runtime.clone() else {
+                unreachable!("spool: a Send task carries its runtime");
+            };
+            shared.schedule_remote(runnable, None);
+        }
+    }
+
+    /// The schedule function of the local tasks of this runtime (and, through
+    /// [`schedule_task`](Self::schedule_task), of the others): where a woken (or new) task
+    /// goes. `yielded`: the task woke itself while it was running. `owner`: the worker a local
     /// (`!Send`) task belongs to, `None` for the others.
     ///
     /// One thread-local access (the context's worker) per call.
@@ -394,44 +431,65 @@ impl Shared {
             discard(runnable);
             return;
         }
-        // On one of this runtime's workers: its own queues. (Nothing in here drops a task or
-        // runs user code, so the context may stay borrowed.) Else the task comes back.
         let runnable = context::with_worker(|local| {
-            if self.task_stats {
-                // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
-                let fresh_clock = || local.map_or(true, |l| l.in_park.get());
-                crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
-            }
-            let Some(local) = local.filter(|local| Arc::ptr_eq(&local.shared, self)) else {
-                return Some(runnable);
-            };
-            if let Some(owner) = owner {
-                if local.index != owner {
-                    return Some(runnable);
-                }
-                // A local task on its owner: the owner's own list, never stolen.
-                local.pinned.borrow_mut().push_back(runnable);
-                return None;
-            }
-            if yielded {
-                // It yielded to let others run: deferred until nothing else is ready (not
-                // even in the injection queue). No wake-up: this worker comes back to it
-                // before it could park.
-                local.deferred.borrow_mut().push(runnable);
-                return None;
-            }
-            // The LIFO slot: runs next, cache-warm. Its previous occupant went to the
-            // stealable deque: somebody idle may take it.
-            let stealable = local.queue.push_lifo(runnable, &self.injector);
-            // With one worker nobody else could take it.
-            if stealable && !local.in_park.get() && self.remotes.len() > 1 {
-                self.notify_parked();
-            }
-            None
+            let mine = local.filter(|local| Arc::ptr_eq(&local.shared, self));
+            Self::schedule_here(local, mine, self.task_stats, runnable, yielded, owner)
         });
-        let Some(runnable) = runnable else {
-            return;
+        if let Some(runnable) = runnable {
+            self.schedule_remote(runnable, owner);
+        }
+    }
+
+    /// The part of [`schedule`](Self::schedule) on the thread's worker `local` (of any
+    /// runtime): a task of the runtime of `mine` (`local`, if it is this task's runtime's)
+    /// goes to its own queues; else the task comes back. `stats`: the runtime keeps task
+    /// statistics. It runs inside the context's borrow: nothing in here drops a task or runs
+    /// user code.
+    #[inline]
+    fn schedule_here(
+        local: Option<&Local>,
+        mine: Option<&Local>,
+        stats: bool,
+        runnable: Runnable,
+        yielded: bool,
+        owner: Option<usize>,
+    ) -> Option<Runnable> {
+        if stats {
+            // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
+            let fresh_clock = || local.map_or(true, |l| l.in_park.get());
+            crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
+        }
+        let Some(local) = mine else {
+            return Some(runnable);
         };
+        if let Some(owner) = owner {
+            if local.index != owner {
+                return Some(runnable);
+            }
+            // A local task on its owner: the owner's own list, never stolen.
+            local.pinned.borrow_mut().push_back(runnable);
+            return None;
+        }
+        if yielded {
+            // It yielded to let others run: deferred until nothing else is ready (not even in
+            // the injection queue). No wake-up: this worker comes back to it before it could
+            // park.
+            local.deferred.borrow_mut().push(runnable);
+            return None;
+        }
+        // The LIFO slot: runs next, cache-warm. Its previous occupant went to the stealable
+        // deque: somebody idle may take it.
+        let shared = &local.shared;
+        let stealable = local.queue.push_lifo(runnable, &shared.injector);
+        // With one worker nobody else could take it.
+        if stealable && !local.in_park.get() && shared.remotes.len() > 1 {
+            shared.notify_parked();
+        }
+        None
+    }
+
+    /// The part of [`schedule`](Self::schedule) anywhere but on a worker of this runtime.
+    fn schedule_remote(&self, runnable: Runnable, owner: Option<usize>) {
         if let Some(owner) = owner {
             // A local task anywhere but on its owner: the owner's inbox, and the owner woken.
             self.remotes[owner].inbox.push(runnable);

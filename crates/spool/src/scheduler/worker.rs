@@ -352,9 +352,9 @@ impl WorkerLoop {
             return false;
         }
         let n = limit.clamp(1, deferred.len());
-        for task in deferred.drain(..n) {
-            self.local.queue.push_back(task, &self.shared.injector);
-        }
+        self.local
+            .queue
+            .append(&mut deferred, n, &self.shared.injector);
         true
     }
 
