@@ -170,20 +170,16 @@ pub(crate) fn is_worker_of(shared: &Arc<crate::scheduler::Shared>) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs `f` with this thread's worker, if it is one, without cloning it. `f` runs while the
-/// thread-local is borrowed: it must not enter or leave a context, nor run user code.
+/// Runs `f` with this thread's worker, if it is one. The worker is held by a clone of its `Rc`
+/// (not inside the thread-local's borrow), so `f` may do anything but drop the context.
+#[inline]
 pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
-    let mut f = Some(f);
-    let result = CONTEXT.try_with(|cx| {
-        let f = f.take().expect("called once");
-        f(cx.worker.borrow().as_deref())
-    });
-    match (result, f) {
-        (Ok(result), _) => result,
-        // The thread-local is gone (thread exit): not a worker.
-        (Err(_), Some(f)) => f(None),
-        (Err(_), None) => unreachable!("with_worker: try_with failed after calling the closure"),
-    }
+    // `None` also when the thread-local is gone (thread exit): not a worker then.
+    let worker = CONTEXT
+        .try_with(|cx| cx.worker.borrow().clone())
+        .ok()
+        .flatten();
+    f(worker.as_deref())
 }
 
 /// Whether the calling thread is a worker of some Spool runtime.

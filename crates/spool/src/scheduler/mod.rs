@@ -4,8 +4,10 @@
 //!
 //! The chapter's `spawn_task` had one queue (a flume channel) and one thread; its schedule
 //! function was `|runnable| QUEUE.send(runnable)`. Spool's schedule function (`Shared::schedule`,
-//! in this file) makes one decision instead, reading the worker's identity from the thread's
-//! runtime context (`runtime/context.rs`):
+//! in this file; `Shared::schedule_task` for `Send` tasks, which finds the runtime in the task's
+//! metadata and so captures nothing, sparing a reference count per wake) makes one decision
+//! instead, reading the worker's identity from the thread's runtime context
+//! (`runtime/context.rs`):
 //!
 //! - **Called on one of this runtime's workers** (a task woke another, a task spawned one, a timer
 //!   fired in the driver): the task goes to *that worker's* local queue (`queue.rs`), into its LIFO slot —
@@ -443,9 +445,8 @@ impl Shared {
     /// The part of [`schedule`](Self::schedule) on the thread's worker `local` (of any
     /// runtime): a task of the runtime of `mine` (`local`, if it is this task's runtime's)
     /// goes to its own queues; else the task comes back. `stats`: the runtime keeps task
-    /// statistics. It runs inside the context's borrow: nothing in here drops a task or runs
-    /// user code.
-    #[inline]
+    /// statistics.
+    #[inline(always)]
     fn schedule_here(
         local: Option<&Local>,
         mine: Option<&Local>,
