@@ -102,7 +102,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>) {
 pub(crate) struct Core {
     local: Local,
     idle: IdleWorker,
-    tick: u32,
+    tick: Ticks,
     lifo_polls: u32,
     rng: u64,
 }
@@ -110,9 +110,12 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, deque: Worker<Runnable>) -> Self {
         Core {
+            tick: Ticks {
+                to_maintenance: MAINTENANCE_INTERVAL,
+                to_injector: shared.global_queue_interval,
+            },
             local: Local::new(shared, index, deque),
             idle: IdleWorker::new(index),
-            tick: 0,
             lifo_polls: 0,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         }
@@ -122,6 +125,15 @@ impl Core {
     pub(crate) fn drain(self) {
         WorkerLoop::from_core(self).drain();
     }
+}
+
+/// Turns left until the next maintenance tick and the next injection-queue-first tick: a
+/// decrement and a compare per turn, where `tick % interval` was a division (the injection
+/// interval is a runtime setting, so the compiler could not turn it into a multiplication).
+#[derive(Clone, Copy)]
+struct Ticks {
+    to_maintenance: u32,
+    to_injector: u32,
 }
 
 /// `block_on`'s waker on a current-thread runtime.
@@ -216,7 +228,7 @@ struct WorkerLoop {
     shared: Arc<Shared>,
     local: Rc<Local>,
     index: usize,
-    tick: u32,
+    tick: Ticks,
     /// This worker's side of the searching/parked protocol.
     idle: IdleWorker,
     lifo_polls: u32,
@@ -261,8 +273,9 @@ impl WorkerLoop {
 
     /// One turn of the loop: run one task, or park.
     fn step(&mut self) {
-        self.tick = self.tick.wrapping_add(1);
-        if self.tick % MAINTENANCE_INTERVAL == 0 {
+        self.tick.to_maintenance -= 1;
+        if self.tick.to_maintenance == 0 {
+            self.tick.to_maintenance = MAINTENANCE_INTERVAL;
             self.maintenance();
         }
         match self.next_task().or_else(|| self.search()) {
@@ -310,7 +323,9 @@ impl WorkerLoop {
 
     fn next_task(&mut self) -> Option<Runnable> {
         let queue = &self.local.queue;
-        if self.tick % self.shared.global_queue_interval == 0 {
+        self.tick.to_injector -= 1;
+        if self.tick.to_injector == 0 {
+            self.tick.to_injector = self.shared.global_queue_interval;
             // A batch, not one task: the rest waits at the back of the local queue.
             if let Some(task) = self.take_from_injector().or_else(|| self.take_pinned()) {
                 return Some(task);
