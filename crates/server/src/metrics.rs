@@ -33,8 +33,8 @@ use http::{StatusCode, Version};
 pub(crate) enum Limit {
     /// `--max-connections` was reached and accepting paused (counted once per pause).
     MaxConnections,
-    /// A connection sent no complete request headers within `--header-read-timeout` and was
-    /// closed (HTTP/1 header timeouts *after* the first request are hyper's and not counted).
+    /// A connection sent no complete request headers within `--header-read-timeout` (of its
+    /// accept, or on HTTP/1 of its last response) and was closed.
     HeaderReadTimeout,
     /// A connection was idle for `--idle-timeout` and was closed.
     IdleTimeout,
@@ -79,6 +79,22 @@ const STATUS_SLOTS: usize = 500;
 /// Histogram bucket upper bounds, in seconds: 100 µs to 30 s (the default request timeout).
 const BUCKETS: [f64; 12] = [
     0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0,
+];
+
+/// [`BUCKETS`] in nanoseconds, the unit requests are sorted into them by.
+const BUCKET_NANOS: [u64; BUCKETS.len()] = [
+    100_000,
+    500_000,
+    1_000_000,
+    5_000_000,
+    10_000_000,
+    50_000_000,
+    100_000_000,
+    500_000_000,
+    1_000_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    30_000_000_000,
 ];
 
 /// Shards of the per-request counters: more than the workers of any machine this runs on
@@ -166,14 +182,14 @@ impl Metrics {
         let slot = usize::from(status.as_u16().saturating_sub(STATUS_MIN)).min(STATUS_SLOTS - 1);
         let shard = &self.shards[my_shard()];
         shard.requests[protocol * STATUS_SLOTS + slot].fetch_add(1, Relaxed);
-        let seconds = elapsed.as_secs_f64();
-        let bucket = BUCKETS
+        // In whole nanoseconds against integer bounds: no float conversion per request.
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = BUCKET_NANOS
             .iter()
-            .position(|&le| seconds <= le)
+            .position(|&le| nanos <= le)
             .unwrap_or(BUCKETS.len());
         shard.latency[bucket].fetch_add(1, Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        shard.latency_sum_micros.fetch_add(micros, Relaxed);
+        shard.latency_sum_micros.fetch_add(nanos / 1_000, Relaxed);
     }
 
     /// One counter summed over the shards.
@@ -349,6 +365,33 @@ mod tests {
         assert!(page.contains(&format!(
             "spool_http_request_duration_seconds_count {expected}\n"
         )));
+    }
+
+    #[test]
+    fn bucket_bounds_in_nanoseconds_match_the_seconds() {
+        for (seconds, nanos) in BUCKETS.iter().zip(BUCKET_NANOS) {
+            assert_eq!(
+                Duration::from_secs_f64(*seconds).as_nanos(),
+                u128::from(nanos)
+            );
+        }
+        // A request exactly on a bound is in that bucket (`le`), one nanosecond more is not.
+        let m = Metrics::new();
+        m.record_request(Version::HTTP_11, StatusCode::OK, Duration::from_millis(1));
+        m.record_request(
+            Version::HTTP_11,
+            StatusCode::OK,
+            Duration::from_nanos(1_000_001),
+        );
+        let page = m.render("");
+        assert!(
+            page.contains("spool_http_request_duration_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("spool_http_request_duration_seconds_bucket{le=\"0.005\"} 2\n"),
+            "{page}"
+        );
     }
 
     #[test]

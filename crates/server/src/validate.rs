@@ -123,11 +123,41 @@ fn valid_host(value: &[u8]) -> bool {
             None => (value, &[][..]),
         }
     };
-    let reg_name_ok = host
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    let reg_name_ok = host.iter().all(|&b| REG_NAME[usize::from(b)]);
     reg_name_ok && port.iter().all(u8::is_ascii_digit)
 }
+
+/// The bytes a reg-name may hold (unreserved, `%` of percent-encoding, sub-delims), as a table:
+/// every request's `Host` is checked byte by byte, and a search of the sub-delims' list per
+/// byte cost ~300 instructions a request.
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        byte += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

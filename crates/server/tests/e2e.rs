@@ -345,6 +345,12 @@ async fn warm_up_h1(sender: &mut hyper::client::conn::http1::SendRequest<Full<By
     let response = sender.send_request(request).await.expect("warm-up request");
     assert_eq!(response.status(), StatusCode::OK);
     response.into_body().collect().await.unwrap();
+    // The client's connection task marks it ready for the next request a moment after the
+    // body is in: without this wait, a loaded machine sees "connection was not ready".
+    sender
+        .ready()
+        .await
+        .expect("the connection stays open after the warm-up");
 }
 
 async fn warm_up_h2(sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>) {

@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 host_tests!(
     a_silent_client_is_closed_at_the_header_read_timeout,
     slowloris_is_closed_at_the_timeout_while_others_are_served,
+    h1_keep_alive_gets_the_header_read_timeout_again_h2_does_not,
     max_connections_pauses_accepting_and_open_ones_keep_working,
     a_body_over_max_body_gets_413_without_being_read,
     headers_over_the_limit_get_431_or_a_stream_error,
@@ -130,6 +131,109 @@ async fn slowloris_is_closed_at_the_timeout_while_others_are_served(host: Runtim
     assert!(
         lasted >= Duration::from_millis(900) && lasted < Duration::from_secs(5),
         "the slow client lasted {lasted:?} (timeout 1 s; 100 bytes would take 10 s)"
+    );
+}
+
+/// Reads from `stream` until what came ends with `end` (one whole response); panics after 5 s.
+async fn read_response(stream: &mut TcpStream, end: &[u8]) -> Vec<u8> {
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !reply.ends_with(end) {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("no whole response within 5 s")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed mid-response: {:?}",
+            String::from_utf8_lossy(&reply)
+        );
+        reply.extend_from_slice(&buf[..n]);
+    }
+    reply
+}
+
+async fn h1_keep_alive_gets_the_header_read_timeout_again_h2_does_not(host: RuntimeKind) {
+    let server = start_with(
+        host,
+        Config {
+            header_read_timeout: Duration::from_millis(400),
+            ..config()
+        },
+    );
+    let addr = server.addr;
+    // A request that runs past the header-read timeout is not a slow header: answered.
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    busy.write_all(b"GET /sleep?ms=700 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_response(&mut busy, b"slept 700 ms\n").await;
+    assert!(reply.starts_with(b"HTTP/1.1 200"), "{reply:?}");
+    // One answered request, then silence: closed at the header-read timeout (not the 60 s idle
+    // timeout), counted from the response.
+    let answered = Instant::now();
+    let reply = read_until_closed(&mut busy, Duration::from_secs(5)).await;
+    assert_eq!(reply, Some(Vec::new()), "closed without a word");
+    let waited = answered.elapsed();
+    assert!(
+        waited >= Duration::from_millis(350) && waited < Duration::from_secs(3),
+        "an idle keep-alive connection was closed after {waited:?} (header-read timeout 400 ms)"
+    );
+    // One answered request, then a slowloris second request: a byte every 100 ms keeps it
+    // busy-looking no longer than the timeout.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    read_response(&mut slow, b"\r\n\r\nok").await;
+    let answered = Instant::now();
+    for byte in b"GET / HTTP/1.1\r\nhost: x\r\nx-slow: "
+        .iter()
+        .chain(&[b'a'; 100])
+    {
+        if slow.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(100), slow.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => panic!("answered a request never finished: {:?}", &buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let lasted = answered.elapsed();
+    assert!(
+        lasted >= Duration::from_millis(350) && lasted < Duration::from_secs(3),
+        "a slowloris second request lasted {lasted:?} (header-read timeout 400 ms)"
+    );
+    // HTTP/2 between requests is bounded by the idle timeout only: still open well past it.
+    let (mut h2, h2_conn) = h2_connection(addr).await;
+    let request = || {
+        Request::get("/healthz")
+            .header("host", "x")
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+    assert_eq!(
+        h2.send_request(request()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        !h2_conn.is_finished(),
+        "an idle HTTP/2 connection was closed"
+    );
+    assert_eq!(
+        h2.send_request(request()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let page = metrics(addr).await;
+    assert!(
+        sample(
+            &page,
+            "spool_limit_hits_total{limit=\"header_read_timeout\"}"
+        ) >= Some(2.0),
+        "{page}"
     );
 }
 

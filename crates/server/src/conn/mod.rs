@@ -10,15 +10,22 @@
 //! hyper bounds only the reading of HTTP/1 request headers, and only once it knows the
 //! connection is HTTP/1: hyper-util's auto builder has **no timeout while it sniffs** the first
 //! bytes (hyper#3962), so a client that connects and sends nothing would hold its socket
-//! forever. Each connection therefore gets a guard ([`timeouts::Timeouts`]) that watches its
-//! [`Activity`], on the host's timer:
+//! forever. And hyper's own header-read timeout arms a timer for every request (and drops it
+//! when the headers are in): about 1 300 instructions a request, a sixth of a whole bare-hyper
+//! request. So hyper's is off, and each connection gets one guard ([`timeouts::Timeouts`])
+//! that watches its [`Activity`], on the host's timer, with one timer for all its rules:
 //!
 //! - until the first request's headers have arrived, `--header-read-timeout` counts from the
 //!   accept (TLS handshake and sniff included): past it the connection is dropped;
+//! - on HTTP/1, once a response is out, the client has `--header-read-timeout` again for the
+//!   next request's headers: counted from the last response's last progress (or the last
+//!   request's end), it is dropped past it, whether it sent nothing (an idle keep-alive
+//!   connection) or part of the headers (slowloris on a later request). This is what hyper's
+//!   timeout did (closed, no `408`), without a timer per request: the guard's timer is armed
+//!   a header-read period ahead while requests run, and only looks again when it fires;
 //! - with no request in flight and no response being sent for `--idle-timeout`, the
-//!   connection is shut down gracefully (HTTP/2: GOAWAY). An idle HTTP/1 connection is also
-//!   closed by hyper's own header-read timeout, which since hyper 1.6 runs while it waits for
-//!   the next request;
+//!   connection is shut down gracefully (HTTP/2: GOAWAY). HTTP/1 connections mostly meet the
+//!   header-read rule first;
 //! - owing the client a response and sending no byte of it for `--send-timeout` (the client
 //!   does not read, or never opens its HTTP/2 window: [`progress`] says how that is seen), the
 //!   connection is closed, HTTP/2 with a GOAWAY first if the socket still takes it. Neither
@@ -234,8 +241,8 @@ where
 /// port (hyper-util's auto builder reads the first bytes and picks the protocol). [`Builders`]
 /// derives the one-protocol variants that TLS connections use from it.
 ///
-/// The timer is set on both protocols: without one hyper *silently* runs HTTP/1 without its
-/// header-read timeout, and HTTP/2 cannot send keep-alive pings.
+/// The timer is set on both protocols, so that no hyper feature that needs one is silently
+/// off (HTTP/2's keep-alive pings); HTTP/1's header-read timeout is the guard's, not hyper's.
 fn builder<E, T>(executor: E, timer: T, config: &Config) -> auto::Builder<E>
 where
     T: Timer + Clone + Send + Sync + 'static,
@@ -244,9 +251,9 @@ where
     builder
         .http1()
         .timer(timer.clone())
-        // A client gets this long to send its request headers (slowloris defence), and hyper
-        // applies it to the idle time between keep-alive requests too.
-        .header_read_timeout(non_zero(config.header_read_timeout))
+        // Off: the connection's guard enforces `--header-read-timeout` (see the module docs).
+        // `None` is needed, as with a timer set hyper would apply a 30 s one of its own.
+        .header_read_timeout(None)
         // The most hyper buffers while parsing a request head: a larger one is answered
         // `431 Request Header Fields Too Large` and the connection closed.
         .max_buf_size(config.max_header_bytes);

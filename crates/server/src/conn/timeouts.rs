@@ -5,8 +5,8 @@
 //! whenever its timer fires (the rules are in the [`crate::conn`] docs).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::metrics::{Limit, Metrics};
@@ -33,6 +33,35 @@ pub(super) struct Timeouts {
     runtime: Arc<dyn Runtime>,
     metrics: Arc<Metrics>,
     timer: Option<BoxFuture<()>>,
+    /// What the timer wakes (see [`Timeouts::poll`]), and the waker made of it.
+    wake: Arc<TimerWake>,
+    timer_waker: Waker,
+    /// The task's waker last handed to `wake`.
+    task: Option<Waker>,
+}
+
+/// The waker the guard's timer is polled with: it notes that the timer fired, then wakes the
+/// connection's task.
+#[derive(Debug, Default)]
+struct TimerWake {
+    /// The timer woke it (or was just armed) and must be polled.
+    fired: AtomicBool,
+    /// The connection's task; locked only when it changes and when the timer fires.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for TimerWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = task.as_ref() {
+            task.wake_by_ref();
+        }
+    }
 }
 
 impl Timeouts {
@@ -46,6 +75,7 @@ impl Timeouts {
         runtime: Arc<dyn Runtime>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let wake = Arc::new(TimerWake::default());
         Timeouts {
             activity,
             header_read,
@@ -55,14 +85,39 @@ impl Timeouts {
             runtime,
             metrics,
             timer: None,
+            timer_waker: Waker::from(Arc::clone(&wake)),
+            wake,
+            task: None,
         }
     }
 
     /// `Ready` when a timeout has passed; else `Pending`, with a timer armed to look again.
+    ///
+    /// This runs on every poll of the connection, several per request, while the timer fires
+    /// once in seconds. So the timer is polled with a waker of its own ([`TimerWake`]), which
+    /// notes that it fired: other polls look at that flag only, not at the timer (polling
+    /// the runtime's sleep re-registers its waker, ~130 instructions a request).
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<GuardAction> {
+        if !self
+            .task
+            .as_ref()
+            .is_some_and(|task| task.will_wake(cx.waker()))
+        {
+            let task = cx.waker().clone();
+            *self
+                .wake
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(task.clone());
+            self.task = Some(task);
+        }
         loop {
             if let Some(timer) = &mut self.timer {
-                if timer.as_mut().poll(cx).is_pending() {
+                if !self.wake.fired.swap(false, Ordering::AcqRel) {
+                    return Poll::Pending;
+                }
+                let mut timer_cx = Context::from_waker(&self.timer_waker);
+                if timer.as_mut().poll(&mut timer_cx).is_pending() {
                     return Poll::Pending;
                 }
                 self.timer = None;
@@ -73,6 +128,8 @@ impl Timeouts {
                 Ok(Some(wait)) => wait,
             };
             self.timer = Some(self.runtime.sleep(wait));
+            // Polled once now, so that it registers its waker.
+            self.wake.fired.store(true, Ordering::Release);
         }
     }
 
@@ -88,6 +145,19 @@ impl Timeouts {
                     return Err(GuardAction::Close);
                 }
                 sooner(limit - age);
+            } else if self.activity.is_http1() {
+                if self.activity.awaits_request() {
+                    let quiet = self.activity.quiet_for();
+                    if quiet >= limit {
+                        self.metrics.record_limit(Limit::HeaderReadTimeout);
+                        return Err(GuardAction::Close);
+                    }
+                    sooner(limit - quiet);
+                } else {
+                    // Busy: the next request's headers are not awaited before a whole
+                    // header-read period from now.
+                    sooner(limit);
+                }
             }
         }
         if let Some(limit) = self.send {
@@ -140,6 +210,9 @@ pub(crate) struct Activity {
     write_blocked: AtomicBool,
     /// Milliseconds from `opened` to the last progress in sending (see [`super::progress`]).
     progress_ms: AtomicU64,
+    /// A request came as HTTP/1.x: the next request's headers are awaited once the last
+    /// response is out ([`crate::conn`]'s header-read rule).
+    http1: AtomicBool,
 }
 
 impl Default for Activity {
@@ -159,6 +232,7 @@ impl Activity {
             sending: AtomicUsize::new(0),
             write_blocked: AtomicBool::new(false),
             progress_ms: AtomicU64::new(0),
+            http1: AtomicBool::new(false),
         }
     }
 
@@ -183,17 +257,43 @@ impl Activity {
         self.opened.elapsed().saturating_sub(last)
     }
 
-    /// Milliseconds since `opened`.
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// Whether the connection's requests are HTTP/1.x (known from its first request on).
+    pub(crate) fn is_http1(&self) -> bool {
+        self.http1.load(Ordering::Relaxed)
     }
 
-    fn touch(&self) {
-        self.last_ms.fetch_max(self.now_ms(), Ordering::AcqRel);
+    /// Whether the connection waits for its client's next request: none in flight, and no
+    /// response owed (no body alive, no write blocked).
+    pub(crate) fn awaits_request(&self) -> bool {
+        self.in_flight() == 0 && self.stalled_for().is_none()
     }
 
-    fn touch_progress(&self) {
-        self.progress_ms.fetch_max(self.now_ms(), Ordering::AcqRel);
+    /// How long since a request last started or ended, or the connection last got bytes of a
+    /// response through, whichever is later: the time the client has had to send its next
+    /// request's headers.
+    pub(crate) fn quiet_for(&self) -> Duration {
+        let last = self
+            .last_ms
+            .load(Ordering::Acquire)
+            .max(self.progress_ms.load(Ordering::Acquire));
+        self.opened
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
+    }
+
+    /// Milliseconds from `opened` to `at`. The clock is read by the callers, once per event
+    /// they record, and shared with whatever else they do at that moment (a request's end is
+    /// also its duration's end, the response's start): a clock read is ~100 instructions.
+    fn ms_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn touch(&self, at_ms: u64) {
+        self.last_ms.fetch_max(at_ms, Ordering::AcqRel);
+    }
+
+    fn touch_progress(&self, at_ms: u64) {
+        self.progress_ms.fetch_max(at_ms, Ordering::AcqRel);
     }
 
     /// Response bodies being sent now.
@@ -201,9 +301,10 @@ impl Activity {
         self.sending.load(Ordering::Acquire)
     }
 
-    /// Records a response's start; the guard records its end when dropped, and its progress.
-    pub(crate) fn response_started(self: &Arc<Self>) -> Sending {
-        self.touch_progress();
+    /// Records a response's start, `at`; the guard records its end when dropped, and its
+    /// progress.
+    pub(crate) fn response_started(self: &Arc<Self>, at: Instant) -> Sending {
+        self.touch_progress(self.ms_at(at));
         self.sending.fetch_add(1, Ordering::AcqRel);
         Sending(Arc::clone(self))
     }
@@ -213,7 +314,7 @@ impl Activity {
     pub(crate) fn wrote(&self) {
         self.write_blocked.store(false, Ordering::Release);
         if self.sending() == 0 {
-            self.touch_progress();
+            self.touch_progress(self.ms_at(Instant::now()));
         }
     }
 
@@ -232,24 +333,61 @@ impl Activity {
         })
     }
 
-    /// Records a request's start; the guard records its end when dropped.
-    pub(crate) fn request_started(self: &Arc<Self>) -> InFlight {
+    /// Records a request that started `at`; the guard records its end ([`InFlight::end`], or
+    /// when dropped). `http1`: the request came as HTTP/1.x.
+    pub(crate) fn request_started(self: &Arc<Self>, http1: bool, at: Instant) -> InFlight {
+        if http1 {
+            self.http1.store(true, Ordering::Relaxed);
+        }
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::AcqRel);
-        self.touch();
-        InFlight(Arc::clone(self))
+        self.touch(self.ms_at(at));
+        InFlight {
+            activity: Arc::clone(self),
+            ended: false,
+        }
+    }
+
+    /// Records a request answered at once, `at`: started and ended in one go, never seen in
+    /// flight. `http1`: the request came as HTTP/1.x.
+    pub(crate) fn request_answered(&self, http1: bool, at: Instant) {
+        if http1 {
+            self.http1.store(true, Ordering::Relaxed);
+        }
+        // Touch first: a check that sees this request must also see its end time.
+        self.touch(self.ms_at(at));
+        self.requests.fetch_add(1, Ordering::AcqRel);
     }
 }
 
 /// One request in flight on a connection; see [`Activity::request_started`].
 #[derive(Debug)]
-pub(crate) struct InFlight(Arc<Activity>);
+pub(crate) struct InFlight {
+    activity: Arc<Activity>,
+    /// [`InFlight::end`] recorded the end already.
+    ended: bool,
+}
+
+impl InFlight {
+    /// Records the request's end, `at` (the clock read its caller made anyway).
+    pub(crate) fn end(mut self, at: Instant) {
+        self.ended = true;
+        self.record_end(self.activity.ms_at(at));
+    }
+
+    fn record_end(&self, at_ms: u64) {
+        // Touch first: a check that sees zero in flight must also see this end time.
+        self.activity.touch(at_ms);
+        self.activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        // Touch first: a check that sees zero in flight must also see this end time.
-        self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // Cancelled (the future dropped before it ended): the end is now.
+        if !self.ended {
+            self.record_end(self.activity.ms_at(Instant::now()));
+        }
     }
 }
 
@@ -260,15 +398,16 @@ pub(crate) struct Sending(Arc<Activity>);
 impl Sending {
     /// A piece of the body was handed over to be sent.
     pub(crate) fn progress(&self) {
-        self.0.touch_progress();
+        self.0.touch_progress(self.0.ms_at(Instant::now()));
     }
 }
 
 impl Drop for Sending {
     fn drop(&mut self) {
         // As for `InFlight`: touch first, so a check that sees nothing owed sees this end too.
-        self.0.touch_progress();
-        self.0.touch();
+        let now = self.0.ms_at(Instant::now());
+        self.0.touch_progress(now);
+        self.0.touch(now);
         self.0.sending.fetch_sub(1, Ordering::AcqRel);
     }
 }

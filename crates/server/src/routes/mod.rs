@@ -94,19 +94,35 @@ impl Routes {
         content_length(req.headers()).is_some_and(|len| len > self.max_body as u64)
     }
 
-    /// Answers one request. Generic over the body so tests can call it without a connection.
-    pub(crate) async fn handle<B>(&self, req: Request<B>, info: ConnInfo) -> Response<ResponseBody>
-    where
-        B: Body<Data = Bytes>,
-        B::Error: Into<BoxError>,
-    {
-        // The chapter printed every request's headers; here they go to the debug level.
+    /// The answer to `req` if its route answers without waiting (`Hello, World!` when the
+    /// body is not logged, `/healthz`, `/metrics`), else `req` back, for [`Routes::handle`].
+    /// The service calls this first for every request, so that most are answered with no
+    /// future of their own ([`crate::service::ServiceFuture`]).
+    pub(crate) fn answer_now<B>(&self, req: Request<B>) -> Now<B> {
+        // The chapter printed every request's headers; here they go to the debug level, once
+        // per request whichever way it is answered.
         tracing::debug!(
             method = %req.method(),
             uri = %req.uri(),
             headers = ?req.headers(),
             "request headers"
         );
+        match req.uri().path() {
+            "/healthz" => Now::Answered(healthz::answer()),
+            "/metrics" => Now::Answered(metrics::answer(self)),
+            "/echo" | "/sleep" | "/work" | "/panic" => Now::Later(req),
+            _ if hello::answers_now() => Now::Answered(hello::now()),
+            _ => Now::Later(req),
+        }
+    }
+
+    /// Answers one request, the request's headers logged already ([`Routes::answer_now`]).
+    /// Generic over the body so tests can call it without a connection.
+    pub(crate) async fn handle<B>(&self, req: Request<B>, info: ConnInfo) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         match req.uri().path() {
             "/healthz" => healthz::answer(),
             "/echo" => echo::answer(self, req, info).await,
@@ -124,6 +140,15 @@ impl Routes {
         let reason = format!("request body larger than {} bytes\n", self.max_body);
         text(StatusCode::PAYLOAD_TOO_LARGE, reason)
     }
+}
+
+/// What [`Routes::answer_now`] did with a request.
+#[derive(Debug)]
+pub(crate) enum Now<B> {
+    /// Answered it.
+    Answered(Response<ResponseBody>),
+    /// Its route waits: here it is back, for [`Routes::handle`].
+    Later(Request<B>),
 }
 
 /// A request's declared body length, if it declares a valid one.
