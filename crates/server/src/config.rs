@@ -198,8 +198,8 @@ pub struct Config {
 
     /// Per-core mode: `--workers` single-threaded runtimes, each with its own `SO_REUSEPORT`
     /// listener on the address; the kernel spreads new connections among them and a connection
-    /// stays on its core. No cross-thread work (measured: less CPU per request under HTTP/2
-    /// load, about the same under HTTP/1.1), but no work stealing: one slow handler stalls the
+    /// stays on its core. No cross-thread work (measured: less CPU per request, most under
+    /// HTTP/2 load), but no work stealing: one slow handler stalls the
     /// other connections of its core, and the kernel balances connections, not load.
     /// `--max-connections` is split evenly among the cores. Not with `--inspect`. See
     /// docs/architecture.md, "Per-core mode".
