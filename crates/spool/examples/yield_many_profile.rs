@@ -9,7 +9,8 @@
 //!     target/release/examples/yield_many_profile tokio 2
 //! ```
 //!
-//! Arguments: the runtime (`spool`, `spool-nostats` — `task_stats(false)` — or `tokio`), the
+//! Arguments: the runtime (`spool`, `spool-nostats` — `task_stats(false)` —, `spool-noclock` —
+//! statistics and the blocking detector off, so that no poll reads the clock — or `tokio`), the
 //! worker count (default 2), the rounds (default 5). Each round spawns 200 tasks from the main
 //! thread, each yielding 1 000 times, and waits for all of them, as the benchmark does. valgrind
 //! runs one thread at a time, so with several workers the count includes some searching and
@@ -39,12 +40,15 @@ fn main() {
         });
     let (tx, rx) = mpsc::sync_channel(TASKS);
     match runtime {
-        "spool" | "spool-nostats" => {
-            let rt = spool::Runtime::builder()
+        "spool" | "spool-nostats" | "spool-noclock" => {
+            let mut builder = spool::Runtime::builder();
+            builder
                 .worker_threads(workers)
-                .task_stats(runtime == "spool")
-                .build()
-                .expect("runtime");
+                .task_stats(runtime == "spool");
+            if runtime == "spool-noclock" {
+                builder.detector_threshold(None);
+            }
+            let rt = builder.build().expect("runtime");
             for _ in 0..rounds {
                 for _ in 0..TASKS {
                     let tx = tx.clone();
@@ -84,7 +88,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "yield_many_profile: expected `spool`, `spool-nostats` or `tokio`, got `{other}`"
+                "yield_many_profile: expected `spool`, `spool-nostats`, `spool-noclock` or `tokio`, got `{other}`"
             );
             std::process::exit(2);
         }

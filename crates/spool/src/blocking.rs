@@ -281,16 +281,22 @@ impl Inner {
             me.listed.store(true, Relaxed);
             state.idle.push(me.clone());
             drop(state);
-            let idle_until = Instant::now() + self.keep_alive;
+            // `None`: a keep-alive too long for the clock, i.e. never retire.
+            let idle_until = Instant::now().checked_add(self.keep_alive);
             loop {
-                std::thread::park_timeout(idle_until.saturating_duration_since(Instant::now()));
+                match idle_until {
+                    Some(until) => {
+                        std::thread::park_timeout(until.saturating_duration_since(Instant::now()));
+                    }
+                    None => std::thread::park(),
+                }
                 state = lock(&self.state);
                 if !me.listed.load(Relaxed) {
                     // Popped: a job is queued, or the pool shuts down.
                     state.waking -= 1;
                     continue 'run;
                 }
-                if Instant::now() >= idle_until {
+                if idle_until.is_some_and(|until| Instant::now() >= until) {
                     // Idle for the keep-alive and nobody popped us: retire.
                     if let Some(at) = state.idle.iter().rposition(|s| Arc::ptr_eq(s, &me)) {
                         state.idle.remove(at);

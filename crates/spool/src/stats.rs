@@ -17,7 +17,7 @@
 //! 2. **No clock read of its own: one per poll, shared.** The worker reads the clock once per
 //!    poll, at its end, for the blocking detector (on by default), and a poll starts where the
 //!    worker's previous poll ended (`worker.rs`, `run_task`). That end is read inside the task's
-//!    own poll (`poll_end`, called by `TaskFuture` through a [`StatsRef`] to its own header) and
+//!    own poll (`poll_end`, called by `TaskFuture` through a `StatsRef` to its own header) and
 //!    left in a thread-local, where the worker takes it (`poll_finish`) for the detector, the
 //!    span recorder and the next poll's start instead of reading the clock again. The worker
 //!    reads the start afresh (and records it with `set_clock`) only after doing something else

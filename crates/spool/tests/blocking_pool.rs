@@ -217,3 +217,24 @@ fn shutdown_stops_idle_threads() {
         );
     });
 }
+
+#[test]
+fn a_keep_alive_too_long_for_the_clock_never_retires() {
+    // `Duration::MAX` overflows `Instant`: the thread parks without a deadline instead of
+    // panicking, and still runs the next job and exits at shutdown.
+    common::watchdog("keep_alive_max", || {
+        let rt = spool::Runtime::builder()
+            .worker_threads(1)
+            .blocking_keep_alive(Duration::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(rt.spawn_blocking(|| 1)), Ok(1));
+        wait_idle(&rt, 1);
+        assert_eq!(rt.block_on(rt.spawn_blocking(|| 2)), Ok(2));
+        assert_eq!(rt.metrics().blocking_threads, 1);
+        assert!(
+            rt.shutdown_timeout(Duration::from_secs(5)),
+            "the idle thread did not exit"
+        );
+    });
+}

@@ -159,9 +159,12 @@ async fn abort_a_join_handle_and_an_abort_handle() {
 #[spool::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_set_in_completion_order_then_abort_all() {
     let mut set = JoinSet::new();
+    // The deadlines are fixed before any task runs: a deadline taken at each task's first poll
+    // would let a descheduled test thread (a loaded machine) put two of them out of order.
+    let start = Instant::now();
     for i in (0..5u64).rev() {
         set.spawn(async move {
-            sleep(Duration::from_millis(30 * i)).await;
+            spool::time::sleep_until(start + Duration::from_millis(30 * i)).await;
             i
         });
     }
