@@ -33,7 +33,8 @@ struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 struct InspectArgs {
     /// Serve the live inspector (a web page of the runtime's workers, tasks and detector hits)
-    /// on its own listener at IP:PORT; off by default. Needs `--runtime spool`.
+    /// on its own listener at IP:PORT; off by default. Needs `--runtime spool`, and not
+    /// `--per-core` (it watches one runtime).
     #[arg(long, env = "SPOOL_INSPECT", value_name = "IP:PORT")]
     inspect: Option<std::net::SocketAddr>,
 
@@ -114,7 +115,7 @@ impl From<server::Error> for Failure {
     fn from(error: server::Error) -> Self {
         let code = match error {
             // Unusable TLS files or flags are the user's to fix, like any bad flag.
-            server::Error::Tls(_) => ExitCode::from(2),
+            server::Error::Tls(_) | server::Error::Usage(_) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         };
         Failure {
@@ -143,6 +144,13 @@ fn serve(config: Config, inspect: InspectArgs) -> Result<(), Failure> {
                     .to_owned(),
             ));
         }
+        if config.per_core {
+            return Err(Failure::usage(
+                "--inspect cannot be used with --per-core: the inspector watches one runtime, \
+                 and --per-core runs one per worker; inspect the same load without --per-core"
+                    .to_owned(),
+            ));
+        }
         inspect::check_addr(addr, inspect.inspect_allow_remote, "--inspect-allow-remote")
             .map_err(Failure::usage)?;
     }
@@ -152,6 +160,25 @@ fn serve(config: Config, inspect: InspectArgs) -> Result<(), Failure> {
         RuntimeKind::Tokio => {
             let shutdown = server::shutdown_signal()?;
             server::serve_on_tokio(config, shutdown, |_| {})?
+        }
+        RuntimeKind::Spool if config.per_core => {
+            let cores = (0..config.worker_threads())
+                .map(|_| {
+                    spool::Builder::new_current_thread()
+                        .thread_name("spool")
+                        .build()
+                        .map_err(|error| {
+                            Failure::other(format!("cannot start the spool runtimes: {error}"))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            tracing::debug!(cores = cores.len(), "spool per-core runtimes started");
+            // On the first core's reactor: that core's thread awaits it.
+            let shutdown = {
+                let _context = cores[0].handle().enter();
+                server::shutdown_signal()?
+            };
+            server::serve_per_core_on_spool(cores, config, shutdown, |_| {})?
         }
         RuntimeKind::Spool => {
             let workers = config.worker_threads();

@@ -25,6 +25,7 @@ pub fn spool() -> Command {
         "SPOOL_SEND_TIMEOUT",
         "SPOOL_REUSE_PORT",
         "SPOOL_INSPECT",
+        "SPOOL_PER_CORE",
     ] {
         command.env_remove(var);
     }

@@ -195,6 +195,16 @@ pub struct Config {
     #[arg(long, env = "SPOOL_REUSE_PORT")]
     pub reuse_port: bool,
 
+    /// Per-core mode: one single-threaded runtime per worker (`--workers` of them), each with
+    /// its own `SO_REUSEPORT` listener on the address, the kernel spreading new connections
+    /// among them. Less CPU per request (no stealing, no cross-thread wake-ups), but no
+    /// balancing of *load*: a connection stays on the core that accepted it, so one slow
+    /// handler stalls the other connections of its core, and a core's share of connections is
+    /// the kernel's hash, not its business. `--max-connections` is split evenly among the
+    /// cores. Not with `--inspect`. See docs/architecture.md, "Per-core mode".
+    #[arg(long, env = "SPOOL_PER_CORE")]
+    pub per_core: bool,
+
     /// Adds a `/panic` route whose handler panics, to watch the server survive it. For tests
     /// and demonstrations only, hence hidden from `--help`.
     #[arg(long, hide = true)]
@@ -247,6 +257,7 @@ impl Default for Config {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             h2_max_concurrent_streams: DEFAULT_H2_MAX_CONCURRENT_STREAMS,
             reuse_port: false,
+            per_core: false,
             debug_panic_route: false,
             tls_cert: None,
             tls_key: None,

@@ -6,7 +6,8 @@
 //!
 //! The whole surface is here: a [`Config`] (also the `spool serve` flags), one function per
 //! host that starts serving and returns once a shutdown future resolves and the connections are
-//! drained ([`serve_on_tokio`], [`serve_on_spool`]), the SIGINT/SIGTERM future they are usually
+//! drained ([`serve_on_tokio`], [`serve_on_spool`]; per-core mode, [`Config::per_core`]:
+//! [`serve_on_tokio`] again, [`serve_per_core_on_spool`]), the SIGINT/SIGTERM future they are usually
 //! given ([`shutdown_signal`]), and the [`Error`] they return. How the crate is built inside
 //! (accept loop, connections, service, routes) is in `docs/architecture.md`.
 //!
@@ -45,7 +46,7 @@ use std::io;
 use std::net::SocketAddr;
 
 pub use config::{Config, RuntimeKind, DEFAULT_MAX_BODY};
-pub use host::spool::serve_on_spool;
+pub use host::spool::{serve_on_spool, serve_per_core_on_spool};
 pub use host::tokio::serve_on_tokio;
 pub use shutdown::shutdown_signal;
 pub use tls::TlsError;
@@ -78,6 +79,18 @@ pub enum Error {
     /// binary exits with code 2 for it, as for any other bad flag).
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// Settings that cannot be used together (e.g. `--per-core` with fewer `--max-connections`
+    /// than cores): a usage error, exit code 2 in the binary.
+    #[error("{0}")]
+    Usage(String),
+    /// One core of a per-core server ([`Config::per_core`]) could not start, or failed.
+    #[error("per-core server, core {core}: {message}")]
+    Core {
+        /// The core's index, as in `spool_connections_accepted_total{core}`.
+        core: usize,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// OS messages start with a capital ("Address already in use"); mid-sentence they read better

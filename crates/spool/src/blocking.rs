@@ -5,18 +5,41 @@
 //! without holding a worker (the chapter's advice, and the lab's "CPU-heavy handlers" experiment).
 //!
 //! The closure becomes an async-task cell like any task (so it gets a `Task` handle, a spawn
-//! site, and panics caught into `JoinError::Panicked`), whose schedule function pushes it on this
-//! pool's queue instead of a worker's. The pool is tokio's design: one mutex-protected queue and a
-//! condvar; a job wakes an idle thread if there is one, else starts a new thread up to the cap
-//! (default 512), else waits in the queue. An idle thread retires after the keep-alive (default
-//! 10 s), so a burst does not leave hundreds of threads behind. Threads are cheap next to the
-//! work they host, so growth is on demand (figures: `docs/design.md`, "Blocking pool").
+//! site, and panics caught into `JoinError::Panicked`), whose schedule function queues it on this
+//! pool instead of a worker. The rules:
 //!
-//! Shutdown drops the closures that have not started (their tasks report
-//! `JoinError::Cancelled`) and waits for the running ones, within the runtime's shutdown timeout.
+//! 1. **No job waits while a thread could run it** (tokio's rule). A job goes into the pool's
+//!    queue (one mutex for the queue and the counts). Every thread takes jobs from the queue
+//!    until it is empty before it goes idle, so each queued job needs one thread on its way to
+//!    the queue: the pool counts those (`waking`: popped off the idle list or started, not yet
+//!    at the queue), and a job that finds more queued jobs than threads on their way wakes an
+//!    idle thread, else starts a new thread (up to the cap, default 512), else waits for a busy
+//!    one. A thread already awake may take the job first; the one woken for it then takes the
+//!    next job, or finds the queue empty and parks again, and the next job needs no wake-up.
+//!    Threads are cheap next to the work they host, so growth is on demand (figures:
+//!    `docs/design.md`, "Blocking pool").
+//! 2. **At most one wake-up per job, for one thread, after the lock is released.** Each idle
+//!    thread parks itself (`std::thread::park_timeout`, a futex of its own); the scheduler pops
+//!    the most recently idle thread off the idle list under the lock, and unparks it once the
+//!    lock is released. With one shared condvar notified under the lock, the woken thread ran
+//!    into the mutex the scheduler still held and went back to sleep on it: two sleeps and two
+//!    wake-ups per call (`docs/benchmarks.md`, "`spawn_blocking`: one wake-up per call"). The
+//!    most recently idle thread first keeps a steady load on the fewest threads, and leaves the
+//!    others idle long enough to retire.
+//! 3. **Idle threads retire after the keep-alive** (default 10 s), so a burst does not leave
+//!    hundreds of threads behind. Whether a parked thread was popped is what the idle list
+//!    says, not how its park returned: a thread whose keep-alive has passed exits only if it is
+//!    still on the list (else a scheduler popped it at that moment for a queued job, and it
+//!    stays to run the queue); a park that ends early (spuriously, or by the late unpark of
+//!    such a pop, arriving while the thread is on the list again) leaves it parking on.
+//! 4. **Shutdown** drops the queued closures (their tasks report `JoinError::Cancelled`), wakes
+//!    the idle threads, which see the flag and exit, and waits for the running ones, within the
+//!    runtime's shutdown timeout; a job scheduled afterwards is dropped at once.
 
 use std::collections::VecDeque;
 use std::panic::Location;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,13 +54,35 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 struct State {
+    /// Jobs not yet taken by a thread (rule 1).
     queue: VecDeque<Runnable>,
+    /// Idle threads, each parked on its own parker, the most recently idle last (rule 2).
+    idle: Vec<Arc<Sleeper>>,
+    /// Threads popped off `idle` or started, that have not yet taken the lock: each will
+    /// drain the queue (rule 1).
+    waking: usize,
     threads: usize,
-    idle: usize,
-    /// Wake-ups handed to idle threads and not yet claimed (each one already left `idle`).
-    tokens: usize,
     shutdown: bool,
     next_thread: usize,
+}
+
+impl State {
+    /// Takes the most recently idle thread off the idle list; the caller unparks it.
+    fn pop_idle(&mut self) -> Option<Arc<Sleeper>> {
+        let sleeper = self.idle.pop()?;
+        sleeper.listed.store(false, Relaxed);
+        self.waking += 1;
+        Some(sleeper)
+    }
+}
+
+/// A blocking thread, as the idle list holds it.
+#[derive(Debug)]
+struct Sleeper {
+    thread: std::thread::Thread,
+    /// On the idle list. Read and written under the pool's lock only (hence `Relaxed`): it
+    /// tells a thread whose park returned whether a scheduler popped it (rule 3).
+    listed: AtomicBool,
 }
 
 /// Counts for metrics.
@@ -51,7 +96,6 @@ pub(crate) struct Counts {
 #[derive(Debug)]
 struct Inner {
     state: Mutex<State>,
-    work: Condvar,
     exited: Condvar,
     max_threads: usize,
     keep_alive: Duration,
@@ -95,7 +139,6 @@ impl BlockingPool {
         BlockingPool {
             inner: Arc::new(Inner {
                 state: Mutex::default(),
-                work: Condvar::new(),
                 exited: Condvar::new(),
                 max_threads,
                 keep_alive,
@@ -105,9 +148,9 @@ impl BlockingPool {
         }
     }
 
-    /// The schedule function of blocking tasks: queue the job, then wake or start a thread.
-    /// `context`: the runtime its threads run in (they enter it, so that `spool::spawn` in a
-    /// blocking closure spawns there).
+    /// The schedule function of blocking tasks: queue the job, then wake an idle thread for
+    /// it, else start one (rules 1 and 2). `context`: the runtime its threads run in (they
+    /// enter it, so that `spool::spawn` in a blocking closure spawns there).
     pub(crate) fn schedule(&self, runnable: Runnable, context: &Handle) {
         let mut state = lock(&self.inner.state);
         if state.shutdown {
@@ -116,12 +159,15 @@ impl BlockingPool {
             return;
         }
         state.queue.push_back(runnable);
-        if state.idle > 0 {
-            state.idle -= 1;
-            state.tokens += 1;
-            self.inner.work.notify_one();
+        if state.queue.len() <= state.waking {
+            // A thread on its way to the queue takes this job: no wake-up needed.
+        } else if let Some(sleeper) = state.pop_idle() {
+            drop(state);
+            // After the unlock: the woken thread's first step is to take the lock.
+            sleeper.thread.unpark();
         } else if state.threads < self.inner.max_threads {
             state.threads += 1;
+            state.waking += 1;
             let index = state.next_thread;
             state.next_thread += 1;
             drop(state);
@@ -145,11 +191,19 @@ impl BlockingPool {
             tracing::error!(%err, "spool: cannot start a blocking thread");
             let mut state = lock(&self.inner.state);
             state.threads -= 1;
-            // With no thread at all the queued jobs would wait forever: drop them (cancelled).
-            if state.threads == 0 {
-                let queue = std::mem::take(&mut state.queue);
-                drop(state);
-                drop(queue);
+            state.waking -= 1;
+            if state.queue.len() > state.waking {
+                if let Some(sleeper) = state.pop_idle() {
+                    // A thread went idle meanwhile: it takes the job.
+                    drop(state);
+                    sleeper.thread.unpark();
+                } else if state.threads == 0 {
+                    // With no thread at all the queued jobs would wait forever: drop them
+                    // (cancelled). Otherwise a busy thread takes them when it finishes.
+                    let queue = std::mem::take(&mut state.queue);
+                    drop(state);
+                    drop(queue);
+                }
             }
         }
     }
@@ -158,21 +212,24 @@ impl BlockingPool {
         let state = lock(&self.inner.state);
         Counts {
             threads: state.threads,
-            idle: state.idle,
+            idle: state.idle.len(),
             queued: state.queue.len(),
         }
     }
 
-    /// Drops queued jobs, then waits (up to `timeout`, `None` = forever) for running ones.
-    /// Returns whether every thread exited in time.
+    /// Drops queued jobs, tells idle threads to exit, then waits (up to `timeout`, `None` =
+    /// forever) for the running ones. Returns whether every thread exited in time.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let queue = {
+        let (queue, idle) = {
             let mut state = lock(&self.inner.state);
             state.shutdown = true;
-            std::mem::take(&mut state.queue)
+            let idle: Vec<_> = std::iter::from_fn(|| state.pop_idle()).collect();
+            (std::mem::take(&mut state.queue), idle)
         };
-        self.inner.work.notify_all();
+        for sleeper in idle {
+            sleeper.thread.unpark();
+        }
         drop(queue);
         let mut state = lock(&self.inner.state);
         while state.threads > 0 {
@@ -203,50 +260,55 @@ impl BlockingPool {
 }
 
 impl Inner {
-    /// A blocking thread's loop: run jobs, wait for more, retire when idle too long.
+    /// A blocking thread's loop (rules 1 to 3): run queued jobs, then park idle until popped,
+    /// and retire when idle for the keep-alive.
     fn run(&self) {
+        let me = Arc::new(Sleeper {
+            thread: std::thread::current(),
+            listed: AtomicBool::new(false),
+        });
         let mut state = lock(&self.state);
-        'outer: loop {
+        state.waking -= 1; // started with a job to find (rule 1)
+        'run: loop {
             while let Some(job) = state.queue.pop_front() {
                 drop(state);
-                // The job's panics are caught inside (TaskFuture); this catches its destructor's.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
+                run_job(job);
                 state = lock(&self.state);
             }
             if state.shutdown {
                 break;
             }
-            state.idle += 1;
+            me.listed.store(true, Relaxed);
+            state.idle.push(me.clone());
+            drop(state);
             let idle_until = Instant::now() + self.keep_alive;
             loop {
-                let now = Instant::now();
-                let timeout = idle_until.saturating_duration_since(now);
-                state = self
-                    .work
-                    .wait_timeout(state, timeout)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .0;
-                if state.tokens > 0 {
-                    // A scheduler already moved us out of `idle` when it handed out the token.
-                    state.tokens -= 1;
-                    continue 'outer;
-                }
-                if state.shutdown {
-                    state.idle -= 1;
-                    break 'outer;
+                std::thread::park_timeout(idle_until.saturating_duration_since(Instant::now()));
+                state = lock(&self.state);
+                if !me.listed.load(Relaxed) {
+                    // Popped: a job is queued, or the pool shuts down.
+                    state.waking -= 1;
+                    continue 'run;
                 }
                 if Instant::now() >= idle_until {
-                    state.idle -= 1;
-                    if state.queue.is_empty() {
-                        break 'outer;
+                    // Idle for the keep-alive and nobody popped us: retire.
+                    if let Some(at) = state.idle.iter().rposition(|s| Arc::ptr_eq(s, &me)) {
+                        state.idle.remove(at);
                     }
-                    continue 'outer;
+                    break 'run;
                 }
-                // Spurious wake-up: keep waiting.
+                // A spurious wake-up, or the late unpark of an earlier pop (rule 3): still
+                // idle, park on.
+                drop(state);
             }
         }
         state.threads -= 1;
         drop(state);
         self.exited.notify_all();
     }
+}
+
+/// Runs one job. Its panics are caught inside (`TaskFuture`); this catches its destructor's.
+fn run_job(job: Runnable) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
 }

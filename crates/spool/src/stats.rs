@@ -14,17 +14,22 @@
 //!    between those writers goes through a queue or async-task's state word, which orders them.
 //!    So each counter is updated with a relaxed load and a relaxed store — no locked instruction
 //!    — and readers (the snapshot) see values at most slightly stale, never torn.
-//! 2. **No clock read of its own.** The worker already reads the clock before and after each
-//!    poll (for the blocking detector, on by default). The poll's start is passed in
-//!    (`poll_begin`); its end is read inside the task's own poll (`poll_end`, called by
-//!    `TaskFuture`) and handed back to the worker (`poll_finish`), which uses it for the
-//!    detector and the span recorder instead of reading the clock again. Each worker thread
-//!    remembers its last clock read (a thread-local), and that is the timestamp of a wake or a
-//!    spawn made on it. Only wakes and spawns from outside the workers (the main thread, a
-//!    blocking thread, the driver while a worker is parked) read the clock.
-//! 3. **One store per wake.** The schedule function stores the wake's timestamp (with a bit for
-//!    "woke itself while running") into the header, nothing else. The next poll turns it into
-//!    a wake count, a self-wake count and a latency sample.
+//! 2. **No clock read of its own: one per poll, shared.** The worker reads the clock once per
+//!    poll, at its end, for the blocking detector (on by default), and a poll starts where the
+//!    worker's previous poll ended (`worker.rs`, `run_task`). That end is read inside the task's
+//!    own poll (`poll_end`, called by `TaskFuture` through a [`StatsRef`] to its own header) and
+//!    left in a thread-local, where the worker takes it (`poll_finish`) for the detector, the
+//!    span recorder and the next poll's start instead of reading the clock again. The worker
+//!    reads the start afresh (and records it with `set_clock`) only after doing something else
+//!    (parking, turning the driver, searching, polling `block_on`'s future) or for a task queued
+//!    by another thread (the injection queue, its inbox), whose wake may be later than the
+//!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
+//!    a worker; only wakes and spawns from outside the workers (the main thread, a blocking
+//!    thread, the driver while a worker is parked) read the clock.
+//! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
+//!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
+//!    end) stores a constant instead, its time being that end, already kept. The next poll turns
+//!    it into a wake count, a self-wake count and a latency sample.
 //! 4. **The header is touched only while the task is alive and held.** The worker writes before
 //!    running the `Runnable` (it owns it); the end-of-poll writes happen inside the poll. After
 //!    `Runnable::run` returns the task may already run elsewhere, or be freed, so nothing is
@@ -39,8 +44,12 @@
 //! - **schedule latency**: from the wake to the start of the next poll. A wake made during
 //!   another task's poll is stamped with *that* poll's start (the worker's last clock read), so
 //!   the figure may include the rest of the waking poll: an upper bound, exact for wakes from
-//!   outside the workers and for self-wakes (stamped at the end of the poll).
-//! - **busy**: total time inside `poll`. **age**: since the spawn.
+//!   outside the workers and for self-wakes (dated by the end of the poll they happened in).
+//! - **busy**: total time inside `poll`, plus the worker's own few instructions between the
+//!   previous poll's end and this one (rule 2: tens of nanoseconds per poll). **age**: since the
+//!   spawn.
+//! - **state**: scheduled while a wake is pending; running from a poll's start to its end (a
+//!   poll may start at the very nanosecond the task's previous poll ended); idle otherwise.
 //!
 //! With [`Builder::task_stats(false)`](crate::runtime::Builder::task_stats) nothing above is
 //! written (the snapshot still lists each task with its id and spawn site). Costs measured:
@@ -73,9 +82,11 @@ pub fn bucket_upper_bound(i: usize) -> Duration {
     }
 }
 
+#[inline]
 fn bucket_of(nanos: u64) -> usize {
-    let shifted = nanos >> 8;
-    ((u64::BITS - shifted.leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
+    // The highest set bit of `nanos | 255` is 7 below 256 ns, 8 in [256, 512), and so on (the
+    // `| 255` also spares the zero check a bare `leading_zeros` needs).
+    ((63 - (nanos | 0xFF).leading_zeros() - 7) as usize).min(LATENCY_BUCKETS - 1)
 }
 
 /// The monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the clock `Instant` reads on Linux),
@@ -122,11 +133,8 @@ pub(crate) fn init() {
 }
 
 thread_local! {
-    /// The stats of the task this worker is polling now (set by `poll_begin`, taken by
-    /// `poll_end`; cleared by `poll_finish` if the poll never ran).
-    static POLLING: Cell<Option<NonNull<TaskStats>>> = const { Cell::new(None) };
-    /// This thread's last clock read (0: none yet, a thread that is not a worker). After a
-    /// poll, its end.
+    /// This thread's last clock read (0: none yet, or a thread that is not a worker now). Set
+    /// at the start of each poll (`poll_begin`) and at its end (`poll_end`).
     static CLOCK: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -135,7 +143,8 @@ thread_local! {
 pub(crate) struct TaskStats {
     /// Raw clock at the spawn; 0 when stats are off.
     spawned_at: u64,
-    /// `clock << 1 | self_wake` of the pending wake; 0 when none is pending.
+    /// The pending wake: `clock << 1` for a wake from elsewhere, [`SELF_WAKE`] for one made
+    /// while the task ran; 0 when none is pending.
     woken_at: AtomicU64,
     /// Polls started. Every poll but the first follows exactly one schedule (async-task merges
     /// wakes), so the wake count is derived from it rather than counted.
@@ -159,6 +168,27 @@ impl TaskStats {
     }
 }
 
+/// A pointer from a task's future (`TaskFuture`) to the stats in the same task's header, so
+/// that the end of a poll is written without a thread-local hand-over. async-task builds the
+/// future after it has put the metadata in place (`Builder::spawn` passes `&M` to the closure
+/// that makes the future), and the future lives inside the same allocation: the pointer is
+/// valid whenever the future is polled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatsRef(NonNull<TaskStats>);
+
+impl StatsRef {
+    /// The stats of the task whose future is being made (`stats` is its header's).
+    pub(crate) fn new(stats: &TaskStats) -> Self {
+        StatsRef(NonNull::from(stats))
+    }
+}
+
+// SAFETY: `StatsRef` is only dereferenced as a shared reference to `TaskStats`, which is `Sync`
+// (atomics and a plain `u64` written before the task is shared), from the task's own future.
+unsafe impl Send for StatsRef {}
+// SAFETY: as above; a shared `StatsRef` gives nothing but the same shared reference.
+unsafe impl Sync for StatsRef {}
+
 /// The calling thread's last clock read if it is a worker that read one, else a fresh one.
 #[inline]
 fn cached_now() -> u64 {
@@ -168,65 +198,98 @@ fn cached_now() -> u64 {
     }
 }
 
-/// The schedule function's one store (rule 3). `fresh_clock`: the caller is not inside a poll
-/// on a worker, so the thread's last clock read may be stale and the clock is read.
+/// `TaskStats::woken_at` of a self-wake: its time is the end of the poll it happened in
+/// (async-task schedules such a wake when the poll returns), already in `last_poll_end`.
+const SELF_WAKE: u64 = 1;
+
+/// The schedule function's one store (rule 3). `fresh_clock` (asked only for a wake from
+/// elsewhere): whether the caller is outside any poll on a worker, so that its last clock read
+/// may be stale and the clock is read.
 #[inline]
-pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: bool) {
-    let at = if fresh_clock { now() } else { cached_now() };
-    stats.woken_at.store(at << 1 | self_wake as u64, Relaxed);
+pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: impl FnOnce() -> bool) {
+    let word = if self_wake {
+        SELF_WAKE
+    } else if fresh_clock() {
+        now() << 1
+    } else {
+        cached_now() << 1
+    };
+    stats.woken_at.store(word, Relaxed);
 }
 
-/// Called by the worker just before it runs the task, with the poll's start (from [`now`]).
+/// Records a clock read made by a worker outside any poll (a poll's start that is not the
+/// end of the worker's previous poll): what later wakes and spawns on this thread are dated
+/// with, until the poll's end replaces it.
 #[inline]
-pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker: usize) {
-    CLOCK.set(start);
+pub(crate) fn set_clock(now: u64) {
+    CLOCK.set(now);
+}
+
+/// Called by the worker just before it runs the task, with the poll's start and `worker_tag` =
+/// the worker's index + 1. The start is the thread's clock: the end of the worker's previous
+/// poll, or a fresh read recorded with [`set_clock`] (rule 2).
+#[inline]
+pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker_tag: u32) {
     stats.polls.store(stats.polls.load(Relaxed) + 1, Relaxed);
     let woken = stats.woken_at.load(Relaxed);
     if woken != 0 {
         stats.woken_at.store(0, Relaxed);
-        if woken & 1 == 1 {
-            let n = stats.self_wakes.load(Relaxed);
-            stats.self_wakes.store(n + 1, Relaxed);
-        }
-        let bucket = &stats.latency[bucket_of(start.saturating_sub(woken >> 1))];
+        let self_wake = woken & SELF_WAKE;
+        let n = stats.self_wakes.load(Relaxed);
+        stats.self_wakes.store(n + self_wake, Relaxed);
+        let woken_at = if self_wake != 0 {
+            stats.last_poll_end.load(Relaxed)
+        } else {
+            woken >> 1
+        };
+        let bucket = &stats.latency[bucket_of(start.saturating_sub(woken_at))];
         bucket.store(bucket.load(Relaxed).saturating_add(1), Relaxed);
     }
     stats.last_poll_start.store(start, Relaxed);
-    stats.last_worker.store(worker as u32 + 1, Relaxed);
-    POLLING.set(Some(NonNull::from(stats)));
+    stats.last_worker.store(worker_tag, Relaxed);
 }
 
-/// Called inside the task's poll, right after the future's `poll` returned (by `TaskFuture`):
+/// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned:
 /// reads the poll's end, writes the end-of-poll counters while the task is still held (rule 4)
-/// and leaves the end for the worker. Does nothing outside a worker's stats-keeping poll.
+/// and leaves the end in the thread's clock for the worker ([`poll_finish`]).
 #[inline]
-pub(crate) fn poll_end() {
-    let Some(stats) = POLLING.take() else {
-        return;
-    };
+pub(crate) fn poll_end(stats: StatsRef) {
+    // SAFETY: `StatsRef` points into the header of the task whose future calls this, from
+    // inside that future's `poll`: the allocation is alive (see `StatsRef`).
+    let stats = unsafe { stats.0.as_ref() };
+    let start = stats.last_poll_start.load(Relaxed);
+    // Read on this thread after `start` was (`poll_begin`'s start is this thread's own clock
+    // read): the clock is monotonic, so `end >= start`, and with nanosecond resolution and a
+    // poll in between, `end > start` — an ended poll never reads as running in a snapshot.
     let end = now();
     CLOCK.set(end);
-    // SAFETY: `POLLING` was set by `poll_begin` from the metadata of the `Runnable` this worker
-    // is running now, and this code runs inside that `Runnable::run` (the only place a
-    // `TaskFuture` is polled on a worker thread): the task's allocation, metadata included, is
-    // alive until `run` returns, and `take` above makes this the only use of the pointer.
-    let stats = unsafe { stats.as_ref() };
-    let start = stats.last_poll_start.load(Relaxed);
     let busy = stats.busy_nanos.load(Relaxed);
     stats
         .busy_nanos
-        .store(busy + end.saturating_sub(start), Relaxed);
+        .store(busy.wrapping_add(end.wrapping_sub(start)), Relaxed);
     stats.last_poll_end.store(end, Relaxed);
 }
 
-/// Called by the worker after `Runnable::run`: the poll's end as the poll read it, or 0 when
-/// the task was cancelled and never polled (then the pointer to its stats is forgotten).
+/// Called by the worker after `Runnable::run`, with the `start` it gave [`poll_begin`]: the
+/// poll's end as the poll read it, or a fresh clock read when the task was not polled
+/// (cancelled: the thread's clock still holds `start`).
 #[inline]
-pub(crate) fn poll_finish() -> u64 {
-    match POLLING.take() {
-        None => CLOCK.get(),
-        Some(_) => 0,
+pub(crate) fn poll_finish(start: u64) -> u64 {
+    match CLOCK.get() {
+        end if end != start => end,
+        _ => {
+            let end = now();
+            CLOCK.set(end);
+            end
+        }
     }
+}
+
+/// Forgets the thread's last clock read: called when a thread stops being a worker (a
+/// current-thread runtime's `block_on` returns), so that later spawns and wakes from it read
+/// the clock instead of using a stale value.
+pub(crate) fn forget_clock() {
+    CLOCK.set(0);
 }
 
 /// What a live task is doing, in a [`TaskSnapshot`].
@@ -318,7 +381,9 @@ impl TaskSnapshot {
         let polls = stats.polls.load(Relaxed);
         let state = if stats.woken_at.load(Relaxed) != 0 {
             TaskState::Scheduled
-        } else if last_start > last_end {
+        } else if polls > 0 && last_start >= last_end {
+            // `>=`: a poll may start at the very nanosecond the task's previous poll ended
+            // (rule 2); an ended poll's end is after its start.
             TaskState::Running
         } else {
             TaskState::Idle
@@ -397,24 +462,33 @@ mod unit {
     fn poll_cycle_counts() {
         init();
         let stats = TaskStats::new(true);
-        note_wake(&stats, false, true); // the spawn's schedule
-        poll_begin(&stats, now(), 2);
-        poll_end();
-        assert_ne!(poll_finish(), 0);
-        note_wake(&stats, true, false);
-        poll_begin(&stats, now(), 1);
-        poll_end();
-        poll_finish();
-        // A poll that never ran (cancelled): no end, nothing kept.
-        poll_begin(&stats, now(), 1);
-        assert_eq!(poll_finish(), 0);
-        poll_end();
+        let handle = StatsRef::new(&stats);
+        note_wake(&stats, false, || true); // the spawn's schedule
+        let start = now();
+        set_clock(start);
+        poll_begin(&stats, start, 3);
+        std::thread::sleep(Duration::from_millis(1));
+        poll_end(handle);
+        let end = poll_finish(start);
+        assert!(
+            end >= start + 1_000_000,
+            "the end is the poll's: {start} → {end}"
+        );
+        note_wake(&stats, true, || unreachable!());
+        poll_begin(&stats, end, 2);
+        poll_end(handle);
+        let start = poll_finish(end);
+        // A poll that never ran (cancelled): no end, the worker reads the clock itself.
+        poll_begin(&stats, start, 2);
+        assert!(poll_finish(start) >= start);
         let s = TaskSnapshot::read(TaskId::next(), Location::caller(), &stats, now());
         assert_eq!((s.polls, s.wakes, s.self_wakes), (3, 2, 1));
         assert_eq!(s.last_worker, Some(1));
         assert_eq!(s.state, TaskState::Running); // the third poll began and never ended
         assert_eq!(s.latency_histogram.iter().sum::<u32>(), 2);
         assert!(to_instant(now()) <= Instant::now());
-        assert!(s.busy <= s.age.unwrap());
+        assert!(s.busy >= Duration::from_millis(1) && s.busy <= s.age.unwrap());
+        forget_clock();
+        assert_eq!(CLOCK.get(), 0);
     }
 }

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::scheduler::registry::{EntryRef, RegistryGuard};
-use crate::stats::TaskStats;
+use crate::stats::{StatsRef, TaskStats};
 
 pub(crate) mod coop;
 mod join_set;
@@ -383,6 +383,8 @@ pin_project_lite::pin_project! {
         future: F,
         panicked: bool,
         guard: Option<RegistryGuard>,
+        // The task's statistics in its own header, where the runtime keeps them (`stats.rs`).
+        stats: Option<StatsRef>,
     }
 }
 
@@ -392,7 +394,15 @@ impl<F> TaskFuture<F> {
             future,
             panicked: false,
             guard,
+            stats: None,
         }
+    }
+
+    /// Writes the end of each poll into `stats` (made from the task's own metadata, which
+    /// async-task hands to the closure that makes the future: `StatsRef`).
+    pub(crate) fn with_stats(mut self, stats: Option<StatsRef>) -> Self {
+        self.stats = stats;
+        self
     }
 }
 
@@ -415,8 +425,10 @@ impl<F: Future> Future for TaskFuture<F> {
         let future = this.future;
         // AssertUnwindSafe: after a panic the future is never touched again, only dropped.
         let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-        // The end of the poll, for the task's statistics (a no-op unless a worker keeps them).
-        crate::stats::poll_end();
+        // The end of the poll, for the task's statistics, while the task is still held.
+        if let Some(stats) = *this.stats {
+            crate::stats::poll_end(stats);
+        }
         match result {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,

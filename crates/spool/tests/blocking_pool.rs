@@ -1,10 +1,11 @@
-//! `spawn_blocking`: progress while the workers are busy, panics, the cap, retiring threads.
+//! `spawn_blocking`: progress while the workers are busy, panics, the cap, retiring threads, and
+//! the hand-off of each job to its own thread (`blocking.rs`, rules 1–3).
 
 #[macro_use]
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 rt_test! {
@@ -128,5 +129,91 @@ fn queued_blocking_work_is_cancelled_at_shutdown() {
         drop(rt); // waits for `first`, drops `queued`
         assert_eq!(spool::block_on(first), Ok(()));
         assert_eq!(spool::block_on(queued), Err(spool::JoinError::Cancelled));
+    });
+}
+
+/// Waits (up to 10 s) until the pool has `idle` idle threads.
+fn wait_idle(rt: &spool::Runtime, idle: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.metrics().blocking_idle != idle && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(rt.metrics().blocking_idle, idle);
+}
+
+#[test]
+fn every_job_gets_its_own_thread_and_idle_threads_are_reused() {
+    // Rule 1: jobs that wait for each other all run at once (one thread each), whether the pool
+    // starts a thread for them or hands them to idle ones (rule 2); idle threads are reused, not
+    // replaced.
+    common::watchdog("own_thread", || {
+        const JOBS: usize = 8;
+        let rt = spool::Runtime::builder().worker_threads(1).build().unwrap();
+        for _ in 0..3 {
+            let barrier = Arc::new(Barrier::new(JOBS));
+            let jobs: Vec<_> = (0..JOBS)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    rt.spawn_blocking(move || {
+                        barrier.wait();
+                    })
+                })
+                .collect();
+            for job in jobs {
+                rt.block_on(job).unwrap();
+            }
+            wait_idle(&rt, JOBS);
+            assert_eq!(rt.metrics().blocking_threads, JOBS);
+        }
+    });
+}
+
+#[test]
+fn jobs_racing_the_keep_alive_all_complete() {
+    // Rule 3: with a keep-alive of 1 ms, idle threads time out while jobs are handed to them;
+    // none is lost.
+    common::watchdog("keep_alive_race", || {
+        let rt = spool::Runtime::builder()
+            .worker_threads(1)
+            .blocking_keep_alive(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        let done = Arc::new(AtomicUsize::new(0));
+        for round in 0..300u64 {
+            let jobs: Vec<_> = (0..4)
+                .map(|_| {
+                    let done = done.clone();
+                    rt.spawn_blocking(move || done.fetch_add(1, Ordering::SeqCst))
+                })
+                .collect();
+            for job in jobs {
+                rt.block_on(job).unwrap();
+            }
+            // 0 to 1.2 ms: around the keep-alive, so some hand-offs meet a thread timing out.
+            std::thread::sleep(Duration::from_micros(round % 7 * 200));
+        }
+        assert_eq!(done.load(Ordering::SeqCst), 1200);
+    });
+}
+
+#[test]
+fn shutdown_stops_idle_threads() {
+    // Rule 4: idle threads are told to exit through their slots; the drop does not wait for
+    // their keep-alive (an hour here).
+    common::watchdog("idle_shutdown", || {
+        let rt = spool::Runtime::builder()
+            .worker_threads(1)
+            .blocking_keep_alive(Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        let jobs: Vec<_> = (0..4).map(|i| rt.spawn_blocking(move || i)).collect();
+        for job in jobs {
+            rt.block_on(job).unwrap();
+        }
+        wait_idle(&rt, rt.metrics().blocking_threads);
+        assert!(
+            rt.shutdown_timeout(Duration::from_secs(5)),
+            "idle threads did not exit"
+        );
     });
 }

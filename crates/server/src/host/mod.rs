@@ -13,14 +13,18 @@
 //! listener and [`Runtime`] for its timer and blocking pool, and by calling [`serve`] with its
 //! hyper executor and timer; everything else (TLS, protocol choice, routes, logging, back-off,
 //! draining) is shared.
+//!
+//! [`per_core`] runs the same loop once per core ([`serve_core`]), each on its own
+//! single-threaded runtime with its own listener, the cores sharing what [`Common`] holds.
 
+pub(crate) mod per_core;
 pub(crate) mod spool;
 pub(crate) mod tokio;
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -126,19 +130,63 @@ where
     T: Timer + Clone + Send + Sync + 'static,
     S: Future,
 {
+    let common = Common {
+        metrics: Arc::new(Metrics::new()),
+        tls: TlsAcceptor::from_config(config)?,
+        core: None,
+        max_connections: config.max_connections,
+    };
+    serve_core(listener, host, config, shutdown, common).await
+}
+
+/// What one accept loop shares with the others of its server: one server's worth for
+/// [`serve`]; in per-core mode ([`per_core`]) the counters and the TLS settings are the
+/// whole server's, the connection limit a core's share.
+#[derive(Debug, Clone)]
+pub(crate) struct Common {
+    /// The counters `/metrics` shows.
+    pub(crate) metrics: Arc<Metrics>,
+    /// `Some` when the server speaks TLS: built once, so every core serves the same
+    /// certificate (a self-signed one included).
+    pub(crate) tls: Option<TlsAcceptor>,
+    /// Per-core mode: this loop's core, counted in `spool_connections_accepted_total{core}`.
+    pub(crate) core: Option<usize>,
+    /// Connections this loop serves at once (`--max-connections`, or a core's share of it).
+    pub(crate) max_connections: usize,
+}
+
+/// [`serve`], with what the loop shares with others given ([`Common`]).
+pub(crate) async fn serve_core<L, E, T, S>(
+    listener: L,
+    host: Host<E, T>,
+    config: &Config,
+    shutdown: S,
+    common: Common,
+) -> Result<(), Error>
+where
+    L: Listener,
+    E: Executor<BoxFuture<()>> + HttpServerConnExec<ServiceFuture, conn::SentBody>,
+    E: Clone + Send + Sync + 'static,
+    T: Timer + Clone + Send + Sync + 'static,
+    S: Future,
+{
     let Host {
         executor,
         timer,
         runtime,
     } = host;
+    let Common {
+        metrics,
+        tls,
+        core,
+        max_connections,
+    } = common;
     let mut listener = listener;
     let local_addr = listener.local_addr().map_err(Error::LocalAddr)?;
-    let tls = TlsAcceptor::from_config(config)?;
     let listening = match tls {
         None => format!("http://{local_addr} (HTTP/1.1 and HTTP/2 with prior knowledge)"),
         Some(_) => format!("https://{local_addr} (HTTP/2 and HTTP/1.1, by ALPN)"),
     };
-    let metrics = Arc::new(Metrics::new());
     let routes = Arc::new(Routes::new(
         Arc::clone(&runtime),
         Arc::clone(&metrics),
@@ -153,13 +201,16 @@ where
         config,
     ));
     let drain = Drain::new();
-    let limit = Arc::new(ConnLimit::new(config.max_connections, Arc::clone(&metrics)));
-    tracing::info!(runtime = runtime.name(), "listening on {listening}");
+    let limit = Arc::new(ConnLimit::new(max_connections, Arc::clone(&metrics)));
+    tracing::info!(runtime = runtime.name(), core, "listening on {listening}");
 
     // One accepted connection's task. The TLS handshake too runs in there, never in this loop.
     let spawn = |io: L::Io, peer: SocketAddr| {
         let permit = limit.admit();
         metrics.record_connection();
+        if let Some(core) = core {
+            metrics.record_core_accept(core);
+        }
         let shared = Arc::clone(&shared);
         let watch = drain.watch();
         executor.execute(Box::pin(async move {
@@ -214,13 +265,15 @@ where
         tracing::debug!(queued, "took the connections queued at shutdown");
     }
     tracing::info!(
+        core,
         open_connections = drain.open_connections(),
         "shutting down: no longer accepting; waiting up to {:?} for in-flight requests",
         config.shutdown_timeout
     );
     match drain.drain(config.shutdown_timeout, &*runtime).await {
-        DrainOutcome::Drained => tracing::info!("shutdown complete"),
+        DrainOutcome::Drained => tracing::info!(core, "shutdown complete"),
         DrainOutcome::ForcedClose(open) => tracing::warn!(
+            core,
             "shutdown timeout ({:?}) reached; closed {open} connection(s) still open",
             config.shutdown_timeout
         ),
@@ -250,12 +303,15 @@ async fn accept_queued<L: Listener>(
 
 /// `--max-connections`: a counting semaphore with a single waiter, the accept loop.
 ///
-/// Written by hand because it is this small: an atomic count (the open-connections gauge of
-/// [`Metrics`] itself) and the accept loop's waker. Every runtime can wake a `Waker`, so this
+/// Written by hand because it is this small: an atomic count and the accept loop's waker (the
+/// open-connections gauge of [`Metrics`] is kept beside the count: in per-core mode the gauge
+/// is the whole server's, the count one core's). Every runtime can wake a `Waker`, so this
 /// works on any of them, as tokio's `Semaphore` would not without tokio.
 #[derive(Debug)]
 pub(crate) struct ConnLimit {
     max: usize,
+    /// Connections admitted and not yet closed.
+    open: AtomicUsize,
     metrics: Arc<Metrics>,
     /// The accept loop, when it waits for a connection to end.
     waiter: Mutex<Option<Waker>>,
@@ -266,10 +322,11 @@ pub(crate) struct ConnLimit {
 pub(crate) struct ConnPermit(Arc<ConnLimit>);
 
 impl ConnLimit {
-    /// A limit of `max` connections at once, counted in `metrics`' open-connections gauge.
+    /// A limit of `max` connections at once, also counted in `metrics`' open-connections gauge.
     pub(crate) fn new(max: usize, metrics: Arc<Metrics>) -> Self {
         ConnLimit {
             max,
+            open: AtomicUsize::new(0),
             metrics,
             waiter: Mutex::new(None),
         }
@@ -282,7 +339,7 @@ impl ConnLimit {
     /// place is not taken before `accept` returns, so the open-connections gauge counts
     /// connections only.
     pub(crate) async fn room(&self) {
-        let open = &self.metrics.open_connections;
+        let open = &self.open;
         let mut counted = false;
         std::future::poll_fn(|cx| {
             if open.load(Ordering::Acquire) < self.max {
@@ -307,7 +364,10 @@ impl ConnLimit {
 impl ConnLimit {
     /// Counts an accepted connection; dropping the permit uncounts it.
     pub(crate) fn admit(self: &Arc<Self>) -> ConnPermit {
-        self.metrics.open_connections.fetch_add(1, Ordering::AcqRel);
+        self.open.fetch_add(1, Ordering::AcqRel);
+        self.metrics
+            .open_connections
+            .fetch_add(1, Ordering::Relaxed);
         ConnPermit(Arc::clone(self))
     }
 }
@@ -315,10 +375,11 @@ impl ConnLimit {
 impl Drop for ConnPermit {
     fn drop(&mut self) {
         let limit = &self.0;
+        limit.open.fetch_sub(1, Ordering::AcqRel);
         limit
             .metrics
             .open_connections
-            .fetch_sub(1, Ordering::AcqRel);
+            .fetch_sub(1, Ordering::Relaxed);
         let waiter = limit
             .waiter
             .lock()

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spool::hyper::{SpoolExecutor, SpoolTimer};
-use spool::net::{TcpListener, TcpStream};
+use spool::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::{Host, Listener};
 use crate::config::Config;
@@ -42,6 +42,13 @@ pub fn serve_on_spool<S>(
 where
     S: Future + Send + 'static,
 {
+    if config.per_core {
+        return Err(Error::Usage(
+            "Config::per_core is set: serve it with serve_per_core_on_spool, which takes one \
+             current-thread runtime per core"
+                .to_owned(),
+        ));
+    }
     let listener = {
         let _context = runtime.handle().enter(); // the socket belongs to this runtime's reactor
         let std = super::bind(&config)?;
@@ -54,11 +61,85 @@ where
     let host = Host {
         executor: SpoolExecutor::new(),
         timer: SpoolTimer::new(),
-        runtime: Arc::new(SpoolRuntime),
+        runtime: Arc::new(SpoolRuntime::default()),
     };
     let serving =
         runtime.spawn(async move { super::serve(listener, host, &config, shutdown).await });
     runtime.block_on(serving).map_err(Error::Task)?
+}
+
+/// Per-core mode ([`Config::per_core`]) on Spool: serves on `runtimes`, one accept loop and
+/// one `SO_REUSEPORT` listener each (see `host::per_core`), until `shutdown` completes; drains
+/// every core, shuts the runtimes down and returns. `listening` gets the bound address (the
+/// real port when `addr`'s is 0).
+///
+/// Each runtime should be a current-thread one ([`spool::Builder::new_current_thread`]); the
+/// caller builds them (with the detector and span options it wants) and usually one per core,
+/// [`Config::worker_threads`] of them (`config.workers` is not read here). The first runs on
+/// the calling thread, which also awaits `shutdown` (made in the first runtime's context,
+/// [`crate::shutdown_signal`] listens on its reactor); the others on threads of their own.
+///
+/// # Errors
+///
+/// As [`serve_on_spool`]'s, and [`Error::Usage`] when `runtimes` is empty or
+/// `config.max_connections` is fewer than the runtimes.
+pub fn serve_per_core_on_spool<S: Future>(
+    runtimes: Vec<spool::Runtime>,
+    config: Config,
+    shutdown: S,
+    listening: impl FnOnce(SocketAddr),
+) -> Result<(), Error> {
+    let cores = runtimes
+        .into_iter()
+        .map(|runtime| SpoolCore { runtime })
+        .collect();
+    super::per_core::run(cores, &config, shutdown, listening)
+}
+
+/// How long a core's runtime waits, once its server has returned, for blocking jobs still
+/// running (`/work?mode=blocking`), as the binary waits for the multi-thread one.
+const CORE_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// One core of a per-core server on Spool.
+struct SpoolCore {
+    runtime: spool::Runtime,
+}
+
+impl super::per_core::Core for SpoolCore {
+    type Listener = TcpListener;
+    type Executor = SpoolExecutor;
+    type Timer = SpoolTimer;
+
+    fn listen(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        let _context = self.runtime.handle().enter(); // this core's reactor
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        socket.listen(super::BACKLOG.unsigned_abs())
+    }
+
+    fn runtime(&self) -> Arc<dyn Runtime> {
+        Arc::new(SpoolRuntime {
+            handle: Some(self.runtime.handle().clone()),
+        })
+    }
+
+    fn executor_and_timer(&self) -> (SpoolExecutor, SpoolTimer) {
+        (SpoolExecutor::new(), SpoolTimer::new())
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    fn shut_down(self) {
+        self.runtime.shutdown_timeout(CORE_SHUTDOWN_TIMEOUT);
+    }
 }
 
 impl Listener for TcpListener {
@@ -78,8 +159,12 @@ impl Listener for TcpListener {
 
 /// [`Runtime`] for Spool: its timers and its blocking pool, those of the runtime the route runs
 /// on (the routes run in the connection's task, on a Spool worker).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SpoolRuntime;
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpoolRuntime {
+    /// Whose figures `metrics_text` shows: this runtime's (per-core mode reads every core's
+    /// from any core), or with `None` the current one's.
+    handle: Option<spool::Handle>,
+}
 
 impl Runtime for SpoolRuntime {
     fn name(&self) -> &'static str {
@@ -90,12 +175,21 @@ impl Runtime for SpoolRuntime {
         Box::pin(spool::time::sleep(duration))
     }
 
-    /// All of [`spool::RuntimeMetrics`], summed over workers where it is per worker. Called on a Spool worker (the `/metrics` handler runs in
-    /// its connection's task), so the current runtime is the hosting one.
+    /// All of [`spool::RuntimeMetrics`], summed over workers where it is per worker. Without
+    /// a handle it is called on a Spool worker (the `/metrics` handler runs in its
+    /// connection's task), so the current runtime is the hosting one.
     fn metrics_text(&self) -> String {
         use crate::metrics::{write_counter, write_gauge};
-        let Ok(handle) = spool::Handle::try_current() else {
-            return String::new();
+        let current;
+        let handle = match &self.handle {
+            Some(handle) => handle,
+            None => match spool::Handle::try_current() {
+                Ok(handle) => {
+                    current = handle;
+                    &current
+                }
+                Err(_) => return String::new(),
+            },
         };
         let m = handle.metrics();
         let sum = |f: fn(&spool::WorkerMetrics) -> u64| m.workers.iter().map(f).sum::<u64>();

@@ -25,12 +25,30 @@ pub(crate) const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(100)
 /// is 0), serves until `shutdown` completes, drains, stops the runtime and returns.
 ///
 /// The accept loop runs on the calling thread (`block_on`), the connections on the workers.
+///
+/// With [`Config::per_core`], it starts [`Config::worker_threads`] current-thread runtimes
+/// instead, each with its own `SO_REUSEPORT` listener and accept loop (the first on the calling
+/// thread, which also awaits `shutdown`; see `host::per_core`).
 pub fn serve_on_tokio<S: Future>(
     config: Config,
     shutdown: S,
     listening: impl FnOnce(SocketAddr),
 ) -> Result<(), Error> {
     let workers = config.worker_threads();
+    if config.per_core {
+        let cores = (0..workers)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .thread_name("spool-tokio-blocking")
+                    .enable_all()
+                    .build()
+                    .map(|runtime| TokioCore { runtime })
+                    .map_err(Error::Runtime)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tracing::debug!(cores = workers, "tokio per-core runtimes started");
+        return super::per_core::run(cores, &config, shutdown, listening);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("spool-tokio-worker")
@@ -54,6 +72,49 @@ pub fn serve_on_tokio<S: Future>(
     });
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
     result
+}
+
+/// One core of a per-core server on tokio: a current-thread runtime.
+#[derive(Debug)]
+struct TokioCore {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl super::per_core::Core for TokioCore {
+    type Listener = TcpListener;
+    type Executor = TokioExecutor;
+    type Timer = TokioTimer;
+
+    fn listen(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        let _context = self.runtime.enter(); // the listener belongs to this core's reactor
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        socket.listen(super::BACKLOG.unsigned_abs())
+    }
+
+    fn runtime(&self) -> Arc<dyn Runtime> {
+        Arc::new(TokioRuntime {
+            handle: self.runtime.handle().clone(),
+        })
+    }
+
+    fn executor_and_timer(&self) -> (TokioExecutor, TokioTimer) {
+        (TokioExecutor::new(), TokioTimer::new())
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    fn shut_down(self) {
+        self.runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+    }
 }
 
 impl Listener for TcpListener {

@@ -133,7 +133,10 @@ pub(crate) fn driver() -> Arc<Driver> {
 }
 
 /// Now on the current runtime's clock (`time/clock.rs`); the real clock outside any runtime
-/// (the default runtime's clock is never paused, so it is not started for this).
+/// (the default runtime's clock is never paused, so it is not started for this). Only read once
+/// some clock was paused: until then `time::clock::now` does not look for the runtime at all.
+#[cold]
+#[inline(never)]
 pub(crate) fn clock_now() -> std::time::Instant {
     CONTEXT
         .try_with(|cx| {

@@ -69,6 +69,7 @@ use crate::detector::Detector;
 use crate::driver::Driver;
 use crate::metrics::{RuntimeMetrics, SpanRecorder, WorkerCounters, WorkerMetrics};
 use crate::runtime::context;
+use crate::stats::StatsRef;
 use crate::task::{Runnable, Task, TaskFuture, TaskMeta};
 use idle::Idle;
 use park::Parker;
@@ -302,7 +303,8 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let meta = TaskMeta::new(location, self.task_stats);
+        let stats = self.task_stats;
+        let meta = TaskMeta::new(location, stats);
         let id = meta.id.as_u64();
         let shared = self.clone();
         let schedule = move |runnable: Runnable, info: async_task::ScheduleInfo| {
@@ -310,7 +312,10 @@ impl Shared {
         };
         let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
-                move |_| TaskFuture::new(future, Some(guard)),
+                move |meta: &TaskMeta| {
+                    let stats = stats.then(|| StatsRef::new(&meta.stats));
+                    TaskFuture::new(future, Some(guard)).with_stats(stats)
+                },
                 async_task::WithInfo(schedule),
             );
             let waker = runnable.waker();
@@ -333,7 +338,8 @@ impl Shared {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let meta = TaskMeta::new_local(location, self.task_stats);
+        let stats = self.task_stats;
+        let meta = TaskMeta::new_local(location, stats);
         let id = meta.id.as_u64();
         let shared = self.clone();
         let owner = local.index;
@@ -343,7 +349,10 @@ impl Shared {
         // With its registry entry, like any task: abort reaches it the same way.
         let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn_local(
-                move |_| TaskFuture::new(future, Some(guard)),
+                move |meta: &TaskMeta| {
+                    let stats = stats.then(|| StatsRef::new(&meta.stats));
+                    TaskFuture::new(future, Some(guard)).with_stats(stats)
+                },
                 async_task::WithInfo(schedule),
             );
             let waker = runnable.waker();
@@ -390,7 +399,7 @@ impl Shared {
         let runnable = context::with_worker(|local| {
             if self.task_stats {
                 // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
-                let fresh_clock = local.map_or(true, |l| l.in_park.get());
+                let fresh_clock = || local.map_or(true, |l| l.in_park.get());
                 crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
             }
             let Some(local) = local.filter(|local| Arc::ptr_eq(&local.shared, self)) else {

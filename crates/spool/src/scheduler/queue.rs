@@ -35,6 +35,13 @@ pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 /// LIFO-slot polls in a row before the worker goes back to its FIFO queue (tokio: 3).
 pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 
+/// crossbeam-deque's first (and smallest) buffer. Past it the deque doubles its buffer, and
+/// below a quarter of a larger one it halves it again: each time a new allocation, a copy and
+/// the old buffer handed to the epoch collector. A worker of a hundred yielders that moved them
+/// all from its deferred list at once paid that twice per round (`yield_many` at 2 workers:
+/// `docs/benchmarks.md`), so the deferred list is moved over in slices that fit (`worker.rs`).
+pub(crate) const DEQUE_MIN_CAP: usize = 64;
+
 /// One worker's queue; lives on the worker's thread only.
 pub(crate) struct LocalQueue {
     lifo: Cell<Option<Runnable>>,
@@ -93,6 +100,15 @@ impl LocalQueue {
             }
         }
         self.deque.pop()
+    }
+
+    /// How many tasks can be pushed before the deque must grow its buffer: up to
+    /// [`DEQUE_MIN_CAP`] (unbounded with one worker, whose FIFO is the `VecDeque`).
+    pub(crate) fn room_without_growing(&self) -> usize {
+        if self.own.is_some() {
+            return usize::MAX;
+        }
+        DEQUE_MIN_CAP.saturating_sub(self.deque.len())
     }
 
     pub(crate) fn deque(&self) -> &Worker<Runnable> {

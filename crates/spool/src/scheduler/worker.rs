@@ -33,7 +33,11 @@
 //! (they are flushed before it searches or parks), and at shutdown they are dropped like queued
 //! tasks. A worker that never runs dry would never reach that point, so the deferred list is also
 //! moved to the back of the queue on every maintenance tick (tokio wakes its deferred tasks after
-//! each zero-timeout park, which is the same tick). The interval tick takes a *batch* from the
+//! each zero-timeout park, which is the same tick). Either move takes the oldest tasks first and
+//! only as many as the deque holds without growing its buffer (`queue::DEQUE_MIN_CAP`; the
+//! maintenance tick at least half of them, so every yielder is back within a few ticks): the rest
+//! stay deferred for the next turn, instead of the deque doubling and halving its buffer each
+//! round. The interval tick takes a *batch* from the
 //! injection queue (`len / workers + 1`, at most 128 and at most the queue's free room), not one
 //! task. Why requeuing was wrong, and what this fixed: `docs/design.md`, "Scheduler".
 //!
@@ -52,6 +56,7 @@
 //! `block_on` returns). Between calls the worker's state is a [`Core`] kept by the runtime; a
 //! second thread calling `block_on` meanwhile does not get it and only waits for its own future
 //! (tasks run on the thread that holds the core).
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -143,6 +148,8 @@ impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
         // The context's reference to `Local` first: then ours is the only one.
         drop(self.context.take());
+        // This thread is no worker any more: its last clock read must not date later wakes.
+        crate::stats::forget_clock();
         if let Some(worker) = self.worker.take() {
             let core = worker.into_core();
             *crate::loom::std_lock(self.slot) = Some(core);
@@ -192,7 +199,7 @@ pub(crate) fn block_on<F: Future>(
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
-            worker.poll_clock = 0; // that poll was not a task's
+            worker.poll_clock.set(0); // that poll was not a task's
         }
         since_poll += 1;
         if shared.is_shutdown() {
@@ -215,8 +222,8 @@ struct WorkerLoop {
     lifo_polls: u32,
     rng: u64,
     /// When the last timed poll ended (raw clock, `stats::now`), if the worker has done
-    /// nothing else since; 0 otherwise.
-    poll_clock: u64,
+    /// nothing else since and the next task comes from this worker's own lists; 0 otherwise.
+    poll_clock: Cell<u64>,
 }
 
 impl WorkerLoop {
@@ -229,7 +236,7 @@ impl WorkerLoop {
             idle: core.idle,
             lifo_polls: core.lifo_polls,
             rng: core.rng,
-            poll_clock: 0,
+            poll_clock: Cell::new(0),
         }
     }
 
@@ -290,6 +297,8 @@ impl WorkerLoop {
         if inbox.is_empty() {
             return None;
         }
+        // Woken on another thread, at a time this worker's last clock read may precede.
+        self.poll_clock.set(0);
         loop {
             match inbox.steal() {
                 Steal::Success(task) => return Some(task),
@@ -325,7 +334,7 @@ impl WorkerLoop {
             return Some(task);
         }
         // Nothing else is ready: the yielders' turn.
-        if self.flush_deferred() {
+        if self.flush_deferred(self.local.queue.room_without_growing()) {
             let task = self.local.queue.pop();
             if self.local.queue.has_stealable() {
                 self.shared.notify_parked();
@@ -335,14 +344,15 @@ impl WorkerLoop {
         None
     }
 
-    /// Moves the deferred (yielded) tasks to the back of the local queue, in yield order.
-    /// Returns whether there were any.
-    fn flush_deferred(&self) -> bool {
+    /// Moves the oldest deferred (yielded) tasks, at most `limit` (at least one), to the back
+    /// of the local queue, in yield order. Returns whether there were any.
+    fn flush_deferred(&self, limit: usize) -> bool {
         let mut deferred = self.local.deferred.borrow_mut();
         if deferred.is_empty() {
             return false;
         }
-        for task in deferred.drain(..) {
+        let n = limit.clamp(1, deferred.len());
+        for task in deferred.drain(..n) {
             self.local.queue.push_back(task, &self.shared.injector);
         }
         true
@@ -356,6 +366,8 @@ impl WorkerLoop {
         if injector.is_empty() {
             return None;
         }
+        // Spawned or woken on another thread, maybe after this worker's last clock read.
+        self.poll_clock.set(0);
         let free = LOCAL_QUEUE_CAPACITY.saturating_sub(self.local.queue.deque().len());
         let limit = (injector.len() / self.shared.remotes.len() + 1)
             .min(MAX_BATCH)
@@ -378,6 +390,8 @@ impl WorkerLoop {
         if !self.idle.try_search(&self.shared.idle) {
             return None;
         }
+        // A search takes time that is no task's, and what it finds was queued elsewhere.
+        self.poll_clock.set(0);
         let remotes = &self.shared.remotes;
         let n = remotes.len();
         // xorshift: a random first victim, so thieves spread out.
@@ -430,24 +444,31 @@ impl WorkerLoop {
         }
         let id = task.metadata().id;
         let location = task.metadata().location;
-        // With stats off, one clock read per poll: a poll starts where the previous one ended,
-        // unless the worker did something else in between (parked, turned the driver, polled
-        // `block_on`'s future), which resets `poll_clock`. With stats on, the start is read
-        // afresh: it is the task's schedule-latency end and busy-time start (`stats.rs`).
-        let start = match std::mem::take(&mut self.poll_clock) {
-            t if t == 0 || stats => crate::stats::now(),
+        // One clock read per poll: a poll starts where the previous one ended, unless the
+        // worker did something else in between (parked, turned the driver, searched, polled
+        // `block_on`'s future) or the task comes from another thread's queue (the injection
+        // queue, the inbox), which resets `poll_clock` (`stats.rs`, rule 2).
+        let start = match self.poll_clock.take() {
+            0 => {
+                let now = crate::stats::now();
+                if stats {
+                    crate::stats::set_clock(now);
+                }
+                now
+            }
             t => t,
         };
         if stats {
-            crate::stats::poll_begin(&task.metadata().stats, start, self.index);
+            crate::stats::poll_begin(&task.metadata().stats, start, self.index as u32 + 1);
         }
         let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
-        // The poll read its end itself, for the task's stats (`stats.rs`, rule 2): reused.
-        let end = match stats.then(crate::stats::poll_finish) {
-            Some(end) if end != 0 => end,
-            _ => crate::stats::now(),
+        let end = if stats {
+            // The poll read its end itself, for the task's stats: reused.
+            crate::stats::poll_finish(start)
+        } else {
+            crate::stats::now()
         };
-        self.poll_clock = end;
+        self.poll_clock.set(end);
         // Raw nanoseconds: the detector's check is a subtraction and a compare against its
         // threshold (no `Instant` arithmetic), so it runs on every timed poll.
         shared
@@ -478,12 +499,15 @@ impl WorkerLoop {
     /// Requeues the deferred tasks (a worker that never runs dry must still run its yielders),
     /// and fires due timers and polls I/O without blocking, if the driver is free.
     fn maintenance(&mut self) {
-        let mut scheduled = self.flush_deferred();
+        // What fits in the deque's buffer, but at least half of them: every yielder is back in
+        // the queue within a few turns even when the queue never runs dry.
+        let half = self.local.deferred.borrow().len().div_ceil(2);
+        let mut scheduled = self.flush_deferred(self.local.queue.room_without_growing().max(half));
         if let Some(mut driver) = self.shared.driver.try_lock() {
             self.local.in_park.set(true);
             driver.turn(Some(Duration::ZERO));
             self.local.in_park.set(false);
-            self.poll_clock = 0;
+            self.poll_clock.set(0);
             scheduled = true;
         }
         if scheduled && self.local.queue.has_stealable() {
@@ -494,7 +518,7 @@ impl WorkerLoop {
     fn park(&mut self) {
         // Never sleep on deferred tasks (`next_task` flushes them before searching, so this is
         // a safety net): they would wait for a wake-up that nobody sends.
-        if self.flush_deferred() || self.local.has_tasks() {
+        if self.flush_deferred(usize::MAX) || self.local.has_tasks() {
             return;
         }
         let shared = &*self.shared;
@@ -520,7 +544,7 @@ impl WorkerLoop {
         }
         self.local.in_park.set(false);
         self.lifo_polls = 0;
-        self.poll_clock = 0;
+        self.poll_clock.set(0);
     }
 }
 

@@ -21,7 +21,10 @@
 //! 2. Spool's own leaf futures spend one unit each time they are about to report progress:
 //!    socket readiness (every read, write, accept, connect: `io::Async::poll_ready`), [`Sleep`],
 //!    a [`Task`] join (and so [`JoinSet::join_next`]), and [`consume_budget`]. A leaf that then
-//!    finds nothing ready gives its unit back: waiting is not work.
+//!    finds nothing ready gives its unit back: waiting is not work. A leaf whose readiness check
+//!    is a cheap read with no side effect may look first and spend only once it is ready
+//!    ([`Sleep`]: a clock read), which ends the same way with one thread-local access per
+//!    completion instead of two per poll.
 //! 3. When the budget is spent, the leaf does not look at its resource: it wakes its task and
 //!    returns `Pending`. The wake comes while the task is running, so the scheduler treats it as
 //!    a yield (`scheduler/worker.rs`, "Yielding: defer, do not requeue"): the task runs again

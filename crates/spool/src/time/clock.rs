@@ -15,10 +15,43 @@
 //!
 //! Only current-thread runtimes may pause (as tokio's): with one thread, "no task can run" is a
 //! fact the worker sees in its own queue when it is about to park.
+//!
+//! # What a clock read costs
+//!
+//! Every `sleep` reads the clock when it is created (its deadline) and when it is first polled,
+//! so the read must cost what `std::time::Instant::now()` costs and no more (issue 12: the timer
+//! rows must not get slower). Two flags make it so, both set by [`Clock::pause`] and never
+//! cleared:
+//!
+//! 1. [`now`], the read of [`time::Instant::now`](crate::time::Instant::now), which does not know
+//!    its runtime: while no clock *in the process* was ever paused (the `ANY_EVER_PAUSED` static),
+//!    every runtime's clock is the real one, so it returns `std::time::Instant::now()` behind one
+//!    relaxed load, without finding the runtime (a thread-local, a `RefCell` borrow, the
+//!    handle's driver: about 40 instructions). Once any clock was paused (a test binary),
+//!    it asks the thread's runtime (`runtime::context::clock_now`).
+//! 2. [`Clock::now`], for code that holds the runtime's driver (a registered `Sleep`, the
+//!    driver's turn): while *this* clock was never paused, the real time behind one relaxed load.
+//!
+//! Relaxed is enough: a clock is paused on its runtime's own thread (`time::pause`) or before
+//! the runtime runs (`Builder::start_paused`), and whatever reads it later is ordered after the
+//! pause, by program order or by the hand-off that brought it the runtime or its task.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Some runtime's clock in this process was paused once (step 1 of the module doc).
+static ANY_EVER_PAUSED: AtomicBool = AtomicBool::new(false);
+
+/// Now on the calling thread's runtime's clock (step 1 of the module doc): the real time while
+/// no clock in the process was ever paused.
+#[inline]
+pub(crate) fn now() -> Instant {
+    if !ANY_EVER_PAUSED.load(Ordering::Relaxed) {
+        return Instant::now();
+    }
+    crate::runtime::context::clock_now()
+}
 
 #[derive(Debug)]
 struct State {
@@ -38,8 +71,8 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    pub(crate) fn new() -> Self {
-        let now = Instant::now();
+    /// A clock that starts at `now` (the real time), never earlier: no reading is before it.
+    pub(crate) fn new(now: Instant) -> Self {
         Clock {
             ever_paused: AtomicBool::new(false),
             state: Mutex::new(State {
@@ -50,11 +83,20 @@ impl Clock {
         }
     }
 
-    /// The runtime's current time.
+    /// The runtime's current time (step 2 of the module doc).
+    #[inline]
     pub(crate) fn now(&self) -> Instant {
         if !self.ever_paused.load(Ordering::Relaxed) {
             return Instant::now();
         }
+        self.now_paused()
+    }
+
+    /// [`Clock::now`] of a clock that was paused once: out of line, so that the check above
+    /// inlines into its callers.
+    #[cold]
+    #[inline(never)]
+    fn now_paused(&self) -> Instant {
         Self::now_locked(&crate::loom::std_lock(&self.state))
     }
 
@@ -71,6 +113,7 @@ impl Clock {
         let mut state = crate::loom::std_lock(&self.state);
         state.base_virtual = Self::now_locked(&state);
         state.paused = true;
+        ANY_EVER_PAUSED.store(true, Ordering::Relaxed);
         self.ever_paused.store(true, Ordering::Relaxed);
     }
 

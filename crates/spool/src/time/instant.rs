@@ -35,7 +35,7 @@ impl Instant {
     /// assert!(spool::time::Instant::now() >= a);
     /// ```
     pub fn now() -> Instant {
-        Instant(crate::runtime::context::clock_now())
+        Instant(super::clock::now())
     }
 
     /// Wraps a `std::time::Instant`.

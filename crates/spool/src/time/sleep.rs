@@ -114,18 +114,23 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        // A sleep spends the cooperative budget (`task/coop.rs`), and gives it back if it waits.
-        std::task::ready!(crate::task::coop::poll_proceed(cx));
-        // The clock of the runtime the timer is (or will be) registered with.
+        // The clock of the runtime the timer is (or will be) registered with; before the first
+        // registration, the thread's runtime's, read without finding the runtime while no clock
+        // was ever paused (`time/clock.rs`, "What a clock read costs").
         let now = match &this.driver {
             Some(driver) => driver.timers().clock().now(),
-            None => Instant::now().into_std(),
+            None => super::clock::now(),
         };
         if now >= this.deadline.into_std() {
-            this.deregister();
+            // Progress spends the cooperative budget, or yields if it is spent; waiting spends
+            // nothing, so the budget is only looked at here (`task/coop.rs`, step 2).
+            std::task::ready!(crate::task::coop::poll_proceed(cx));
+            if let (Some((key, _)), Some(driver)) = (this.entry.take(), &this.driver) {
+                // Most often the driver fired it, and then this takes no lock (`timers.rs`).
+                driver.timers().complete(key);
+            }
             return Poll::Ready(());
         }
-        crate::task::coop::refund();
         let driver = this.driver.get_or_insert_with(context::driver);
         match &mut this.entry {
             None => {

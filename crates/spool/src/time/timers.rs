@@ -5,8 +5,13 @@
 //! itself. The driver asks [`TimerQueue::begin_wait`] for the nearest deadline, blocks in the
 //! poller until then, and [`TimerQueue::fire_expired`] wakes whatever is due.
 //!
-//! The map is a `BTreeMap<(Instant, u64), Waker>` (async-io's choice): `O(log n)` insert and
+//! The map is a `BTreeMap<(deadline, id), Waker>` (async-io's choice): `O(log n)` insert and
 //! remove, the next deadline is the first key, and the expired prefix splits off in one call.
+//! The deadline in a key is nanoseconds since the queue was made (`origin`), a `u64`, rather than
+//! the `Instant` itself: a `(u64, u64)` compares in two instructions where an `Instant` (seconds,
+//! then nanoseconds) takes a few more, and a search in a map of 10 000 timers compares a few
+//! dozen keys; the conversion, once per insert, costs less than it saves (`docs/benchmarks.md`,
+//! "The timer rows in instructions").
 //! tokio uses a hierarchical wheel (6 × 64 slots, 1 ms) that makes insert/remove `O(1)` but
 //! rounds deadlines to the millisecond; with the tens of thousands of timers a small server holds,
 //! the map is simple, exact to the nanosecond, and not the bottleneck.
@@ -18,9 +23,20 @@
 //! poller's `notify()`, and calls it once: after notifying, the state says nobody waits, so the
 //! inserts that follow stay quiet until the holder computes a new timeout.
 //! `src/tests/loom_timer.rs` checks that no expired timer is missed.
+//!
+//! **A fired timer's `Sleep` takes no lock.** A `Sleep` that completes must make sure its entry
+//! is gone, and it usually is: the driver fired it, and that is why the task runs. So
+//! [`TimerQueue::fire_expired`] records how far it has fired (`fired_until`, nanoseconds since
+//! the queue was made, only ever raised), and [`TimerQueue::complete`] skips the lock and the
+//! map lookup when the deadline is at or before that mark. It may be wrong in one way only: an
+//! entry inserted after a fire whose `now` had already passed its deadline (the `Sleep` read
+//! its clock just before) is still in the map. Such an entry is expired, so the next turn fires
+//! it: one spurious wake, never a timer that stays registered. So the mark needs no ordering
+//! (relaxed, outside the loom model): whatever value a reader sees, the outcome is one of those.
 
 use std::collections::BTreeMap;
 use std::mem;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -30,7 +46,8 @@ use crate::loom::{lock, Mutex};
 /// Identifies one registered timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct TimerKey {
-    deadline: Instant,
+    /// The deadline, in nanoseconds since the queue's `origin` (module doc).
+    at: u64,
     id: u64,
 }
 
@@ -58,18 +75,40 @@ pub(crate) struct TimerQueue {
     inner: Mutex<Inner>,
     /// The time line of the deadlines (`clock.rs`).
     clock: Clock,
+    /// What `fired_until` counts from.
+    origin: Instant,
+    /// Every deadline up to `origin` + this many nanoseconds was taken out of the map by
+    /// `fire_expired` (module doc: "A fired timer's `Sleep` takes no lock").
+    fired_until: AtomicU64,
 }
 
 impl TimerQueue {
     pub(crate) fn new() -> Self {
+        // The clock never reads earlier than this, so no deadline that matters is either.
+        let origin = Instant::now();
         TimerQueue {
             inner: Mutex::new(Inner {
                 map: BTreeMap::new(),
                 next_id: 0,
                 waiting: Waiting::No,
             }),
-            clock: Clock::new(),
+            clock: Clock::new(origin),
+            origin,
+            fired_until: AtomicU64::new(0),
         }
+    }
+
+    /// `at` as nanoseconds since `origin` (0 before it, saturating 584 years after it).
+    fn since_origin(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant `since_origin` turned into `at`.
+    fn instant_at(&self, at: u64) -> Instant {
+        let after = Duration::from_nanos(at);
+        self.origin
+            .checked_add(after)
+            .unwrap_or(self.origin + Duration::from_secs(86_400 * 365 * 30))
     }
 
     /// The runtime's clock, which every deadline here is measured on.
@@ -82,7 +121,7 @@ impl TimerQueue {
         lock(&self.inner)
             .map
             .first_key_value()
-            .map(|(key, _)| key.deadline)
+            .map(|(key, _)| self.instant_at(key.at))
     }
 
     /// Wakes the timers that are due now (after the clock was advanced). Returns how many.
@@ -95,7 +134,7 @@ impl TimerQueue {
     pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> (TimerKey, bool) {
         let mut inner = lock(&self.inner);
         let key = TimerKey {
-            deadline,
+            at: self.since_origin(deadline),
             id: inner.next_id,
         };
         inner.next_id += 1;
@@ -130,6 +169,14 @@ impl TimerQueue {
         drop(waker);
     }
 
+    /// Deregisters a timer whose deadline has passed (its `Sleep` completes): without the lock
+    /// if a fire already took it (module doc).
+    pub(crate) fn complete(&self, key: TimerKey) {
+        if key.at > self.fired_until.load(Ordering::Relaxed) {
+            self.remove(key);
+        }
+    }
+
     /// The timers' part of a driver turn: computes the timeout (up to the nearest deadline, at
     /// most `max_wait`, `None` = no limit), runs `wait` with it (the poller's wait), then fires
     /// the expired timers. Returns how many fired. `DriverGuard::turn` is this with
@@ -153,7 +200,7 @@ impl TimerQueue {
         let to_next = inner
             .map
             .first_key_value()
-            .map(|(key, _)| key.deadline.saturating_duration_since(now));
+            .map(|(key, _)| self.instant_at(key.at).saturating_duration_since(now));
         let timeout = match (to_next, max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -173,16 +220,18 @@ impl TimerQueue {
 
     /// Wakes every timer whose deadline is at or before `now`. Returns how many fired.
     fn fire_expired(&self, now: Instant) -> usize {
+        let now = self.since_origin(now);
         let expired = {
             let mut inner = lock(&self.inner);
             match inner.map.first_key_value() {
-                Some((first, _)) if first.deadline <= now => {}
+                Some((first, _)) if first.at <= now => {}
                 _ => return 0,
             }
             let later = inner.map.split_off(&TimerKey {
-                deadline: now,
+                at: now,
                 id: u64::MAX,
             });
+            self.fired_until.fetch_max(now, Ordering::Relaxed);
             mem::replace(&mut inner.map, later)
         };
         // Woken outside the lock: a wake schedules a task, which may register a timer.
@@ -203,5 +252,56 @@ impl TimerQueue {
     /// How many timers are registered.
     pub(crate) fn len(&self) -> usize {
         lock(&self.inner).map.len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+    use std::time::Duration;
+
+    use super::TimerQueue;
+
+    /// Counts its wakes.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn complete_removes_an_unfired_timer_and_leaves_a_late_insert_to_the_next_fire() {
+        let timers = TimerQueue::new();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let now = timers.clock().now();
+        let ms = Duration::from_millis(1);
+
+        // Not fired yet (a `Sleep` that saw its deadline before the driver did): removed.
+        let (early, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        timers.complete(early);
+        assert_eq!(timers.len(), 0);
+
+        // Fired: the entry is gone already, and completing it changes nothing.
+        let (fired, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        assert_eq!(timers.fire_expired(now + 2 * ms), 1);
+        timers.complete(fired);
+        assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 1));
+
+        // Inserted after a fire that had passed its deadline: the mark says "fired", so it
+        // stays, and the next fire wakes it (one spurious wake) instead of leaving it behind.
+        let (late, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        timers.complete(late);
+        assert_eq!(timers.len(), 1);
+        assert_eq!(timers.fire_expired(now + 2 * ms), 1);
+        assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 2));
+
+        // A later deadline than the mark is removed again.
+        let (later, _) = timers.insert(now + 3 * ms, Waker::from(count.clone()));
+        timers.complete(later);
+        assert_eq!(timers.len(), 0);
     }
 }

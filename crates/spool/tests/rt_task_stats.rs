@@ -1,0 +1,145 @@
+//! Per-task statistics (`spool::stats`) read through `Runtime::tasks()`: exact counts for a task
+//! whose every poll is known, the three states, and busy time against a known busy poll.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use spool::stats::{TaskSnapshot, TaskState};
+use spool::task::TaskId;
+
+fn snapshot(rt: &spool::Runtime, id: TaskId) -> TaskSnapshot {
+    rt.tasks()
+        .into_iter()
+        .find(|t| t.id == id)
+        .expect("the task is live")
+}
+
+/// Polls `read` until it returns `Some`, for at most 10 s.
+fn wait_for<T>(mut read: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = read() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn spin(d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn counts_of_a_task_whose_polls_are_known() {
+    for workers in [1, 2] {
+        let rt = spool::Runtime::builder()
+            .worker_threads(workers)
+            .build()
+            .unwrap();
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        let task = rt.spawn(async move {
+            spin(Duration::from_millis(20)); // poll 1 is busy for 20 ms
+            for _ in 0..10 {
+                spool::yield_now().await; // polls 2..=11, each after a self-wake
+            }
+            rx.await.unwrap(); // poll 11 pends; poll 12 after the send
+        });
+        let id = task.id();
+        let s = wait_for(|| {
+            let s = snapshot(&rt, id);
+            (s.polls == 11 && s.state == TaskState::Idle).then_some(s)
+        });
+        assert_eq!((s.wakes, s.self_wakes), (10, 10), "{s:?}");
+        // One latency sample per poll: the spawn's schedule, then each self-wake.
+        assert_eq!(s.latency_histogram.iter().sum::<u32>(), 11, "{s:?}");
+        assert!(s.last_worker.is_some_and(|w| w < workers), "{s:?}");
+        assert!(s.busy >= Duration::from_millis(20), "{s:?}");
+        assert!(s.busy <= s.age.unwrap(), "{s:?}");
+        assert!(s.since_last_poll.unwrap() <= s.age.unwrap(), "{s:?}");
+        assert!(s.latency_quantile(0.99).is_some());
+        tx.send(()).unwrap();
+        rt.block_on(task).unwrap();
+    }
+}
+
+#[test]
+fn states_running_scheduled_idle() {
+    let rt = spool::Runtime::builder().worker_threads(1).build().unwrap();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    // Yields once, then holds the only worker until told: its second poll starts where its
+    // first ended (the worker's clock is reused), and must still read as running.
+    let blocker = rt.spawn(async move {
+        spool::yield_now().await;
+        go_rx.recv().unwrap();
+    });
+    let running = wait_for(|| {
+        let s = snapshot(&rt, blocker.id());
+        (s.polls == 2).then_some(s)
+    });
+    assert_eq!(running.state, TaskState::Running, "{running:?}");
+    // Spawned while the only worker is held: scheduled, never polled.
+    let waiting = rt.spawn(async {});
+    let s = snapshot(&rt, waiting.id());
+    assert_eq!(
+        (s.state, s.polls, s.wakes),
+        (TaskState::Scheduled, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(s.last_worker, None);
+    go_tx.send(()).unwrap();
+    rt.block_on(blocker).unwrap();
+    rt.block_on(waiting).unwrap();
+    // An idle task: pending on a channel nobody sends on yet.
+    let (tx, rx) = futures_channel::oneshot::channel::<()>();
+    let idle = rt.spawn(async move { rx.await.unwrap() });
+    let s = wait_for(|| {
+        let s = snapshot(&rt, idle.id());
+        (s.polls == 1).then_some(s)
+    });
+    assert_eq!(s.state, TaskState::Idle, "{s:?}");
+    tx.send(()).unwrap();
+    rt.block_on(idle).unwrap();
+}
+
+#[test]
+fn current_thread_tasks_are_counted_too() {
+    let rt = spool::Builder::new_current_thread().build().unwrap();
+    let task = rt.spawn(async {
+        for _ in 0..5 {
+            spool::yield_now().await;
+        }
+        std::future::pending::<()>().await;
+    });
+    let id = task.id();
+    rt.block_on(async {
+        for _ in 0..20 {
+            spool::yield_now().await;
+        }
+    });
+    let s = snapshot(&rt, id);
+    assert_eq!((s.polls, s.wakes, s.self_wakes), (6, 5, 5), "{s:?}");
+    assert_eq!(s.latency_histogram.iter().sum::<u32>(), 6, "{s:?}");
+    assert_eq!(s.state, TaskState::Idle);
+    assert!(s.busy <= s.age.unwrap(), "{s:?}");
+}
+
+#[test]
+fn nothing_is_counted_with_stats_off() {
+    let rt = spool::Runtime::builder()
+        .worker_threads(1)
+        .task_stats(false)
+        .build()
+        .unwrap();
+    let task = rt.spawn(async {
+        spool::yield_now().await;
+        std::future::pending::<()>().await;
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let s = snapshot(&rt, task.id());
+    assert_eq!((s.polls, s.wakes, s.self_wakes), (0, 0, 0), "{s:?}");
+    assert_eq!((s.age, s.last_worker), (None, None));
+}
