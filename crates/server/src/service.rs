@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
-use tokio::sync::watch;
 
 use crate::conn::{Activity, ConnInfo, SentBody};
 use crate::metrics::Limit;
 use crate::routes::{text, ResponseBody, Routes};
 use crate::rt::{BoxFuture, Runtime};
+use crate::shutdown::Draining;
 
 /// The future returned by [`HttpService`]: the response itself when the route answered at once
 /// (`Routes::answer_now`: `Hello, World!`, `/healthz`, `/metrics`, the refusals), else the
@@ -70,8 +70,8 @@ pub(crate) struct HttpService {
     routes: Arc<Routes>,
     info: ConnInfo,
     activity: Arc<Activity>,
-    /// `true` once the server drains ([`crate::shutdown::ConnWatch::draining`]).
-    draining: watch::Receiver<bool>,
+    /// Whether the server drains ([`crate::shutdown::ConnWatch::draining`]).
+    draining: Draining,
 }
 
 impl HttpService {
@@ -82,7 +82,7 @@ impl HttpService {
         routes: Arc<Routes>,
         info: ConnInfo,
         activity: Arc<Activity>,
-        draining: watch::Receiver<bool>,
+        draining: Draining,
     ) -> Self {
         HttpService {
             routes,
@@ -121,8 +121,6 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 version: req.version(),
             },
             start,
-            activity: Arc::clone(&self.activity),
-            draining: self.draining.clone(),
         };
         let http1 = finish.line.version <= Version::HTTP_11;
         let routes = &self.routes;
@@ -145,16 +143,25 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
         if let Some(response) = answered {
             let end = Instant::now();
             let end_ms = self.activity.request_answered(http1, end);
-            let response = finish.finish(routes, response, end, end_ms);
+            let response = finish.finish(
+                routes,
+                &self.activity,
+                &self.draining,
+                response,
+                end,
+                end_ms,
+            );
             return ServiceFuture(Answer::Ready(Some(response)));
         }
         let in_flight = self.activity.request_started(http1, start);
         let routes = Arc::clone(&self.routes);
+        let activity = Arc::clone(&self.activity);
+        let draining = self.draining.clone();
         ServiceFuture(Answer::Waiting(Box::pin(async move {
             let response = guarded(&routes, req, &finish.line, start).await;
             let end = Instant::now();
             let end_ms = in_flight.end(end);
-            finish.finish(&routes, response, end, end_ms)
+            finish.finish(&routes, &activity, &draining, response, end, end_ms)
         })))
     }
 }
@@ -163,8 +170,6 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
 struct Finish {
     line: RequestLine,
     start: Instant,
-    activity: Arc<Activity>,
-    draining: watch::Receiver<bool>,
 }
 
 impl Finish {
@@ -175,6 +180,8 @@ impl Finish {
     fn finish(
         self,
         routes: &Routes,
+        activity: &Arc<Activity>,
+        draining: &Draining,
         mut response: Response<ResponseBody>,
         end: Instant,
         end_ms: u64,
@@ -185,12 +192,12 @@ impl Finish {
             .metrics()
             .record_request(line.version, response.status(), elapsed);
         access_log(line, &response, elapsed);
-        if line.version <= Version::HTTP_11 && *self.draining.borrow() {
+        if line.version <= Version::HTTP_11 && draining.get() {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        let sending = self.activity.response_started(end_ms);
+        let sending = activity.response_started(end_ms);
         response.map(|body| SentBody::new(body, sending))
     }
 }
