@@ -24,8 +24,12 @@
 //!
 //! **A current-thread runtime** (`Builder::new_current_thread`) is this scheduler with one worker
 //! and no thread of its own: the worker is whichever thread calls `Runtime::block_on`, and its
-//! state (`worker::Core`) waits in the runtime between calls. The same `schedule` serves it: a
-//! task woken on that thread goes to the LIFO slot, one woken elsewhere to the injection queue,
+//! state (`worker::Core`) waits in the runtime between calls. The same `schedule` serves it, with
+//! one difference: a task woken on that thread goes to the *back* of its queue, not the LIFO slot
+//! (tokio's current-thread rule too). With one thread the slot buys no locality that the queue
+//! lacks, and it reorders: a connection task woken by each of its HTTP/2 streams in turn would run
+//! after every one of them and write one answer per system call, instead of running once after
+//! all of them and writing them together. One woken elsewhere goes to the injection queue,
 //! whose notification unparks the `block_on` thread (in the driver, where it waits for I/O and
 //! timers). `block_on`'s own future is not a task: its waker sets `Remote::main_woken` and
 //! unparks the same worker, which polls it before its next task.
@@ -418,6 +422,14 @@ impl Shared {
                 // even in the injection queue). No wake-up: this worker comes back to it
                 // before it could park.
                 local.deferred.borrow_mut().push(runnable);
+                return None;
+            }
+            if self.current_thread {
+                // No LIFO slot on a current-thread runtime: the back of the queue, so that a
+                // task woken by the one running (an HTTP/2 stream's answer waking its
+                // connection) waits for the others already woken, and the connection then
+                // writes all their answers at once. Nobody could steal it anyway.
+                local.queue.push_back(runnable, &self.injector);
                 return None;
             }
             // The LIFO slot: runs next, cache-warm. Its previous occupant went to the
