@@ -90,7 +90,14 @@ fn combinations_per_core_cannot_honour_exit_2_with_one_line() {
         ),
     ] {
         let out = spool()
-            .args(["serve", "--addr", "127.0.0.1:0", "--per-core", "--workers", "2"])
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--per-core",
+                "--workers",
+                "2",
+            ])
             .args(args)
             .output()
             .unwrap();

@@ -54,7 +54,8 @@ pub struct Config {
     )]
     pub runtime: RuntimeKind,
 
-    /// Worker threads of the async runtime [default: the number of CPU cores].
+    /// Worker threads of the async runtime; with --per-core, the number of single-threaded
+    /// runtimes (cores) [default: the number of CPU cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 
@@ -195,13 +196,13 @@ pub struct Config {
     #[arg(long, env = "SPOOL_REUSE_PORT")]
     pub reuse_port: bool,
 
-    /// Per-core mode: one single-threaded runtime per worker (`--workers` of them), each with
-    /// its own `SO_REUSEPORT` listener on the address, the kernel spreading new connections
-    /// among them. Less CPU per request (no stealing, no cross-thread wake-ups), but no
-    /// balancing of *load*: a connection stays on the core that accepted it, so one slow
-    /// handler stalls the other connections of its core, and a core's share of connections is
-    /// the kernel's hash, not its business. `--max-connections` is split evenly among the
-    /// cores. Not with `--inspect`. See docs/architecture.md, "Per-core mode".
+    /// Per-core mode: `--workers` single-threaded runtimes, each with its own `SO_REUSEPORT`
+    /// listener on the address; the kernel spreads new connections among them and a connection
+    /// stays on its core. No cross-thread work (measured: less CPU per request, most under
+    /// HTTP/2 load), but no work stealing: one slow handler stalls the
+    /// other connections of its core, and the kernel balances connections, not load.
+    /// `--max-connections` is split evenly among the cores. Not with `--inspect`. See
+    /// docs/architecture.md, "Per-core mode".
     #[arg(long, env = "SPOOL_PER_CORE")]
     pub per_core: bool,
 

@@ -209,15 +209,18 @@ pub(crate) fn access(line: &AccessLine<'_>) {
     }
     thread_local! {
         /// This thread's line buffer, reused: a line costs no allocation of its own here
-        /// (the queue copies it once).
-        static BUFFER: RefCell<String> = RefCell::new(String::with_capacity(256));
+        /// (the queue copies it once); and its own handle on the queue, as writing needs
+        /// `&mut` and a clone per line costs two atomic counts and their drop.
+        static LOCAL: RefCell<(String, Option<NonBlocking>)> =
+            RefCell::new((String::with_capacity(256), None));
     }
-    BUFFER.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
+    LOCAL.with(|local| {
+        let (buffer, queue) = &mut *local.borrow_mut();
         buffer.clear();
-        format_access(&mut buffer, sink.format, line);
+        format_access(buffer, sink.format, line);
+        let queue = queue.get_or_insert_with(|| sink.queue.clone());
         // The queue never blocks and never fails: a full queue counts the line as dropped.
-        let _ = sink.queue.clone().write_all(buffer.as_bytes());
+        let _ = queue.write_all(buffer.as_bytes());
     });
 }
 

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
-use tokio::sync::watch;
 
 use crate::conn::{Activity, ConnInfo, SentBody};
 use crate::metrics::Limit;
-use crate::routes::{text, Now, ResponseBody, Routes};
+use crate::routes::{text, ResponseBody, Routes};
 use crate::rt::{BoxFuture, Runtime};
+use crate::shutdown::Draining;
 
 /// The future returned by [`HttpService`]: the response itself when the route answered at once
 /// (`Routes::answer_now`: `Hello, World!`, `/healthz`, `/metrics`, the refusals), else the
@@ -70,8 +70,8 @@ pub(crate) struct HttpService {
     routes: Arc<Routes>,
     info: ConnInfo,
     activity: Arc<Activity>,
-    /// `true` once the server drains ([`crate::shutdown::ConnWatch::draining`]).
-    draining: watch::Receiver<bool>,
+    /// Whether the server drains ([`crate::shutdown::ConnWatch::draining`]).
+    draining: Draining,
 }
 
 impl HttpService {
@@ -82,7 +82,7 @@ impl HttpService {
         routes: Arc<Routes>,
         info: ConnInfo,
         activity: Arc<Activity>,
-        draining: watch::Receiver<bool>,
+        draining: Draining,
     ) -> Self {
         HttpService {
             routes,
@@ -121,44 +121,47 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 version: req.version(),
             },
             start,
-            activity: Arc::clone(&self.activity),
-            draining: self.draining.clone(),
         };
         let http1 = finish.line.version <= Version::HTTP_11;
         let routes = &self.routes;
         let now = std::panic::catch_unwind(AssertUnwindSafe(|| {
             if let Some(refusal) = crate::validate::check(&req) {
-                Now::Answered(refusal)
+                Some(refusal)
             } else if routes.declares_too_large(&req) {
                 // Every route, not only the ones that read bodies: a declared-too-large body
                 // is refused before a byte of it is read. hyper then closes an HTTP/1
                 // connection rather than read the rest; HTTP/2 resets the stream.
-                Now::Answered(routes.too_large())
+                Some(routes.too_large())
             } else {
-                routes.answer_now(req)
+                routes.answer_now(&req)
             }
         }));
-        let req = match now {
-            Ok(Now::Answered(response)) => {
-                let end = Instant::now();
-                self.activity.request_answered(http1, end);
-                return ServiceFuture(Answer::Ready(Some(finish.finish(routes, response, end))));
-            }
-            Ok(Now::Later(req)) => req,
-            Err(_panic) => {
-                let response = panicked(&finish.line);
-                let end = Instant::now();
-                self.activity.request_answered(http1, end);
-                return ServiceFuture(Answer::Ready(Some(finish.finish(routes, response, end))));
-            }
+        let answered = match now {
+            Ok(answered) => answered,
+            Err(_panic) => Some(panicked(&finish.line)),
         };
+        if let Some(response) = answered {
+            let end = Instant::now();
+            let end_ms = self.activity.request_answered(http1, end);
+            let response = finish.finish(
+                routes,
+                &self.activity,
+                &self.draining,
+                response,
+                end,
+                end_ms,
+            );
+            return ServiceFuture(Answer::Ready(Some(response)));
+        }
         let in_flight = self.activity.request_started(http1, start);
         let routes = Arc::clone(&self.routes);
+        let activity = Arc::clone(&self.activity);
+        let draining = self.draining.clone();
         ServiceFuture(Answer::Waiting(Box::pin(async move {
             let response = guarded(&routes, req, &finish.line, start).await;
             let end = Instant::now();
-            in_flight.end(end);
-            finish.finish(&routes, response, end)
+            let end_ms = in_flight.end(end);
+            finish.finish(&routes, &activity, &draining, response, end, end_ms)
         })))
     }
 }
@@ -167,19 +170,21 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
 struct Finish {
     line: RequestLine,
     start: Instant,
-    activity: Arc<Activity>,
-    draining: watch::Receiver<bool>,
 }
 
 impl Finish {
     /// Counts the request and logs its line (its duration ending at `end`), says
     /// `Connection: close` on HTTP/1 once the drain has begun, and hands the body over to be
-    /// sent: owed from now until it is handed over whole (or the client goes).
+    /// sent: owed from now until it is handed over whole (or the client goes). `end_ms` is
+    /// `end` as the connection's [`Activity`] counts it.
     fn finish(
         self,
         routes: &Routes,
+        activity: &Arc<Activity>,
+        draining: &Draining,
         mut response: Response<ResponseBody>,
         end: Instant,
+        end_ms: u64,
     ) -> Response<SentBody> {
         let elapsed = end.saturating_duration_since(self.start);
         let line = &self.line;
@@ -187,12 +192,12 @@ impl Finish {
             .metrics()
             .record_request(line.version, response.status(), elapsed);
         access_log(line, &response, elapsed);
-        if line.version <= Version::HTTP_11 && *self.draining.borrow() {
+        if line.version <= Version::HTTP_11 && draining.get() {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        let sending = self.activity.response_started(end);
+        let sending = activity.response_started(end_ms);
         response.map(|body| SentBody::new(body, sending))
     }
 }

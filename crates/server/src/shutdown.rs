@@ -142,6 +142,19 @@ impl Drop for Drain {
     }
 }
 
+/// Whether the drain has begun ([`ConnWatch::draining`]), read from the flag set before the
+/// channel is sent on: every response asks, and a flag is one load where the channel's `borrow`
+/// takes its lock (and a receiver's clone and drop two atomic counts).
+#[derive(Debug, Clone)]
+pub(crate) struct Draining(Arc<Stop>);
+
+impl Draining {
+    /// `true` once the drain has begun (or its [`Drain`] is gone).
+    pub(crate) fn get(&self) -> bool {
+        self.0.draining.load(Ordering::Acquire)
+    }
+}
+
 /// How a [`Drain::drain`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DrainOutcome {
@@ -235,8 +248,8 @@ impl Drain {
 
 impl ConnWatch {
     /// Whether the drain has begun: HTTP/1 responses should then say `Connection: close`.
-    pub(crate) fn draining(&self) -> watch::Receiver<bool> {
-        self.draining.clone()
+    pub(crate) fn draining(&self) -> Draining {
+        Draining(Arc::clone(&self.stop))
     }
 
     /// Runs `work` that comes before serving (the TLS handshake), unless the drain begins

@@ -25,6 +25,7 @@ host_tests!(
     garbage_gets_400_or_close_and_the_server_goes_on,
     header_read_timeout_closes_a_slow_client,
     graceful_shutdown_h1,
+    draining_h1_responses_say_connection_close,
     graceful_shutdown_h2,
     shutdown_timeout_closes_what_is_left,
 );
@@ -390,6 +391,40 @@ async fn graceful_shutdown_h1(host: RuntimeKind) {
     let (status, body) = result.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "slept 3000 ms\n");
+    server.stopped(Duration::from_secs(10)).await.unwrap();
+}
+
+async fn draining_h1_responses_say_connection_close(host: RuntimeKind) {
+    let mut server = start(host);
+    let (mut sender, _conn) = common::h1_connection(server.addr).await;
+    warm_up_h1(&mut sender).await;
+    server.begin_shutdown();
+    // Requests on the open keep-alive connection until an answer says `Connection: close` (the
+    // drain's first step lasts 300 ms); the connection must not end without one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut said_close = false;
+    while !said_close && Instant::now() < deadline {
+        if sender.ready().await.is_err() {
+            break;
+        }
+        let request = Request::get("/healthz")
+            .header("host", "test")
+            .body(Full::default())
+            .unwrap();
+        let Ok(response) = sender.send_request(request).await else {
+            break;
+        };
+        said_close = response
+            .headers()
+            .get("connection")
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+        response.into_body().collect().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        said_close,
+        "the connection ended with no response saying Connection: close"
+    );
     server.stopped(Duration::from_secs(10)).await.unwrap();
 }
 

@@ -269,7 +269,7 @@ async fn shutdown_drains_every_core_h2(host: RuntimeKind) {
     shutdown_drains_every_core(host, Proto::H2).await
 }
 
-/// 32 connections each with a request in flight (sleeping 2 s), spread over both cores; then
+/// 32 connections each with a request in flight (sleeping 3 s), spread over both cores; then
 /// shutdown: every core stops accepting, and every request still gets its answer.
 async fn shutdown_drains_every_core(host: RuntimeKind, proto: Proto) {
     const CONNECTIONS: usize = 32;
@@ -279,11 +279,11 @@ async fn shutdown_drains_every_core(host: RuntimeKind, proto: Proto) {
     for _ in 0..CONNECTIONS {
         let mut sender = Sender::open(proto, addr).await;
         in_flight.push(tokio::spawn(
-            async move { sender.get("/sleep?ms=2000").await },
+            async move { sender.get("/sleep?ms=3000").await },
         ));
     }
     // Every connection accepted (the gauge counts the /metrics connection too), then a moment
-    // for the requests, already sent, to be read; they sleep 2 s, seconds of margin.
+    // for the requests, already sent, to be read; they sleep 3 s, seconds of margin.
     let page =
         common::wait_for_sample(addr, "spool_connections_open", (CONNECTIONS + 1) as f64).await;
     let accepted = accepted_by_core(&page);
@@ -301,7 +301,7 @@ async fn shutdown_drains_every_core(host: RuntimeKind, proto: Proto) {
     for request in in_flight {
         let (status, body) = request.await.unwrap();
         assert_eq!(status, StatusCode::OK, "{proto:?}");
-        assert_eq!(body, "slept 2000 ms\n");
+        assert_eq!(body, "slept 3000 ms\n");
     }
     server.stopped().await.unwrap();
 }

@@ -118,3 +118,46 @@ fn nested_block_on_panics() {
     // The runtime still works after the panic.
     assert_eq!(rt.block_on(spool::spawn(async { 3 })), Ok(3));
 }
+
+/// A task spawned or woken by the running task goes to the back of the queue on a current-thread
+/// runtime: the tasks already queued run first (no LIFO slot to jump ahead through: with one,
+/// `b` would run before `a`, and `c` before `b`). The order is what lets an HTTP/2 connection
+/// woken by each of its streams run once, after all of them.
+#[test]
+fn a_task_woken_on_the_thread_runs_after_those_already_queued() {
+    common::watchdog("current_thread_fifo_wake", || {
+        let rt = common::rt_current_thread();
+        let order = rt.block_on(async {
+            let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let (wake_c, c_waits) = futures_channel::oneshot::channel::<()>();
+            let c = {
+                let order = order.clone();
+                spool::spawn(async move {
+                    c_waits.await.unwrap();
+                    order.lock().unwrap().push("c");
+                })
+            };
+            // Let `c` run up to its await, so that it is waiting, not queued.
+            spool::task::yield_now().await;
+            let a = {
+                let order = order.clone();
+                spool::spawn(async move {
+                    order.lock().unwrap().push("a");
+                    wake_c.send(()).unwrap(); // `c` is queued now, behind `b`
+                })
+            };
+            let b = {
+                let order = order.clone();
+                spool::spawn(async move {
+                    order.lock().unwrap().push("b");
+                })
+            };
+            a.await.unwrap();
+            b.await.unwrap();
+            c.await.unwrap();
+            let order = order.lock().unwrap().clone();
+            order
+        });
+        assert_eq!(order, ["a", "b", "c"]);
+    });
+}

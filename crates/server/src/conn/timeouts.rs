@@ -251,10 +251,10 @@ impl Activity {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// How long since a request last started or ended (since the connection opened if none).
+    /// How long since a request last started or ended, or a response last progressed (since
+    /// the connection opened if none): [`Activity::quiet_for`].
     pub(crate) fn idle_for(&self) -> Duration {
-        let last = Duration::from_millis(self.last_ms.load(Ordering::Acquire));
-        self.opened.elapsed().saturating_sub(last)
+        self.quiet_for()
     }
 
     /// Whether the connection's requests are HTTP/1.x (known from its first request on).
@@ -301,19 +301,22 @@ impl Activity {
         self.sending.load(Ordering::Acquire)
     }
 
-    /// Records a response's start, `at`; the guard records its end when dropped, and its
-    /// progress.
-    pub(crate) fn response_started(self: &Arc<Self>, at: Instant) -> Sending {
-        self.touch_progress(self.ms_at(at));
+    /// Records a response's start, `at_ms` ([`Activity::request_answered`] or
+    /// [`InFlight::end`] return it); the guard records its progress and its end.
+    pub(crate) fn response_started(self: &Arc<Self>, at_ms: u64) -> Sending {
+        self.touch_progress(at_ms);
         self.sending.fetch_add(1, Ordering::AcqRel);
         Sending(Arc::clone(self))
     }
 
     /// A write got bytes through: the client reads. Progress only once every body has been
-    /// handed over (see [`super::progress`]).
+    /// handed over (see [`super::progress`]), and only when the write before was blocked: a
+    /// write that follows a successful one follows it at once (hyper writes until the socket
+    /// is full or its buffer empty), so the last progress recorded (the body's last chunk,
+    /// or the last unblocking write) is at most that moment older, and no clock is read for
+    /// the one write most responses take.
     pub(crate) fn wrote(&self) {
-        self.write_blocked.store(false, Ordering::Release);
-        if self.sending() == 0 {
+        if self.write_blocked.swap(false, Ordering::AcqRel) && self.sending() == 0 {
             self.touch_progress(self.ms_at(Instant::now()));
         }
     }
@@ -349,14 +352,17 @@ impl Activity {
     }
 
     /// Records a request answered at once, `at`: started and ended in one go, never seen in
-    /// flight. `http1`: the request came as HTTP/1.x.
-    pub(crate) fn request_answered(&self, http1: bool, at: Instant) {
+    /// flight. `http1`: the request came as HTTP/1.x. Returns `at` in the milliseconds
+    /// [`Activity::response_started`] takes.
+    pub(crate) fn request_answered(&self, http1: bool, at: Instant) -> u64 {
         if http1 {
             self.http1.store(true, Ordering::Relaxed);
         }
+        let at_ms = self.ms_at(at);
         // Touch first: a check that sees this request must also see its end time.
-        self.touch(self.ms_at(at));
+        self.touch(at_ms);
         self.requests.fetch_add(1, Ordering::AcqRel);
+        at_ms
     }
 }
 
@@ -369,10 +375,13 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Records the request's end, `at` (the clock read its caller made anyway).
-    pub(crate) fn end(mut self, at: Instant) {
+    /// Records the request's end, `at` (the clock read its caller made anyway); returns it in
+    /// the milliseconds [`Activity::response_started`] takes.
+    pub(crate) fn end(mut self, at: Instant) -> u64 {
         self.ended = true;
-        self.record_end(self.activity.ms_at(at));
+        let at_ms = self.activity.ms_at(at);
+        self.record_end(at_ms);
+        at_ms
     }
 
     fn record_end(&self, at_ms: u64) {
@@ -404,10 +413,10 @@ impl Sending {
 
 impl Drop for Sending {
     fn drop(&mut self) {
-        // As for `InFlight`: touch first, so a check that sees nothing owed sees this end too.
-        let now = self.0.ms_at(Instant::now());
-        self.0.touch_progress(now);
-        self.0.touch(now);
+        // No clock read: the end of a body is its last chunk's progress (or the response's
+        // start, for an empty one), recorded already, and what idleness counts from
+        // ([`Activity::quiet_for`]). That record comes before this decrement, so a check that
+        // sees nothing owed sees it too.
         self.0.sending.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -26,8 +26,12 @@
 //!
 //! **A current-thread runtime** (`Builder::new_current_thread`) is this scheduler with one worker
 //! and no thread of its own: the worker is whichever thread calls `Runtime::block_on`, and its
-//! state (`worker::Core`) waits in the runtime between calls. The same `schedule` serves it: a
-//! task woken on that thread goes to the LIFO slot, one woken elsewhere to the injection queue,
+//! state (`worker::Core`) waits in the runtime between calls. The same `schedule` serves it, with
+//! one difference: a task woken on that thread goes to the *back* of its queue, not the LIFO slot
+//! (tokio's current-thread rule too). With one thread the slot buys no locality that the queue
+//! lacks, and it reorders: a connection task woken by each of its HTTP/2 streams in turn would run
+//! after every one of them and write one answer per system call, instead of running once after
+//! all of them and writing them together. One woken elsewhere goes to the injection queue,
 //! whose notification unparks the `block_on` thread (in the driver, where it waits for I/O and
 //! timers). `block_on`'s own future is not a task: its waker sets `Remote::main_woken` and
 //! unparks the same worker, which polls it before its next task.
@@ -478,9 +482,17 @@ impl Shared {
             local.deferred.borrow_mut().push(runnable);
             return None;
         }
+        let shared = &local.shared;
+        if shared.current_thread {
+            // No LIFO slot on a current-thread runtime: the back of the queue, so that a task
+            // woken by the one running (an HTTP/2 stream's answer waking its connection) waits
+            // for the others already woken, and the connection then writes all their answers
+            // at once. Nobody could steal it anyway.
+            local.queue.push_back(runnable, &shared.injector);
+            return None;
+        }
         // The LIFO slot: runs next, cache-warm. Its previous occupant went to the stealable
         // deque: somebody idle may take it.
-        let shared = &local.shared;
         let stealable = local.queue.push_lifo(runnable, &shared.injector);
         // With one worker nobody else could take it.
         if stealable && !local.in_park.get() && shared.remotes.len() > 1 {
