@@ -4,6 +4,7 @@
 //! A sleep that costs nothing uses ~0 s of CPU however long it lasts; the chapter's busy sleep
 //! uses one core for as long as it lasts. That difference is the point of experiment 8.
 
+#[allow(dead_code, unreachable_pub)] // the shared helper: the lab uses its CPU time, not its switch counts
 #[path = "../../spool/tests/common/cpu.rs"]
 mod imp;
 

@@ -96,29 +96,37 @@ where
     }
 }
 
+/// A contender built on a runtime with a `handle()` and a `block_on`: its newtype, its name in
+/// the report, its spawner, and how it is built for `workers` workers.
+macro_rules! contender {
+    ($ty:ident($rt:ty), $name:literal, $spawner:ty, |$workers:ident| $build:expr) => {
+        struct $ty($rt);
+
+        impl Runtime for $ty {
+            const NAME: &'static str = $name;
+            type Spawner = $spawner;
+            fn new($workers: usize) -> Self {
+                $ty($build)
+            }
+            fn spawner(&self) -> $spawner {
+                self.0.handle().clone()
+            }
+            fn block_on<F: Future>(&self, f: F) -> F::Output {
+                self.0.block_on(f)
+            }
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Spool
 
-struct Spool(spool::Runtime);
-
-impl Runtime for Spool {
-    const NAME: &'static str = "spool";
-    type Spawner = spool::Handle;
-    fn new(workers: usize) -> Self {
-        Spool(
-            spool::Runtime::builder()
-                .worker_threads(workers)
-                .build()
-                .expect("spool runtime"),
-        )
-    }
-    fn spawner(&self) -> spool::Handle {
-        self.0.handle().clone()
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-}
+contender!(Spool(spool::Runtime), "spool", spool::Handle, |workers| {
+    spool::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .expect("spool runtime")
+});
 
 impl Spawner for spool::Handle {
     type Join<T: Send + 'static> = Unwrap<spool::Task<T>>;
@@ -150,54 +158,32 @@ impl Spawner for spool::Handle {
     }
 }
 
-/// Spool with per-task statistics off (`Builder::task_stats(false)`), to measure their cost
-/// beside the default in the same run: `cargo bench -p spool --bench runtimes -- '/spool'`.
-struct SpoolNoStats(spool::Runtime);
-
-impl Runtime for SpoolNoStats {
-    const NAME: &'static str = "spool-nostats";
-    type Spawner = spool::Handle;
-    fn new(workers: usize) -> Self {
-        SpoolNoStats(
-            spool::Runtime::builder()
-                .worker_threads(workers)
-                .task_stats(false)
-                .build()
-                .expect("spool runtime"),
-        )
-    }
-    fn spawner(&self) -> spool::Handle {
-        self.0.handle().clone()
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-}
+// Spool with per-task statistics off (`Builder::task_stats(false)`), to measure their cost
+// beside the default in the same run: `cargo bench -p spool --bench runtimes -- '/spool'`.
+contender!(
+    SpoolNoStats(spool::Runtime),
+    "spool-nostats",
+    spool::Handle,
+    |workers| spool::Runtime::builder()
+        .worker_threads(workers)
+        .task_stats(false)
+        .build()
+        .expect("spool runtime")
+);
 
 // ---------------------------------------------------------------------------------------------
 // tokio
 
-struct Tokio(tokio::runtime::Runtime);
-
-impl Runtime for Tokio {
-    const NAME: &'static str = "tokio";
-    type Spawner = tokio::runtime::Handle;
-    fn new(workers: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .build()
-                .expect("tokio runtime"),
-        )
-    }
-    fn spawner(&self) -> tokio::runtime::Handle {
-        self.0.handle().clone()
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-}
+contender!(
+    Tokio(tokio::runtime::Runtime),
+    "tokio",
+    tokio::runtime::Handle,
+    |workers| tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+);
 
 impl Spawner for tokio::runtime::Handle {
     type Join<T: Send + 'static> = Unwrap<tokio::task::JoinHandle<T>>;
@@ -232,46 +218,24 @@ impl Spawner for tokio::runtime::Handle {
 // ---------------------------------------------------------------------------------------------
 // The current-thread runtimes (the `current_thread` rows)
 
-struct SpoolCurrentThread(spool::Runtime);
+contender!(
+    SpoolCurrentThread(spool::Runtime),
+    "spool",
+    spool::Handle,
+    |_workers| spool::Builder::new_current_thread()
+        .build()
+        .expect("spool runtime")
+);
 
-impl Runtime for SpoolCurrentThread {
-    const NAME: &'static str = "spool";
-    type Spawner = spool::Handle;
-    fn new(_workers: usize) -> Self {
-        SpoolCurrentThread(
-            spool::Builder::new_current_thread()
-                .build()
-                .expect("spool runtime"),
-        )
-    }
-    fn spawner(&self) -> spool::Handle {
-        self.0.handle().clone()
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-}
-
-struct TokioCurrentThread(tokio::runtime::Runtime);
-
-impl Runtime for TokioCurrentThread {
-    const NAME: &'static str = "tokio";
-    type Spawner = tokio::runtime::Handle;
-    fn new(_workers: usize) -> Self {
-        TokioCurrentThread(
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime"),
-        )
-    }
-    fn spawner(&self) -> tokio::runtime::Handle {
-        self.0.handle().clone()
-    }
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.0.block_on(f)
-    }
-}
+contender!(
+    TokioCurrentThread(tokio::runtime::Runtime),
+    "tokio",
+    tokio::runtime::Handle,
+    |_workers| tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+);
 
 // ---------------------------------------------------------------------------------------------
 // async-executor (smol)

@@ -23,108 +23,68 @@ use std::time::Instant;
 const BATCHES: usize = 100;
 const BATCH: usize = 16;
 
+#[allow(dead_code, unreachable_pub)] // the tests' helper: this example uses part of it
+#[path = "../tests/common/cpu.rs"]
+mod cpu;
+
+/// One round: `BATCHES` batches of `BATCH` no-op calls, each batch awaited before the next.
+/// `call` starts one call on the runtime under test.
+async fn round<J, E>(call: impl Fn() -> J)
+where
+    J: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Debug,
+{
+    for _ in 0..BATCHES {
+        let calls: Vec<_> = (0..BATCH).map(|_| call()).collect();
+        for call in calls {
+            call.await.expect("blocking call failed");
+        }
+    }
+}
+
 /// Runs one warm-up round (it starts the pool's threads), then measures `rounds` rounds.
+fn measure(rounds: usize, mut run_round: impl FnMut()) -> Measured {
+    run_round();
+    let (at, cpu, switches) = (Instant::now(), cpu::CpuTime::now(), cpu::Switches::now());
+    for _ in 0..rounds {
+        run_round();
+    }
+    let now = cpu::Switches::now();
+    Measured {
+        elapsed_s: at.elapsed().as_secs_f64(),
+        cpu_s: cpu::CpuTime::now().since(cpu).total().as_secs_f64(),
+        voluntary: now.voluntary - switches.voluntary,
+        involuntary: now.involuntary - switches.involuntary,
+    }
+}
+
 fn rounds_spool(rounds: usize, workers: usize) -> Measured {
     let rt = spool::Runtime::builder()
         .worker_threads(workers)
         .build()
         .expect("spool runtime");
-    let mut measured = Measured::default();
-    for round in 0..=rounds {
-        if round == 1 {
-            measured.start();
-        }
-        rt.block_on(async {
-            for _ in 0..BATCHES {
-                let calls: Vec<_> = (0..BATCH)
-                    .map(|_| rt.spawn_blocking(|| std::hint::black_box(())))
-                    .collect();
-                for call in calls {
-                    call.await.expect("blocking call failed");
-                }
-            }
-        });
-    }
-    measured.stop();
-    measured
+    measure(rounds, || {
+        rt.block_on(round(|| rt.spawn_blocking(|| std::hint::black_box(()))))
+    })
 }
 
-/// [`rounds_spool`] on tokio.
 fn rounds_tokio(rounds: usize, workers: usize) -> Measured {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let mut measured = Measured::default();
-    for round in 0..=rounds {
-        if round == 1 {
-            measured.start();
-        }
-        rt.block_on(async {
-            for _ in 0..BATCHES {
-                let calls: Vec<_> = (0..BATCH)
-                    .map(|_| rt.spawn_blocking(|| std::hint::black_box(())))
-                    .collect();
-                for call in calls {
-                    call.await.expect("blocking call failed");
-                }
-            }
-        });
-    }
-    measured.stop();
-    measured
+    measure(rounds, || {
+        rt.block_on(round(|| rt.spawn_blocking(|| std::hint::black_box(()))))
+    })
 }
 
-/// Wall time, CPU time and context switches over the measured rounds.
-#[derive(Default)]
+/// Wall time, CPU time (user + system) and context switches over the measured rounds.
 struct Measured {
-    start: Option<(Instant, Usage)>,
     elapsed_s: f64,
-    usage: Usage,
-}
-
-impl Measured {
-    fn start(&mut self) {
-        self.start = Some((Instant::now(), Usage::now()));
-    }
-
-    fn stop(&mut self) {
-        if let Some((at, before)) = self.start {
-            self.elapsed_s = at.elapsed().as_secs_f64();
-            let now = Usage::now();
-            self.usage = Usage {
-                cpu_s: now.cpu_s - before.cpu_s,
-                voluntary: now.voluntary - before.voluntary,
-                involuntary: now.involuntary - before.involuntary,
-            };
-        }
-    }
-}
-
-/// The whole process's CPU time (user + system) and context switches so far.
-#[derive(Default, Clone, Copy)]
-struct Usage {
     cpu_s: f64,
     voluntary: i64,
     involuntary: i64,
-}
-
-impl Usage {
-    fn now() -> Self {
-        // SAFETY: `getrusage` only writes the `rusage` we hand it; zeroed is a valid `rusage`.
-        let usage = unsafe {
-            let mut usage: libc::rusage = std::mem::zeroed();
-            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-            usage
-        };
-        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-        Usage {
-            cpu_s: seconds(usage.ru_utime) + seconds(usage.ru_stime),
-            voluntary: usage.ru_nvcsw,
-            involuntary: usage.ru_nivcsw,
-        }
-    }
 }
 
 fn main() {
@@ -145,8 +105,8 @@ fn main() {
         "{runtime}: {:.2} ms per round, {:.2} voluntary + {:.2} involuntary \
          context switches per call, {:.2} µs CPU per call",
         measured.elapsed_s * 1e3 / rounds as f64,
-        measured.usage.voluntary as f64 / calls,
-        measured.usage.involuntary as f64 / calls,
-        measured.usage.cpu_s * 1e6 / calls,
+        measured.voluntary as f64 / calls,
+        measured.involuntary as f64 / calls,
+        measured.cpu_s * 1e6 / calls,
     );
 }

@@ -13,19 +13,47 @@ pub struct CpuTime {
     pub system: Duration,
 }
 
+/// The process's context switches so far: each voluntary one is a thread that blocked (parked,
+/// waited on a lock) and had to be woken; involuntary ones are preemptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Switches {
+    /// Switches because a thread blocked.
+    pub voluntary: i64,
+    /// Switches because the kernel preempted a thread.
+    pub involuntary: i64,
+}
+
+impl Switches {
+    /// Reads the process's context switch counts now.
+    pub fn now() -> Self {
+        let usage = rusage();
+        Self {
+            voluntary: usage.ru_nvcsw,
+            involuntary: usage.ru_nivcsw,
+        }
+    }
+}
+
+/// `getrusage(RUSAGE_SELF)`, all zero if it fails (it cannot for RUSAGE_SELF and a valid
+/// pointer; zero rather than a panic).
+fn rusage() -> libc::rusage {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct (integers and
+    // `timeval`s only).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage` for the duration of the call, and
+    // RUSAGE_SELF is a valid `who`; getrusage writes nothing else.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        // SAFETY: as above, all-zero is a valid `rusage`.
+        return unsafe { std::mem::zeroed() };
+    }
+    usage
+}
+
 impl CpuTime {
     /// Reads the process's CPU time now.
     pub fn now() -> Self {
-        // SAFETY: an all-zero `rusage` is a valid value of this plain C struct (integers and
-        // `timeval`s only).
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `usage` is a valid, writable `rusage` for the duration of the call, and
-        // RUSAGE_SELF is a valid `who`; getrusage writes nothing else.
-        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-        if rc != 0 {
-            // Cannot fail for RUSAGE_SELF with a valid pointer; report zero rather than panic.
-            return Self::default();
-        }
+        let usage = rusage();
         Self {
             user: timeval(usage.ru_utime),
             system: timeval(usage.ru_stime),
