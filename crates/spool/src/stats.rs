@@ -24,8 +24,10 @@
 //!    (parking, turning the driver, searching, polling `block_on`'s future) or for a task queued
 //!    by another thread (the injection queue, its inbox), whose wake may be later than the
 //!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
-//!    a worker; only wakes and spawns from outside the workers (the main thread, a blocking
-//!    thread, the driver while a worker is parked) read the clock.
+//!    a worker, and inside `block_on`'s future on a current-thread runtime (read once before
+//!    each poll of that future: it may spawn thousands of tasks); only wakes and spawns from
+//!    outside the workers (the main thread, a blocking thread, the driver while a worker is
+//!    parked) read the clock, a spawn once (its schedule's wake is dated with the spawn time).
 //! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
 //!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
 //!    end) stores a constant instead, its time being that end, already kept. The next poll turns
@@ -173,8 +175,11 @@ pub(crate) struct TaskStats {
 impl TaskStats {
     /// Stats for a task spawned now (`on`: stats are kept for this runtime).
     pub(crate) fn new(on: bool) -> Self {
+        let spawned_at = if on { cached_now() } else { 0 };
         TaskStats {
-            spawned_at: if on { cached_now() } else { 0 },
+            spawned_at,
+            // The spawn's schedule, dated already: `note_wake` reads no clock for it.
+            woken_at: AtomicU64::new(spawned_at << 1),
             ..TaskStats::default()
         }
     }
@@ -216,12 +221,18 @@ const SELF_WAKE: u64 = 1;
 
 /// The schedule function's one store (rule 3). `fresh_clock` (asked only for a wake from
 /// elsewhere): whether the caller is outside any poll on a worker, so that its last clock read
-/// may be stale and the clock is read.
+/// may be stale and the clock is read — unless this is the spawn's schedule, whose wake
+/// `TaskStats::new` stored with the spawn time (a wake finds `woken_at` zero otherwise: the
+/// poll cleared it, and async-task calls the schedule function once per scheduling).
 #[inline]
 pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: impl FnOnce() -> bool) {
     let word = if self_wake {
         SELF_WAKE
     } else if fresh_clock() {
+        if stats.woken_at.load(Relaxed) != 0 {
+            // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
+            return;
+        }
         now() << 1
     } else {
         cached_now() << 1
