@@ -36,6 +36,7 @@
 //! cargo bench -p spool --bench runtimes -- --test           # run each once (smoke test)
 //! SPOOL_BENCH_STATS_PAIRS=all cargo bench -p spool --bench runtimes   # stats on/off pairs
 //! SPOOL_BENCH_STATS_PAIRS=yield_many/2,ping_pong/current_thread cargo bench -p spool --bench runtimes
+//! SPOOL_BENCH_STATS_PAIRS=all SPOOL_BENCH_PAIR_A_A=1 cargo bench -p spool --bench runtimes  # A/A
 //! ```
 //!
 //! **Stats on/off.** The cost of the task statistics is not a criterion row: with
@@ -185,7 +186,7 @@ contender!(
     spool::Handle,
     |workers| spool::Runtime::builder()
         .worker_threads(workers)
-        .task_stats(false)
+        .task_stats(pairs::a_a_check())
         .build()
         .expect("spool runtime")
 );
@@ -252,7 +253,7 @@ contender!(
     "spool-nostats",
     spool::Handle,
     |_workers| spool::Builder::new_current_thread()
-        .task_stats(false)
+        .task_stats(pairs::a_a_check())
         .build()
         .expect("spool runtime")
 );
@@ -742,26 +743,28 @@ fn worker_counts() -> Vec<usize> {
 /// (the load of other processes, frequency, the page cache), more than the 3 % to be resolved.
 /// So both runtimes — Spool as shipped and the same with `task_stats(false)` — are built at
 /// once, each with its workload set up, and their iterations are run in short alternated
-/// batches: after a warm-up, 41 rounds ([`ROUNDS`]), each one batch of `on` and one of `off` of
-/// about [`BATCH`] each (the order swapped every round, so neither always goes first). Each
-/// round gives a ratio `on / off` of two batches a few tens of milliseconds apart; the figure
-/// is the median of those ratios, with their quartiles as its spread. The idle runtime's
-/// workers are parked while the other runs (`spawn_many_remote_busy1`'s spinners excepted:
-/// both runtimes' spinners run throughout, so each side is measured beside the same load).
+/// batches of about [`BATCH`]: after a warm-up, 21 ABBA blocks ([`BLOCKS`]: on, off, off, on —
+/// whichever goes first after a switch pays for it once on each side). Each block gives a
+/// ratio `on / off` of batches a few tens of milliseconds apart; the figure is the median of
+/// those ratios, with their quartiles as its spread (and the same of the process's CPU time).
+/// The idle runtime's workers are parked while the other runs (`spawn_many_remote_busy1`'s
+/// spinners excepted: both runtimes' spinners run throughout, so each side is measured beside
+/// the same load). `SPOOL_BENCH_PAIR_A_A` pairs Spool with itself: what the method reads where
+/// there is nothing to find.
 mod pairs {
     use super::*;
     use workload::Group;
 
-    /// Rounds per pair (an odd count: the median is one round's ratio); `SPOOL_BENCH_PAIR_ROUNDS`
-    /// overrides it (`scripts/bench-runtime --quick`).
-    const ROUNDS: usize = 41;
+    /// ABBA blocks (two rounds each) per pair, an odd count: the median is one block's ratio;
+    /// `SPOOL_BENCH_PAIR_BLOCKS` overrides it (`scripts/bench-runtime --quick`).
+    const BLOCKS: usize = 21;
 
-    fn rounds() -> usize {
-        std::env::var("SPOOL_BENCH_PAIR_ROUNDS")
+    fn blocks() -> usize {
+        std::env::var("SPOOL_BENCH_PAIR_BLOCKS")
             .ok()
             .and_then(|r| r.parse().ok())
             .filter(|&r| r > 0)
-            .unwrap_or(ROUNDS)
+            .unwrap_or(BLOCKS)
     }
     /// The length of one batch.
     const BATCH: Duration = Duration::from_millis(25);
@@ -779,6 +782,9 @@ mod pairs {
         /// The same of the process's CPU time (user + system, `getrusage`: every thread's,
         /// the idle runtime's parked workers burning none).
         pub(super) cpu_ratio: [f64; 3],
+        /// The ratio of the fastest batches, on over off (wall time): another estimate, for
+        /// noise that only ever adds time.
+        pub(super) min_ratio: f64,
         /// Rounds, and iterations per batch.
         pub(super) rounds: usize,
         pub(super) batch: u64,
@@ -851,19 +857,17 @@ mod pairs {
         let batch = ((BATCH.as_nanos() as f64 / per_iter).round() as u64).max(1);
         let (mut on_ns, mut off_ns) = (vec![], vec![]);
         let (mut ratios, mut cpu_ratios) = (vec![], vec![]);
-        let rounds = rounds();
-        for round in 0..rounds {
-            let (a, b) = if round % 2 == 0 {
-                let a = time(on, batch);
-                (a, time(off, batch))
-            } else {
-                let b = time(off, batch);
-                (time(on, batch), b)
-            };
-            on_ns.push(a.0);
-            off_ns.push(b.0);
-            ratios.push(a.0 / b.0);
-            cpu_ratios.push(a.1 / b.1.max(1.0));
+        // Rounds in ABBA blocks: on, off, then off, on. A batch's time may depend on whether
+        // it goes first (the other runtime's workers are still winding down, say); within a
+        // block that effect falls on both sides once, and the block's ratio is free of it.
+        let blocks = blocks();
+        for _ in 0..blocks {
+            let (a1, b1) = (time(on, batch), time(off, batch));
+            let (b2, a2) = (time(off, batch), time(on, batch));
+            on_ns.extend([a1.0, a2.0]);
+            off_ns.extend([b1.0, b2.0]);
+            ratios.push((a1.0 + a2.0) / (b1.0 + b2.0));
+            cpu_ratios.push((a1.1 + a2.1) / (b1.1 + b2.1).max(1.0));
         }
         let q = |v: &mut Vec<f64>, at: f64| {
             v.sort_by(f64::total_cmp);
@@ -871,11 +875,12 @@ mod pairs {
         };
         let quartiles = |v: &mut Vec<f64>| [q(v, 0.5), q(v, 0.25), q(v, 0.75)];
         Pair {
+            min_ratio: q(&mut on_ns, 0.0) / q(&mut off_ns, 0.0),
             on_ns: q(&mut on_ns, 0.5),
             off_ns: q(&mut off_ns, 0.5),
             ratio: quartiles(&mut ratios),
             cpu_ratio: quartiles(&mut cpu_ratios),
-            rounds,
+            rounds: 2 * blocks,
             batch,
         }
     }
@@ -888,9 +893,16 @@ mod pairs {
         println!(
             "stats-pair {{\"workload\": \"{workload}\", \"workers\": \"{workers}\", \
              \"on_ns\": {:.1}, \"off_ns\": {:.1}, \"ratio\": [{r:.4}, {r1:.4}, {r3:.4}], \
-             \"cpu_ratio\": [{c:.4}, {c1:.4}, {c3:.4}], \"rounds\": {}, \"batch\": {}}}",
-            p.on_ns, p.off_ns, p.rounds, p.batch
+             \"cpu_ratio\": [{c:.4}, {c1:.4}, {c3:.4}], \"min_ratio\": {:.4}, \"rounds\": {}, \
+             \"batch\": {}}}",
+            p.on_ns, p.off_ns, p.min_ratio, p.rounds, p.batch
         );
+    }
+
+    /// `SPOOL_BENCH_PAIR_A_A` set: the "off" side keeps its statistics on, so that a pair
+    /// compares Spool with itself — the method's noise floor (an A/A check).
+    pub(super) fn a_a_check() -> bool {
+        std::env::var_os("SPOOL_BENCH_PAIR_A_A").is_some()
     }
 
     /// Whether pair `workload/workers` is asked for: `SPOOL_BENCH_STATS_PAIRS` is `all` or a
