@@ -566,165 +566,175 @@ fn drop_report(out: &mut Vec<u8>, format: LogFormat, count: u64) {
 /// timestamp's nanoseconds since the epoch): the text reads as tracing's own `fmt` line, the
 /// JSON as its `json().flatten_event(true)` line.
 ///
-/// Every field is written by hand, bytes straight into the buffer: `core::fmt` (its
-/// `Arguments`, padding checks and the `Debug` of `Duration`) cost ~2 500 of the line's ~3 500
-/// instructions, and `String::push` per digit another few hundred.
+/// Every field is written by hand, straight into the buffer: `core::fmt` (its `Arguments`,
+/// padding checks and the `Debug` of `Duration`) cost ~2 500 of the line's ~3 500
+/// instructions. The line is written into a region of the buffer sized for the longest line
+/// these fields can make ([`room`]), through a [`Cursor`]: a copy of known length per piece,
+/// no capacity check or `memcpy` call per piece, digits written in place.
 fn format_access(out: &mut Vec<u8>, format: LogFormat, line: &AccessLine<'_>) -> u64 {
-    // Room for all but an odd IPv6 peer or a long JSON escape: no growth mid-line.
-    out.reserve(192 + line.method.len() + line.path.len());
+    let start = out.len();
+    out.resize(start + room(line), 0);
+    let mut c = Cursor {
+        buf: &mut out[start..],
+        at: 0,
+    };
     let made;
     match format {
         LogFormat::Text => {
-            made = timestamp(out);
-            out.extend_from_slice(b"  INFO spool::access: request peer=");
-            peer(out, line.peer);
-            out.extend_from_slice(b" method=");
-            out.extend_from_slice(line.method.as_bytes());
-            out.extend_from_slice(b" path=");
-            out.extend_from_slice(line.path.as_bytes());
-            out.extend_from_slice(b" protocol=");
-            version(out, line.protocol);
-            out.extend_from_slice(if line.tls {
+            made = timestamp(&mut c);
+            c.put(b"  INFO spool::access: request peer=");
+            peer(&mut c, line.peer);
+            c.put(b" method=");
+            c.put(line.method.as_bytes());
+            c.put(b" path=");
+            c.put(line.path.as_bytes());
+            c.put(b" protocol=");
+            version(&mut c, line.protocol);
+            c.put(if line.tls {
                 b" tls=true status="
             } else {
                 b" tls=false status="
             });
-            decimal(out, u64::from(line.status));
-            out.extend_from_slice(b" bytes=");
-            decimal(out, line.bytes);
-            out.extend_from_slice(b" duration=");
-            duration(out, line.duration);
-            out.push(b'\n');
+            c.decimal(u64::from(line.status));
+            c.put(b" bytes=");
+            c.decimal(line.bytes);
+            c.put(b" duration=");
+            duration(&mut c, line.duration);
+            c.byte(b'\n');
         }
         LogFormat::Json => {
-            out.extend_from_slice(b"{\"timestamp\":\"");
-            made = timestamp(out);
-            out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"request\",\"peer\":\"");
-            peer(out, line.peer);
-            out.extend_from_slice(b"\",\"method\":");
-            json_string(out, line.method);
-            out.extend_from_slice(b",\"path\":");
-            json_string(out, line.path);
-            out.extend_from_slice(b",\"protocol\":\"");
-            version(out, line.protocol);
-            out.extend_from_slice(if line.tls {
+            c.put(b"{\"timestamp\":\"");
+            made = timestamp(&mut c);
+            c.put(b"\",\"level\":\"INFO\",\"message\":\"request\",\"peer\":\"");
+            peer(&mut c, line.peer);
+            c.put(b"\",\"method\":");
+            json_string(&mut c, line.method);
+            c.put(b",\"path\":");
+            json_string(&mut c, line.path);
+            c.put(b",\"protocol\":\"");
+            version(&mut c, line.protocol);
+            c.put(if line.tls {
                 b"\",\"tls\":true,\"status\":"
             } else {
                 b"\",\"tls\":false,\"status\":"
             });
-            decimal(out, u64::from(line.status));
-            out.extend_from_slice(b",\"bytes\":");
-            decimal(out, line.bytes);
-            out.extend_from_slice(b",\"duration\":\"");
-            duration(out, line.duration);
-            out.extend_from_slice(b"\",\"target\":\"spool::access\"}\n");
+            c.decimal(u64::from(line.status));
+            c.put(b",\"bytes\":");
+            c.decimal(line.bytes);
+            c.put(b",\"duration\":\"");
+            duration(&mut c, line.duration);
+            c.put(b"\",\"target\":\"spool::access\"}\n");
         }
     }
+    let len = c.at;
+    out.truncate(start + len);
     made
 }
 
+/// The most bytes `line` can take in either format: the fixed text (under 200 bytes), the
+/// timestamp (27), the peer (an IPv6 address with scope and port, under 64), two 20-digit
+/// numbers, the duration (under 32), and the method and path, each escaped to at most 6 bytes
+/// a byte (`\u001f`) plus quotes in JSON.
+fn room(line: &AccessLine<'_>) -> usize {
+    384 + 6 * (line.method.len() + line.path.len())
+}
+
+/// Writes one line into the region [`format_access`] sized for it ([`room`]).
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
+
+    fn byte(&mut self, byte: u8) {
+        self.buf[self.at] = byte;
+        self.at += 1;
+    }
+
+    /// `n` in decimal: its length first, then the digits from the last, in place.
+    fn decimal(&mut self, n: u64) {
+        let mut len = 1;
+        let mut bound = 10u64;
+        while len < 20 && n >= bound {
+            len += 1;
+            bound = bound.saturating_mul(10);
+        }
+        self.digits(n, len);
+    }
+
+    /// `n`'s last `len` decimal digits, zero-padded.
+    fn digits(&mut self, n: u64, len: usize) {
+        let mut n = n;
+        for digit in self.buf[self.at..self.at + len].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.at += len;
+    }
+}
+
 /// `s` as a JSON string, quoted and escaped.
-fn json_string(out: &mut Vec<u8>, s: &str) {
+fn json_string(c: &mut Cursor<'_>, s: &str) {
     if s.bytes()
         .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
     {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        c.byte(b'"');
+        c.put(s.as_bytes());
+        c.byte(b'"');
     } else {
-        out.extend_from_slice(serde_json::Value::from(s).to_string().as_bytes());
+        c.put(serde_json::Value::from(s).to_string().as_bytes());
     }
 }
 
 /// The client's address; IPv4 digit by digit (`core::fmt` costs several times as much).
-fn peer(out: &mut Vec<u8>, peer: SocketAddr) {
+fn peer(c: &mut Cursor<'_>, peer: SocketAddr) {
     match peer {
         SocketAddr::V4(v4) => {
-            // `255.255.255.255:65535` at most: built on the stack, appended at once.
-            let mut text = [0u8; 21];
-            let mut len = 0;
-            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    text[len] = b'.';
-                    len += 1;
-                }
-                len += digits(&mut text[len..], u64::from(octet));
-            }
-            text[len] = b':';
-            len += 1;
-            len += digits(&mut text[len..], u64::from(v4.port()));
-            out.extend_from_slice(&text[..len]);
+            let [a, b, cc, d] = v4.ip().octets();
+            c.decimal(u64::from(a));
+            c.byte(b'.');
+            c.decimal(u64::from(b));
+            c.byte(b'.');
+            c.decimal(u64::from(cc));
+            c.byte(b'.');
+            c.decimal(u64::from(d));
+            c.byte(b':');
+            c.decimal(u64::from(v4.port()));
         }
         SocketAddr::V6(_) => {
             let mut text = String::new();
             let _ = write!(text, "{peer}");
-            out.extend_from_slice(text.as_bytes());
+            c.put(text.as_bytes());
         }
     }
 }
 
 /// The protocol as `Version`'s `Debug` writes it (`HTTP/1.1`, `HTTP/2.0`).
-fn version(out: &mut Vec<u8>, version: Version) {
+fn version(c: &mut Cursor<'_>, version: Version) {
     let name: &[u8] = match version {
         Version::HTTP_09 => b"HTTP/0.9",
         Version::HTTP_10 => b"HTTP/1.0",
         Version::HTTP_11 => b"HTTP/1.1",
         Version::HTTP_2 => b"HTTP/2.0",
         Version::HTTP_3 => b"HTTP/3.0",
+        // `Version` has no other value today; its `Debug` is short.
         other => {
-            out.extend_from_slice(format!("{other:?}").as_bytes());
+            let text = format!("{other:?}");
+            c.put(&text.as_bytes()[..text.len().min(16)]);
             return;
         }
     };
-    out.extend_from_slice(name);
-}
-
-/// Writes `n` in decimal at the start of `to` (which has room for it: up to 20 digits) and
-/// returns how many digits it took.
-fn digits(to: &mut [u8], n: u64) -> usize {
-    let mut reversed = [0u8; 20];
-    let mut len = 0;
-    let mut n = n;
-    loop {
-        reversed[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for (to, digit) in to.iter_mut().zip(reversed[..len].iter().rev()) {
-        *to = *digit;
-    }
-    len
-}
-
-/// `n` in decimal.
-fn decimal(out: &mut Vec<u8>, n: u64) {
-    let mut text = [0u8; 20];
-    let len = digits(&mut text, n);
-    out.extend_from_slice(&text[..len]);
-}
-
-/// `n`'s last `width` decimal digits, zero-padded, with trailing zeros dropped when `trim`.
-fn fraction(out: &mut Vec<u8>, n: u32, width: usize, trim: bool) {
-    let mut digits = [b'0'; 9];
-    let width = width.min(digits.len());
-    let mut n = n;
-    for digit in digits[..width].iter_mut().rev() {
-        *digit = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    let mut len = width;
-    while trim && len > 0 && digits[len - 1] == b'0' {
-        len -= 1;
-    }
-    out.extend_from_slice(&digits[..len]);
+    c.put(name);
 }
 
 /// `d` as `Duration`'s `Debug` writes it: the largest unit of s, ms, µs and ns that is at most
 /// `d`, then every non-zero digit of the fraction (`52µs`, `1.000012ms`, `2.5s`).
-fn duration(out: &mut Vec<u8>, d: Duration) {
+fn duration(c: &mut Cursor<'_>, d: Duration) {
     let nanos = d.subsec_nanos();
     let (whole, frac, width, unit): (u64, u32, usize, &[u8]) = if d.as_secs() > 0 {
         (d.as_secs(), nanos, 9, b"s")
@@ -735,12 +745,18 @@ fn duration(out: &mut Vec<u8>, d: Duration) {
     } else {
         (u64::from(nanos), 0, 0, b"ns")
     };
-    decimal(out, whole);
+    c.decimal(whole);
     if frac > 0 {
-        out.push(b'.');
-        fraction(out, frac, width, true);
+        // The fraction's `width` digits without their trailing zeros.
+        let (mut frac, mut width) = (frac, width);
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        c.byte(b'.');
+        c.digits(u64::from(frac), width);
     }
-    out.extend_from_slice(unit);
+    c.put(unit);
 }
 
 /// The wall clock now: nanoseconds since the epoch (a line's merge key), and the same as a
@@ -752,10 +768,10 @@ fn now() -> (u64, Duration) {
     (u64::try_from(now.as_nanos()).unwrap_or(u64::MAX), now)
 }
 
-/// Appends the time now as tracing writes it (`2026-12-03T11:35:40.123456Z`, UTC) and returns
+/// Writes the time now as tracing writes it (`2026-12-03T11:35:40.123456Z`, UTC) and returns
 /// it in nanoseconds since the epoch. The part up to the seconds is formatted once per second
 /// per thread and reused.
-fn timestamp(out: &mut Vec<u8>) -> u64 {
+fn timestamp(c: &mut Cursor<'_>) -> u64 {
     thread_local! {
         /// The second last formatted, and its text up to the seconds.
         static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
@@ -767,15 +783,15 @@ fn timestamp(out: &mut Vec<u8>) -> u64 {
             let mut full = String::with_capacity(32);
             let _ = SystemTime.format_time(&mut FmtWriter::new(&mut full));
             // `YYYY-MM-DDTHH:MM:SS`, what is left of tracing's own format once the fraction
-            // goes; the fraction below is this call's.
-            full.truncate(full.find('.').unwrap_or(full.len()));
+            // goes; the fraction below is this call's. (Cut to 32 bytes: `room` counts on it.)
+            full.truncate(full.find('.').unwrap_or(full.len()).min(32));
             *second = (now.as_secs(), full);
         }
-        out.extend_from_slice(second.1.as_bytes());
+        c.put(second.1.as_bytes());
     });
-    out.push(b'.');
-    fraction(out, now.subsec_micros(), 6, false);
-    out.push(b'Z');
+    c.byte(b'.');
+    c.digits(u64::from(now.subsec_micros()), 6);
+    c.byte(b'Z');
     made
 }
 
@@ -841,6 +857,18 @@ mod tests {
         }
     }
 
+    /// What `write` writes through a cursor.
+    fn cursor(write: impl FnOnce(&mut Cursor<'_>)) -> String {
+        let mut buf = [0u8; 128];
+        let mut c = Cursor {
+            buf: &mut buf,
+            at: 0,
+        };
+        write(&mut c);
+        let len = c.at;
+        String::from_utf8(buf[..len].to_vec()).unwrap()
+    }
+
     fn formatted(format: LogFormat, line: &AccessLine<'_>) -> String {
         let mut out = Vec::new();
         format_access(&mut out, format, line);
@@ -887,6 +915,42 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_lines_fit_their_room_and_append() {
+        let path = format!("/{}\"\\{}", "\u{1}".repeat(300), "é".repeat(50));
+        let line = AccessLine {
+            peer: "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%4294967295]:65535"
+                .parse()
+                .unwrap(),
+            method: "\u{7f}\u{7f}\u{7f}",
+            path: &path,
+            protocol: Version::HTTP_11,
+            tls: false,
+            status: u16::MAX,
+            bytes: u64::MAX,
+            duration: Duration::MAX,
+        };
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let mut out = b"before\n".to_vec();
+            format_access(&mut out, format, &line);
+            format_access(&mut out, format, &line);
+            let text = String::from_utf8(out).unwrap();
+            let lines: Vec<&str> = text.split_terminator('\n').collect();
+            assert_eq!(lines.len(), 3, "{text}");
+            assert_eq!(lines[0], "before");
+            // The same but for the timestamp's digits.
+            assert_eq!(lines[1].len(), lines[2].len(), "{text}");
+            if format == LogFormat::Json {
+                let object: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+                assert_eq!(object["path"], path);
+                assert_eq!(object["bytes"], u64::MAX);
+                assert_eq!(object["duration"], format!("{:?}", Duration::MAX));
+            } else {
+                assert!(lines[1].contains(&format!(" path={path} ")), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn peers_read_as_their_display() {
         for peer in [
             "0.0.0.0:0",
@@ -896,18 +960,14 @@ mod tests {
             "[::1]:443",
         ] {
             let peer: SocketAddr = peer.parse().unwrap();
-            let mut out = Vec::new();
-            super::peer(&mut out, peer);
-            assert_eq!(String::from_utf8(out).unwrap(), peer.to_string());
+            assert_eq!(cursor(|c| super::peer(c, peer)), peer.to_string());
         }
     }
 
     #[test]
     fn decimals() {
         for n in [0, 7, 10, 255, 65535, u64::from(u32::MAX), u64::MAX] {
-            let mut out = Vec::new();
-            decimal(&mut out, n);
-            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+            assert_eq!(cursor(|c| c.decimal(n)), n.to_string());
         }
     }
 
@@ -935,9 +995,7 @@ mod tests {
             cases.push(Duration::from_nanos(n % 20_000_000_000));
         }
         for d in cases {
-            let mut out = Vec::new();
-            duration(&mut out, d);
-            assert_eq!(String::from_utf8(out).unwrap(), format!("{d:?}"));
+            assert_eq!(cursor(|c| duration(c, d)), format!("{d:?}"));
         }
     }
 
@@ -950,9 +1008,7 @@ mod tests {
             Version::HTTP_2,
             Version::HTTP_3,
         ] {
-            let mut out = Vec::new();
-            version(&mut out, v);
-            assert_eq!(String::from_utf8(out).unwrap(), format!("{v:?}"));
+            assert_eq!(cursor(|c| version(c, v)), format!("{v:?}"));
         }
     }
 
