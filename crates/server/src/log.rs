@@ -313,8 +313,13 @@ impl Queue {
     /// returns when it was made; a full buffer drops it instead (rules 1, 2).
     fn push(&self, fill: impl FnOnce(&mut Vec<u8>) -> u64) {
         let id = std::ptr::from_ref(self) as usize;
-        let wake = MINE.with(|mine| {
-            let mut mine = mine.borrow_mut();
+        // A line logged while this thread's locals are being destroyed, or from inside `fill`,
+        // finds no buffer to use: it counts as dropped.
+        let wake = MINE.try_with(|mine| {
+            let Ok(mut mine) = mine.try_borrow_mut() else {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return false;
+            };
             let buffer = match &mut *mine {
                 Some((owner, buffer)) if *owner == id => buffer,
                 other => &other.insert((id, self.register())).1,
@@ -330,8 +335,12 @@ impl Queue {
             // Read under the lock: see `Writer::sleep` for why that is enough.
             lines.ends.len() == self.limit.div_ceil(2) || self.asleep.load(Ordering::Relaxed)
         });
-        if wake {
-            self.wake_writer();
+        match wake {
+            Ok(true) => self.wake_writer(),
+            Ok(false) => {}
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
