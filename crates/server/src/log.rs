@@ -15,7 +15,8 @@
 //!    (`dropped_lines`).
 //! 3. The writer thread works in rounds: it takes every thread's buffer at once (swapping in an
 //!    empty one), merges their lines in the order they were made (each line carries the time it
-//!    was made), and writes the round with **one `write(2)`**; then it rests [`WRITE_PAUSE`].
+//!    was made), and writes the round with **one `write(2)`** (more only when stderr takes
+//!    part of it); then it rests [`WRITE_PAUSE`].
 //!    While it rests nobody wakes it: a busy server pays no `futex(2)` wake-up and no context
 //!    switch per line, one `write(2)` and one sleep per round. Two things cut a rest short: a
 //!    buffer reaching half its bound (so a burst is written before it has to be dropped), and
@@ -34,9 +35,10 @@
 //!    long. Only a process killed outright (`SIGKILL`, an abort) loses lines: at most the last
 //!    [`WRITE_PAUSE`]'s.
 //!
-//! Lines of one thread keep their order; lines of different threads are written in the order of
-//! the times they were made (the wall clock, to the nanosecond), within a round and from round
-//! to round.
+//! Lines of one thread keep their order. Lines of different threads are written in the order
+//! of the times they were made (the wall clock, read under the buffer's lock) within a round;
+//! across two rounds, only lines made during the few microseconds the writer takes to sweep
+//! the buffers can come out of that order.
 //!
 //! # Why not tracing-appender's `non_blocking`
 //!
