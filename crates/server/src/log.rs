@@ -679,16 +679,36 @@ impl Cursor<'_> {
         self.digits(n, len);
     }
 
-    /// `n`'s last `len` decimal digits, zero-padded.
+    /// `n`'s last `len` decimal digits, zero-padded: two at a time from [`PAIRS`], from the
+    /// last.
     fn digits(&mut self, n: u64, len: usize) {
+        let out = &mut self.buf[self.at..self.at + len];
         let mut n = n;
-        for digit in self.buf[self.at..self.at + len].iter_mut().rev() {
-            *digit = b'0' + (n % 10) as u8;
-            n /= 10;
+        let mut end = len;
+        while end >= 2 {
+            let pair = (n % 100) as usize * 2;
+            out[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+            n /= 100;
+            end -= 2;
+        }
+        if end == 1 {
+            out[0] = b'0' + (n % 10) as u8;
         }
         self.at += len;
     }
 }
+
+/// `00`, `01`, ... `99`: the digits of every number below 100, two bytes each.
+const PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
 
 /// `s` as a JSON string, quoted and escaped.
 fn json_string(c: &mut Cursor<'_>, s: &str) {
