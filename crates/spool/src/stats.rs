@@ -53,8 +53,10 @@
 //!   thread's wake landing during the poll. Hence `polls ≥ wakes − self_wakes`.
 //! - **schedule latency**: from the wake to the start of the next poll. A wake made during
 //!   another task's poll is stamped with *that* poll's start (the worker's last clock read), so
-//!   the figure may include the rest of the waking poll: an upper bound, exact for wakes from
-//!   outside the workers and for self-wakes (dated by the end of the poll they happened in).
+//!   the figure may include the rest of the waking poll: an upper bound. The same for a wake
+//!   made by the driver, dated by the first of up to 32 wakes of its turn (microseconds
+//!   earlier). Exact for wakes from outside the workers and for self-wakes (dated by the end
+//!   of the poll they happened in).
 //! - **busy**: total time inside `poll`, plus the worker's own few instructions between the
 //!   previous poll's end and this one (rule 2: tens of nanoseconds per poll). **age**: since the
 //!   spawn.
