@@ -281,8 +281,11 @@ impl DriverGuard<'_> {
     /// `max_wait` (whichever comes first; `None` = no limit but the timers), dispatch the events,
     /// then fire the expired timers. Returns how many timers fired.
     pub(crate) fn turn(&mut self, max_wait: Option<Duration>) -> usize {
+        // The wakes of this turn come after its wait: dated afresh (`stats.rs`, rule 2), and
+        // no later wake reuses their date.
+        crate::stats::reset_turn_clock();
         let driver = self.driver;
-        driver.timers.wait(max_wait, |timeout| {
+        let fired = driver.timers.wait(max_wait, |timeout| {
             if timeout == Some(Duration::ZERO) && !driver.has_io() {
                 return; // nothing could be ready: skip the syscall
             }
@@ -323,7 +326,9 @@ impl DriverGuard<'_> {
                     );
                 }
             }
-        })
+        });
+        crate::stats::reset_turn_clock();
+        fired
     }
 
     /// Hands the turn's events to the sources and wakes their waiters. The wakers are collected

@@ -26,8 +26,11 @@
 //!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
 //!    a worker, and inside `block_on`'s future on a current-thread runtime (read once before
 //!    each poll of that future: it may spawn thousands of tasks); only wakes and spawns from
-//!    outside the workers (the main thread, a blocking thread, the driver while a worker is
-//!    parked) read the clock, a spawn once (its schedule's wake is dated with the spawn time).
+//!    outside the workers (the main thread, a blocking thread) read the clock, a spawn once
+//!    (its schedule's wake is dated with the spawn time). The wakes a worker makes while
+//!    turning the driver (I/O readiness, expired timers) come after the turn's wait, from one
+//!    pass over its events: the first reads the clock, the next 31 reuse it
+//!    (`reset_turn_clock` at each turn's start and end keeps a read from crossing a wait).
 //! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
 //!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
 //!    end) stores a constant instead, its time being that end, already kept. The next poll turns
@@ -50,8 +53,10 @@
 //!   thread's wake landing during the poll. Hence `polls ≥ wakes − self_wakes`.
 //! - **schedule latency**: from the wake to the start of the next poll. A wake made during
 //!   another task's poll is stamped with *that* poll's start (the worker's last clock read), so
-//!   the figure may include the rest of the waking poll: an upper bound, exact for wakes from
-//!   outside the workers and for self-wakes (dated by the end of the poll they happened in).
+//!   the figure may include the rest of the waking poll: an upper bound. The same for a wake
+//!   made by the driver, dated by the first of up to 32 wakes of its turn (microseconds
+//!   earlier). Exact for wakes from outside the workers and for self-wakes (dated by the end
+//!   of the poll they happened in).
 //! - **busy**: total time inside `poll`, plus the worker's own few instructions between the
 //!   previous poll's end and this one (rule 2: tens of nanoseconds per poll). **age**: since the
 //!   spawn.
@@ -143,6 +148,49 @@ thread_local! {
     /// This thread's last clock read (0: none yet, or a thread that is not a worker now). Set
     /// at the start of each poll (`poll_begin`) and at its end (`poll_end`).
     static CLOCK: Cell<u64> = const { Cell::new(0) };
+    /// Wakes the driver may still date with `CLOCK` in this turn ([`reset_turn_clock`], rule 2).
+    static TURN_WAKES: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Wakes of one driver turn dated with one clock read: the first reads it, the next
+/// `TURN_WAKES_PER_READ - 1` reuse it (they come from the same pass over the turn's events and
+/// expired timers, microseconds apart).
+const TURN_WAKES_PER_READ: u32 = 32;
+
+/// Where a wake is made, for its date (`note_wake`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WakeSite {
+    /// On a worker, outside the driver: inside a poll or between two (the thread's clock).
+    Worker,
+    /// On a worker turning the driver (I/O readiness, timers): after the turn's wait.
+    Driver,
+    /// Anywhere else: the main thread, a blocking thread.
+    Outside,
+}
+
+/// Called at the start of each driver turn, before its wait, and at its end: the turn's wakes
+/// read the clock afresh (their first one does, for up to `TURN_WAKES_PER_READ`), and no
+/// wake after the turn reuses that read.
+#[inline]
+pub(crate) fn reset_turn_clock() {
+    TURN_WAKES.set(0);
+}
+
+/// The date of a wake made by the driver in this turn.
+#[inline]
+fn turn_clock() -> u64 {
+    match TURN_WAKES.get() {
+        0 => {
+            let t = now();
+            CLOCK.set(t);
+            TURN_WAKES.set(TURN_WAKES_PER_READ - 1);
+            t
+        }
+        left => {
+            TURN_WAKES.set(left - 1);
+            CLOCK.get()
+        }
+    }
 }
 
 /// One task's counters (inside its header). Written as the module docs' rules say.
@@ -219,23 +267,28 @@ fn cached_now() -> u64 {
 /// (async-task schedules such a wake when the poll returns), already in `last_poll_end`.
 const SELF_WAKE: u64 = 1;
 
-/// The schedule function's one store (rule 3). `fresh_clock` (asked only for a wake from
-/// elsewhere): whether the caller is outside any poll on a worker, so that its last clock read
-/// may be stale and the clock is read — unless this is the spawn's schedule, whose wake
-/// `TaskStats::new` stored with the spawn time (a wake finds `woken_at` zero otherwise: the
-/// poll cleared it, and async-task calls the schedule function once per scheduling).
+/// The schedule function's one store (rule 3). `site` (asked only for a wake from
+/// elsewhere): where the wake is made. On a worker its last clock read dates it; in the driver
+/// the turn's ([`reset_turn_clock`]); anywhere else the clock is read — unless this is the spawn's
+/// schedule, whose wake `TaskStats::new` stored with the spawn time (a wake finds `woken_at`
+/// zero otherwise: the poll cleared it, and async-task calls the schedule function once per
+/// scheduling).
 #[inline]
-pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: impl FnOnce() -> bool) {
+pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, site: impl FnOnce() -> WakeSite) {
     let word = if self_wake {
         SELF_WAKE
-    } else if fresh_clock() {
-        if stats.woken_at.load(Relaxed) != 0 {
+    } else {
+        let site = site();
+        if site == WakeSite::Worker {
+            cached_now() << 1
+        } else if stats.woken_at.load(Relaxed) != 0 {
             // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
             return;
+        } else if site == WakeSite::Driver {
+            turn_clock() << 1
+        } else {
+            now() << 1
         }
-        now() << 1
-    } else {
-        cached_now() << 1
     };
     stats.woken_at.store(word, Relaxed);
 }
@@ -506,6 +559,25 @@ mod unit {
     }
 
     #[test]
+    fn a_driver_turn_reads_the_clock_once_per_32_wakes() {
+        reset_turn_clock();
+        let first = turn_clock();
+        std::thread::sleep(Duration::from_millis(1));
+        for _ in 1..TURN_WAKES_PER_READ {
+            assert_eq!(turn_clock(), first, "reused within the turn");
+        }
+        assert!(
+            turn_clock() >= first + 1_000_000,
+            "the 33rd wake reads the clock"
+        );
+        let again = turn_clock();
+        std::thread::sleep(Duration::from_millis(1));
+        reset_turn_clock(); // a new turn (after its wait): a fresh read
+        assert!(turn_clock() >= again + 1_000_000);
+        forget_clock();
+    }
+
+    #[test]
     fn full_bucket_halves_all() {
         let stats = TaskStats::new(true);
         stats.latency[0].store(u16::MAX, Relaxed);
@@ -525,7 +597,7 @@ mod unit {
         init();
         let stats = TaskStats::new(true);
         let handle = StatsRef::new(&stats);
-        note_wake(&stats, false, || true); // the spawn's schedule
+        note_wake(&stats, false, || WakeSite::Outside); // the spawn's schedule
         let start = now();
         set_clock(start);
         poll_begin(&stats, start, 3);
