@@ -42,7 +42,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use crate::scheduler::registry::{EntryRef, RegistryGuard};
+use crate::scheduler::registry::{EntryRef, RegistryGuard, TaskEntry};
 use crate::stats::{StatsRef, TaskStats};
 
 pub(crate) mod coop;
@@ -197,25 +197,22 @@ impl JoinError {
 #[must_use = "dropping a Task cancels it; call .detach() to let it run"]
 pub struct Task<T> {
     inner: async_task::FallibleTask<Result<T, JoinError>, TaskMeta>,
-    // Copied out of the metadata: `FallibleTask` does not expose it. (The id is the abort
-    // handle's.)
+    // Copied out of the metadata: `FallibleTask` does not expose it. (The id is the entry's.)
     location: &'static Location<'static>,
-    abort: AbortHandle,
+    entry: TaskEntry,
 }
 
 impl<T> Task<T> {
     /// `entry`: the task's entry in its runtime's registry (`None` for a blocking task).
     pub(crate) fn new(
         inner: async_task::Task<Result<T, JoinError>, TaskMeta>,
-        entry: Option<EntryRef>,
+        entry: Option<TaskEntry>,
     ) -> Self {
         let TaskMeta { id, location, .. } = *inner.metadata();
         Task {
             inner: inner.fallible(),
             location,
-            abort: AbortHandle {
-                entry: entry.unwrap_or_else(|| EntryRef::untracked(id.as_u64())),
-            },
+            entry: entry.unwrap_or_else(|| TaskEntry::untracked(id.as_u64())),
         }
     }
 
@@ -231,7 +228,7 @@ impl<T> Task<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn abort(&self) {
-        self.abort.abort();
+        self.entry.abort();
     }
 
     /// A handle that can abort the task from anywhere without awaiting it (`Clone + Send`; it
@@ -246,7 +243,9 @@ impl<T> Task<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        self.abort.clone()
+        AbortHandle {
+            entry: self.entry.to_owned(),
+        }
     }
 
     /// Lets the task run to completion without a handle; its output is dropped.
@@ -287,7 +286,7 @@ impl<T> Task<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn id(&self) -> TaskId {
-        TaskId(self.abort.entry.id())
+        TaskId(self.entry.id())
     }
 
     /// Where the task was spawned.
