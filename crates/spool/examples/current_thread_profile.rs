@@ -1,14 +1,15 @@
 //! The current-thread benchmark rows as one small program, for instruction counts under
 //! callgrind: `valgrind --tool=callgrind target/release/examples/current_thread_profile spool yield`.
 //!
-//! Arguments: the runtime (`spool`, `spool-nostats`: Spool without task statistics, or
-//! `tokio`), then the workload (`yield`: 200 tasks × 1 000 `yield_now`; `spawn`: 10 000 empty
+//! Arguments: the runtime (`spool`, `spool-nostats`: Spool without task statistics,
+//! `spool-bare`: without statistics nor blocking detector, or `tokio`), then the workload (`yield`: 200 tasks × 1 000 `yield_now`; `spawn`: 10 000 empty
 //! tasks spawned and awaited; `ping`: 1 000 ping-pong rounds; `chain`: 1 000 tasks each spawning
 //! the next), then optionally the number of tasks (`n`, instead of 200, 10 000 or 1 000) and of
 //! rounds: with more than one round, each round's wall time and the process's user CPU time per
 //! round are printed (the median round and the mean), for timing runs outside valgrind.
 
 use std::future::Future;
+use std::time::Duration;
 
 type BoxFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -126,9 +127,10 @@ fn main() {
         .map_or(1, |r| r.parse().expect("a number of rounds"));
     let label = format!("{runtime} {which}");
     match runtime {
-        "spool" | "spool-nostats" => {
+        "spool" | "spool-nostats" | "spool-bare" => {
             let rt = spool::Builder::new_current_thread()
                 .task_stats(runtime == "spool")
+                .detector_threshold((runtime != "spool-bare").then_some(Duration::from_millis(50)))
                 .build()
                 .unwrap();
             timed(rounds, &label, || {
