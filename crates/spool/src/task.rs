@@ -40,7 +40,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use crate::scheduler::registry::{EntryRef, RegistryGuard, TaskEntry};
 use crate::stats::{StatsRef, TaskStats};
@@ -381,7 +381,10 @@ pin_project_lite::pin_project! {
     /// The future inside every task cell: the user's future, polled under `catch_unwind`.
     ///
     /// It also holds the task's entry in the runtime's registry of live tasks, removed when the
-    /// future is dropped (completed, cancelled, or dropped at shutdown).
+    /// future is dropped (completed, cancelled, or dropped at shutdown), and, from the task's
+    /// first `Pending` on, the task's own waker: the reference that keeps a waiting task alive
+    /// until shutdown even when nothing else could wake it (`scheduler/registry.rs`, "Who keeps
+    /// whom alive"). Declared after the guard, so dropped after the entry is gone.
     pub(crate) struct TaskFuture<F> {
         #[pin]
         future: F,
@@ -389,6 +392,7 @@ pin_project_lite::pin_project! {
         guard: Option<RegistryGuard>,
         // The task's statistics in its own header, where the runtime keeps them (`stats.rs`).
         stats: Option<StatsRef>,
+        keep_alive: Option<Waker>,
     }
 }
 
@@ -399,6 +403,7 @@ impl<F> TaskFuture<F> {
             panicked: false,
             guard,
             stats: None,
+            keep_alive: None,
         }
     }
 
@@ -435,7 +440,14 @@ impl<F: Future> Future for TaskFuture<F> {
         }
         match result {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                if this.keep_alive.is_none() && this.guard.is_some() {
+                    // `cx` is async-task's, for this very task: one reference count, taken
+                    // once, and only by tasks that ever wait (the registry's rule 1).
+                    *this.keep_alive = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
             Err(payload) => {
                 *this.panicked = true;
                 Poll::Ready(Err(JoinError::from_panic(payload)))

@@ -15,21 +15,34 @@
 //!
 //! # Who keeps whom alive
 //!
-//! The entry's waker is the registry's reference to its task, and it is needed: async-task frees
-//! a waiting task that nothing can wake any more (no waker, no `Runnable`, its handle detached)
-//! *without dropping its future*, so without that reference the future would never be dropped,
-//! and the entry would outlive the task's memory. Only the runtime's own links are plain
-//! pointers, because every atomic read-modify-write on the spawn path costs a few dozen cycles
-//! (it waits for the stores before it): the task's guard ([`RegistryGuard`], inside its future)
-//! and its handle ([`TaskEntry`], in `Task`) point at the registry without owning an `Arc` of
-//! it. The registry belongs to the runtime's `Shared`, which every task holds until its
-//! allocation is freed (in its metadata, `TaskMeta::runtime`, or in the schedule function of a
-//! local task): the guard is dropped with the future, which async-task always does before it
-//! frees the task (if it drops it at all), and the handle holds a reference to the task. An
-//! [`AbortHandle`](crate::task::AbortHandle), which may outlive both, owns an `Arc` of the
-//! registry ([`EntryRef`]), taken only when asked for. That spares four locked instructions
-//! per task (two counts taken at the spawn, two given back): `examples/current_thread_profile`
-//! measures it in `docs/benchmarks.md`, "Current-thread rows".
+//! A task's allocation (its header with the metadata, its schedule function, its future) lives
+//! while a reference to it does: a `Runnable`, a waker, its handle. async-task frees a waiting
+//! task that nothing can wake any more (no waker, no `Runnable`, its handle detached) *without
+//! dropping its future*; for "dropping the runtime drops every pending future" such a task must
+//! stay alive until shutdown. Every atomic read-modify-write on the spawn path costs a few dozen
+//! cycles (it waits for the stores before it), so the references are placed where they are
+//! needed and no more:
+//!
+//! 1. **The entry holds a plain pointer to its task** ([`TaskRef`]), and the task is alive
+//!    while its entry is in the slab: the entry is removed, under the shard's lock, by the
+//!    task's own future as it is dropped ([`RegistryGuard`]); until then the task is either
+//!    scheduled or running (a `Runnable` exists) or, from its first `Pending` on, holds a waker
+//!    of itself (`TaskFuture`'s `keep_alive`, dropped after the guard). So whoever finds the
+//!    entry under that lock finds the task alive, and takes a waker there when it must wake it
+//!    later, outside the lock (an abort, the shutdown's drain). A task that completes in its
+//!    first poll never takes a reference for this at all.
+//! 2. **The guard and the task's handle point at the registry without owning it.** The
+//!    registry belongs to the runtime's `Shared`, which every task holds until its allocation
+//!    is freed (in its metadata, `TaskMeta::runtime`, or in the schedule function of a local
+//!    task): the guard is dropped with the future, which async-task always does before it frees
+//!    the task (if it drops it at all), and the handle ([`TaskEntry`], in `Task`) holds a
+//!    reference to the task. An [`AbortHandle`](crate::task::AbortHandle), which may outlive
+//!    both, owns an `Arc` of the registry ([`EntryRef`]), taken only when asked for.
+//!
+//! Before, the entry held a waker (a count taken at every spawn, given back at the end) and the
+//! guard and handle each an `Arc` (two more of each): 6 locked instructions per task, now 0 for
+//! a task that never waits and 2 for one that does. `examples/current_thread_profile` measures
+//! it in `docs/benchmarks.md`, "Current-thread rows".
 //!
 //! # Abort
 //!
@@ -48,11 +61,11 @@
 //! one relaxed load of a counter that is zero unless an abort is in flight. A task that
 //! completed before its abort is not found (its entry is gone) and keeps its output.
 //!
-//! Each entry also points at the task's metadata (its id, spawn site and statistics, `stats.rs`)
-//! so that [`Registry::snapshot`] can read every live task without waking it. The pointer is
-//! valid while the entry is there: the entry's waker keeps the task's allocation (metadata
-//! included) alive, and the entry is removed under the same shard lock the reader holds.
+//! The entry's task pointer also reaches the task's metadata (its id, spawn site and
+//! statistics, `stats.rs`), so that [`Registry::snapshot`] reads every live task without waking
+//! it, under the same shard lock (rule 1 above).
 
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,21 +76,49 @@ use slab::Slab;
 
 use crate::loom::std_lock as lock;
 use crate::stats::TaskSnapshot;
-use crate::task::TaskMeta;
+use crate::task::Runnable;
 
-/// A pointer to a live task's metadata, kept beside its waker (see the module docs).
+/// A live task, reached without a reference count of its own (module docs, rule 1): the
+/// pointer async-task's `Runnable::into_raw` gives, valid while the task's entry is in the slab.
 #[derive(Debug)]
-pub(crate) struct MetaRef(NonNull<TaskMeta>);
+pub(crate) struct TaskRef(NonNull<()>);
 
-impl MetaRef {
-    pub(crate) fn new(meta: &TaskMeta) -> Self {
-        MetaRef(NonNull::from(meta))
+// SAFETY: a `TaskRef` is only used, under its shard's lock, to read the task's metadata (`Sync`:
+// plain data and atomics) and to take a waker (`Send + Sync`), which any thread may do.
+unsafe impl Send for TaskRef {}
+
+impl TaskRef {
+    /// The pointer to `runnable`'s task, and `runnable` back.
+    pub(crate) fn of(runnable: Runnable) -> (Runnable, TaskRef) {
+        let ptr = runnable.into_raw();
+        // SAFETY: `ptr` comes from `into_raw` just above, and becomes the one `Runnable` again.
+        (unsafe { Runnable::from_raw(ptr) }, TaskRef(ptr))
+    }
+
+    /// Runs `f` on a stand-in `Runnable` of the task, which is never run nor dropped: how
+    /// async-task lets one read a task's metadata and make its waker from its pointer.
+    ///
+    /// # Safety
+    ///
+    /// The task's allocation must be alive: its entry is in the slab and the caller holds the
+    /// shard's lock (module docs, rule 1).
+    unsafe fn with<R>(&self, f: impl FnOnce(&Runnable) -> R) -> R {
+        // SAFETY: the pointer came from `into_raw` (`of`) and the task is alive (the caller's
+        // contract); `ManuallyDrop` keeps the stand-in from cancelling or releasing the task.
+        let runnable = ManuallyDrop::new(unsafe { Runnable::from_raw(self.0) });
+        f(&runnable)
+    }
+
+    /// A waker of the task (one reference count), to wake it once the lock is released.
+    ///
+    /// # Safety
+    ///
+    /// As for [`with`](Self::with).
+    unsafe fn waker(&self) -> Waker {
+        // SAFETY: the caller's contract.
+        unsafe { self.with(Runnable::waker) }
     }
 }
-
-// SAFETY: `MetaRef` is only dereferenced as a shared reference to `TaskMeta`, which is `Sync`
-// (plain data and atomics), while the waker stored beside it keeps the task alive.
-unsafe impl Send for MetaRef {}
 
 #[derive(Debug, Default)]
 struct Shard {
@@ -91,11 +132,9 @@ struct Entry {
     /// or a shutdown drained the slab), and in its top bit [`ABORTED`]: kept in one word so that
     /// an entry stays small (the slab is touched by every spawn).
     tagged_id: u64,
-    /// The registry's reference to the task: what keeps a waiting task that nothing else can
-    /// wake alive until shutdown (async-task frees such a task without dropping its future).
-    waker: Waker,
-    /// The task's metadata, read by [`Registry::snapshot`].
-    meta: MetaRef,
+    /// The task (its metadata, read by [`Registry::snapshot`]; its waker, taken by an abort and
+    /// by the shutdown's drain).
+    task: TaskRef,
 }
 
 /// Set in `Entry::tagged_id` once an abort is requested. Task ids count up from 1 and never
@@ -130,7 +169,7 @@ pub(crate) struct EntryRef {
 }
 
 /// Names one task's entry from inside the task's handle (`Task`), whose reference to the task
-/// keeps the registry alive (module docs, "Who keeps whom alive"): no reference count of its own. Made only by
+/// keeps the registry alive (module docs, rule 2): no reference count of its own. Made only by
 /// [`Registry::register`], for the handle of the task it registers.
 #[derive(Debug)]
 pub(crate) struct TaskEntry {
@@ -146,7 +185,7 @@ unsafe impl Send for TaskEntry {}
 unsafe impl Sync for TaskEntry {}
 
 /// A task's entry; removes it when dropped (held inside the task's future). Its registry
-/// outlives it (module docs, "Who keeps whom alive"); its shard is the id's.
+/// outlives it (module docs, rule 2); its shard is the id's.
 #[derive(Debug)]
 pub(crate) struct RegistryGuard {
     registry: NonNull<Registry>,
@@ -173,27 +212,26 @@ impl Registry {
     }
 
     /// Registers the task `id`: `make` receives the guard to store in the task's future and
-    /// returns whatever it built along with the task's waker and metadata. Also returns the
+    /// returns whatever it built along with the task ([`TaskRef::of`]). Also returns the
     /// entry's name, for the task's handle.
     ///
     /// The caller makes sure that the task holds the runtime this registry belongs to until
-    /// its allocation is freed (module docs, "Who keeps whom alive"): `Shared::create_task` and
+    /// its allocation is freed (module docs, rule 2): `Shared::create_task` and
     /// `create_local_task` do.
     pub(crate) fn register<R>(
         self: &Arc<Self>,
         id: u64,
-        make: impl FnOnce(RegistryGuard) -> (R, Waker, MetaRef),
+        make: impl FnOnce(RegistryGuard) -> (R, TaskRef),
     ) -> (R, TaskEntry) {
         // From `Arc::as_ptr`, whose pointer may become an `Arc` again (`TaskEntry::to_owned`).
         let registry = NonNull::new(Arc::as_ptr(self).cast_mut()).expect("an Arc is not null");
         let mut shard = lock(self.shard(id));
         let entry = shard.tasks.vacant_entry();
         let key = entry.key();
-        let (built, waker, meta) = make(RegistryGuard { registry, key, id });
+        let (built, task) = make(RegistryGuard { registry, key, id });
         entry.insert(Entry {
             tagged_id: id,
-            waker,
-            meta,
+            task,
         });
         shard.spawned += 1;
         drop(shard);
@@ -207,7 +245,8 @@ impl Registry {
         )
     }
 
-    /// Takes every registered waker (shutdown). Wake them after this returns, outside any lock.
+    /// Takes every registered task out, as wakers (shutdown). Wake them after this returns,
+    /// outside any lock.
     pub(crate) fn drain(&self) -> Vec<Waker> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
@@ -216,7 +255,9 @@ impl Registry {
                 if entry.aborted() {
                     self.aborts_pending.fetch_sub(1, Ordering::Relaxed);
                 }
-                all.push(entry.waker);
+                // SAFETY: the entry was in the slab until this call, which holds the shard's
+                // lock: its task is alive (module docs, rule 1).
+                all.push(unsafe { entry.task.waker() });
             }
         }
         all
@@ -230,10 +271,14 @@ impl Registry {
             let shard = lock(shard);
             all.reserve(shard.tasks.len());
             for (_, entry) in shard.tasks.iter() {
-                // SAFETY: the entry is in the slab and we hold its shard's lock, so its waker
-                // keeps the task's allocation, and with it the metadata, alive (module docs).
-                let meta = unsafe { entry.meta.0.as_ref() };
-                all.push(TaskSnapshot::read(meta.id, meta.location, &meta.stats, now));
+                // SAFETY: the entry is in the slab and we hold its shard's lock (rule 1).
+                let task = unsafe {
+                    entry.task.with(|runnable| {
+                        let meta = runnable.metadata();
+                        TaskSnapshot::read(meta.id, meta.location, &meta.stats, now)
+                    })
+                };
+                all.push(task);
             }
         }
         all.sort_by_key(|t| t.id);
@@ -257,7 +302,8 @@ impl Registry {
                 Some(entry) if entry.is(id) && !entry.aborted() => {
                     entry.tagged_id |= ABORTED;
                     self.aborts_pending.fetch_add(1, Ordering::Relaxed);
-                    Some(entry.waker.clone())
+                    // SAFETY: the entry is in the slab and we hold its shard's lock (rule 1).
+                    Some(unsafe { entry.task.waker() })
                 }
                 _ => None,
             }
@@ -308,7 +354,7 @@ impl TaskEntry {
 
     fn registry(&self) -> Option<&Registry> {
         // SAFETY: this lives in the handle of its task, which holds the runtime, and with it
-        // the registry, alive (module docs, "Who keeps whom alive").
+        // the registry, alive (module docs, rule 2).
         self.registry.map(|registry| unsafe { &*registry.as_ptr() })
     }
 
@@ -343,7 +389,7 @@ impl TaskEntry {
 impl RegistryGuard {
     fn registry(&self) -> &Registry {
         // SAFETY: the guard lives in its task's future, and the task holds the runtime (and
-        // with it the registry) until after its future is dropped (module docs, "Who keeps whom alive").
+        // with it the registry) until after its future is dropped (module docs, rule 2).
         unsafe { self.registry.as_ref() }
     }
 
@@ -371,13 +417,9 @@ impl Drop for RegistryGuard {
                 _ => None,
             }
         };
-        if let Some(entry) = &removed {
-            if entry.aborted() {
-                // Step 4.
-                registry.aborts_pending.fetch_sub(1, Ordering::Relaxed);
-            }
+        if removed.is_some_and(|entry| entry.aborted()) {
+            // Step 4.
+            registry.aborts_pending.fetch_sub(1, Ordering::Relaxed);
         }
-        // Our own waker: dropped outside the lock.
-        drop(removed);
     }
 }
