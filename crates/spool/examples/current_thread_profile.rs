@@ -1,12 +1,12 @@
 //! The current-thread benchmark rows as one small program, for instruction counts under
 //! callgrind: `valgrind --tool=callgrind target/release/examples/current_thread_profile spool yield`.
 //!
-//! Arguments: the runtime (`spool`, `spool-nostats`: Spool without task statistics,
-//! `spool-bare`: without statistics nor blocking detector, or `tokio`), then the workload (`yield`: 200 tasks × 1 000 `yield_now`; `spawn`: 10 000 empty
-//! tasks spawned and awaited; `ping`: 1 000 ping-pong rounds; `chain`: 1 000 tasks each spawning
-//! the next), then optionally the number of tasks (`n`, instead of 200, 10 000 or 1 000) and of
-//! rounds: with more than one round, each round's wall time and the process's user CPU time per
-//! round are printed (the median round and the mean), for timing runs outside valgrind.
+//! Arguments: the runtime (`spool`, `spool-nostats`: `task_stats(false)`, `spool-bare`: without
+//! statistics nor blocking detector, or `tokio`), then the workload (`yield`: 200 tasks × 1 000
+//! `yield_now`; `spawn`: 10 000 empty tasks spawned and awaited; `ping`: 1 000 ping-pong rounds;
+//! `chain`: 1 000 tasks each spawning the next), then optionally the number of tasks (instead of
+//! 200, 10 000 or 1 000) and of rounds: with more than one round, the median round's wall time
+//! and the process's user CPU time per round are printed, for timing runs outside valgrind.
 
 use std::future::Future;
 use std::time::Duration;

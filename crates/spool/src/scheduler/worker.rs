@@ -209,10 +209,8 @@ pub(crate) fn block_on<F: Future>(
             // leftover (0 after a forced yield) would make every Spool future in it pend.
             crate::task::coop::set_task_budget();
             if shared.task_stats {
-                // The future runs on the worker, like a task: what it spawns and wakes is dated
-                // with one clock read, the thread's (`stats.rs`, rule 2), not one read each. (The
-                // thread's clock is 0 when `block_on` starts: spawning 1 000 tasks here took
-                // 2 000 `clock_gettime`, ~50 ns each on the 2-core VM.)
+                // What the spawns and wakes made by the future are dated with (`stats.rs`,
+                // rule 2): one clock read here, not one or two per spawn.
                 crate::stats::set_clock(crate::stats::now());
             }
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
