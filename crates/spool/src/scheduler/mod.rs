@@ -327,9 +327,8 @@ impl Shared {
                 },
                 async_task::WithInfo(schedule),
             );
-            let waker = runnable.waker();
-            let meta = registry::MetaRef::new(runnable.metadata());
-            ((runnable, task), waker, meta)
+            let (runnable, task_ref) = registry::TaskRef::of(runnable);
+            ((runnable, task), task_ref)
         });
         (runnable, Task::new(task, Some(entry)))
     }
@@ -364,9 +363,8 @@ impl Shared {
                 },
                 async_task::WithInfo(schedule),
             );
-            let waker = runnable.waker();
-            let meta = registry::MetaRef::new(runnable.metadata());
-            ((runnable, task), waker, meta)
+            let (runnable, task_ref) = registry::TaskRef::of(runnable);
+            ((runnable, task), task_ref)
         });
         (runnable, Task::new(task, Some(entry)))
     }
