@@ -71,7 +71,6 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::task::TaskId;
@@ -101,48 +100,7 @@ fn bucket_of(nanos: u64) -> usize {
     ((63 - (nanos | 0xFF).leading_zeros() - 7) as usize).min(LATENCY_BUCKETS - 1)
 }
 
-/// The monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the clock `Instant` reads on Linux),
-/// as one `u64`: what task headers store, and what workers time polls with. Converting an
-/// `Instant` to a number costs more than reading the clock (`Instant` arithmetic checks and
-/// normalises), so the raw value is read instead and turned into an `Instant` only where one is
-/// needed ([`to_instant`]: recorded spans, detector reports).
-#[inline]
-pub(crate) fn now() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable `timespec`; CLOCK_MONOTONIC always exists on Linux, so
-    // the call cannot fail (and if it did, `ts` stays zero: a wrong time, never UB).
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
-        .max(1)
-}
-
-/// One `Instant` and the raw clock read beside it, to convert the one into the other.
-fn origin() -> (Instant, u64) {
-    static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
-    *ORIGIN.get_or_init(|| (Instant::now(), now()))
-}
-
-/// The `Instant` of a raw clock value from [`now`].
-pub(crate) fn to_instant(raw: u64) -> Instant {
-    let (instant, base) = origin();
-    if raw >= base {
-        instant + Duration::from_nanos(raw - base)
-    } else {
-        instant
-            .checked_sub(Duration::from_nanos(base - raw))
-            .unwrap_or(instant)
-    }
-}
-
-/// Sets up the clock conversion (at runtime build, off the hot path).
-pub(crate) fn init() {
-    let _ = origin();
-}
+pub(crate) use crate::poll_clock::{init, now, to_instant};
 
 thread_local! {
     /// This thread's last clock read (0: none yet, or a thread that is not a worker now). Set
