@@ -216,12 +216,13 @@ impl Driver {
     }
 
     /// Registers a timer; wakes the holder if this deadline comes before the one it waits for.
-    pub(crate) fn insert_timer(&self, deadline: Instant, waker: Waker) -> TimerKey {
-        let (key, notify) = self.timers.insert(deadline, waker);
+    /// `None`: a fire already went past `deadline`, nothing was registered (the timer is due).
+    pub(crate) fn insert_timer(&self, deadline: Instant, waker: Waker) -> Option<TimerKey> {
+        let (key, notify) = self.timers.insert(deadline, waker)?;
         if notify {
             self.unpark();
         }
-        key
+        Some(key)
     }
 
     pub(crate) fn timers(&self) -> &TimerQueue {

@@ -133,10 +133,11 @@ impl Future for Sleep {
         }
         let driver = this.driver.get_or_insert_with(context::driver);
         match &mut this.entry {
-            None => {
-                let key = driver.insert_timer(this.deadline.into_std(), cx.waker().clone());
-                this.entry = Some((key, cx.waker().clone()));
-            }
+            None => match driver.insert_timer(this.deadline.into_std(), cx.waker().clone()) {
+                Some(key) => this.entry = Some((key, cx.waker().clone())),
+                // The driver fired past the deadline between our clock read and the insert.
+                None => cx.waker().wake_by_ref(),
+            },
             Some((key, waker)) => {
                 if !waker.will_wake(cx.waker()) {
                     if driver.timers().update(*key, cx.waker()) {

@@ -34,21 +34,52 @@
 //! it: one spurious wake, never a timer that stays registered. So the mark needs no ordering
 //! (relaxed, outside the loom model): whatever value a reader sees, the outcome is one of those.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
 use std::mem;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use slab::Slab;
+
 use super::clock::Clock;
 use crate::loom::{lock, Mutex};
 
 /// Identifies one registered timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimerKey {
     /// The deadline, in nanoseconds since the queue's `origin` (module doc).
     at: u64,
+    /// Unique per queue: tells this timer from a later one in the same slot.
     id: u64,
+    /// Where its waker is in the slab.
+    slot: usize,
+}
+
+/// A timer's place in the heap, ordered by `(at, id)`, earliest first (`BinaryHeap` is a
+/// max-heap, so the comparison is reversed). It may be stale: its timer was removed since and
+/// the entry waits to be skipped (module doc, "Removal").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Due(TimerKey);
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.0.at, other.0.id).cmp(&(self.0.at, self.0.id))
+    }
+}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A registered timer's waker, in the slab.
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    waker: Waker,
 }
 
 /// What the driver's holder is blocked on.
@@ -64,9 +95,54 @@ enum Waiting {
 
 #[derive(Debug)]
 struct Inner {
-    map: BTreeMap<TimerKey, Waker>,
+    /// Every registered timer's deadline, and stale ones (at most `STALE_SLACK` more than
+    /// twice the live ones).
+    heap: BinaryHeap<Due>,
+    /// The registered timers' wakers.
+    timers: Slab<Entry>,
     next_id: u64,
     waiting: Waiting,
+}
+
+/// The heap may hold this many stale entries beyond as many as there are live timers before
+/// it is compacted (module doc, "Removal").
+const STALE_SLACK: usize = 64;
+
+impl Inner {
+    fn is_registered(&self, key: TimerKey) -> bool {
+        self.timers
+            .get(key.slot)
+            .is_some_and(|entry| entry.id == key.id)
+    }
+
+    /// The earliest registered timer, skipping (and dropping) stale heap entries on the way.
+    fn first(&mut self) -> Option<TimerKey> {
+        while let Some(&Due(key)) = self.heap.peek() {
+            if self.is_registered(key) {
+                return Some(key);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Takes `key`'s timer out, if it is registered.
+    fn remove(&mut self, key: TimerKey) -> Option<Waker> {
+        if !self.is_registered(key) {
+            return None;
+        }
+        let entry = self.timers.remove(key.slot);
+        if self.heap.peek() == Some(&Due(key)) {
+            // The earliest one (a cancelled timeout is often the newest and only timer): out at
+            // once, no stale entry left.
+            self.heap.pop();
+        } else if self.heap.len() > 2 * self.timers.len() + STALE_SLACK {
+            let timers = &self.timers;
+            self.heap
+                .retain(|&Due(key)| timers.get(key.slot).is_some_and(|entry| entry.id == key.id));
+        }
+        Some(entry.waker)
+    }
 }
 
 /// The timers of one runtime.
@@ -77,8 +153,9 @@ pub(crate) struct TimerQueue {
     clock: Clock,
     /// What `fired_until` counts from.
     origin: Instant,
-    /// Every deadline up to `origin` + this many nanoseconds was taken out of the map by
-    /// `fire_expired` (module doc: "A fired timer's `Sleep` takes no lock").
+    /// Every deadline up to `origin` + this many nanoseconds was fired by `fire_expired`, and
+    /// none is registered (module doc: "A fired timer's `Sleep` takes no lock"). Written under
+    /// the lock only.
     fired_until: AtomicU64,
 }
 
@@ -88,7 +165,8 @@ impl TimerQueue {
         let origin = Instant::now();
         TimerQueue {
             inner: Mutex::new(Inner {
-                map: BTreeMap::new(),
+                heap: BinaryHeap::new(),
+                timers: Slab::new(),
                 next_id: 0,
                 waiting: Waiting::No,
             }),
@@ -118,10 +196,7 @@ impl TimerQueue {
 
     /// The nearest deadline, if any timer is registered.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        lock(&self.inner)
-            .map
-            .first_key_value()
-            .map(|(key, _)| self.instant_at(key.at))
+        lock(&self.inner).first().map(|key| self.instant_at(key.at))
     }
 
     /// Wakes the timers that are due now (after the clock was advanced). Returns how many.
@@ -130,15 +205,21 @@ impl TimerQueue {
     }
 
     /// Registers `waker` to be woken at `deadline`. Returns the key and whether the driver's
-    /// holder must be notified (it waits for a later deadline than this one).
-    pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> (TimerKey, bool) {
+    /// holder must be notified (it waits for a later deadline than this one); `None` if a fire
+    /// already went past `deadline` (the timer is due: nothing is registered).
+    pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> Option<(TimerKey, bool)> {
+        let at = self.since_origin(deadline);
         let mut inner = lock(&self.inner);
-        let key = TimerKey {
-            at: self.since_origin(deadline),
-            id: inner.next_id,
-        };
+        if at <= self.fired_until.load(Ordering::Relaxed) {
+            drop(inner);
+            drop(waker);
+            return None;
+        }
+        let id = inner.next_id;
         inner.next_id += 1;
-        inner.map.insert(key, waker);
+        let slot = inner.timers.insert(Entry { id, waker });
+        let key = TimerKey { at, id, slot };
+        inner.heap.push(Due(key));
         let notify = match inner.waiting {
             Waiting::No => false,
             Waiting::Forever => true,
@@ -148,31 +229,37 @@ impl TimerQueue {
             // The holder will wake and recompute; later inserts need not notify again.
             inner.waiting = Waiting::No;
         }
-        (key, notify)
+        Some((key, notify))
     }
 
     /// Replaces the waker of a registered timer. `false` if it already fired (or was removed).
     pub(crate) fn update(&self, key: TimerKey, waker: &Waker) -> bool {
-        match lock(&self.inner).map.get_mut(&key) {
-            Some(slot) => {
-                slot.clone_from(waker);
+        match lock(&self.inner).timers.get_mut(key.slot) {
+            Some(entry) if entry.id == key.id => {
+                entry.waker.clone_from(waker);
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
     /// Deregisters a timer (a dropped or reset `Sleep`). A no-op if it already fired.
     pub(crate) fn remove(&self, key: TimerKey) {
-        let waker = lock(&self.inner).map.remove(&key);
+        let waker = lock(&self.inner).remove(key);
         // Dropped outside the lock: dropping a waker can run arbitrary scheduler code.
         drop(waker);
+    }
+
+    /// Whether `key`'s timer was fired (module doc: then its entry is gone, and this reads no
+    /// lock). `false` may be stale; `true` is not.
+    pub(crate) fn has_fired(&self, key: TimerKey) -> bool {
+        key.at <= self.fired_until.load(Ordering::Relaxed)
     }
 
     /// Deregisters a timer whose deadline has passed (its `Sleep` completes): without the lock
     /// if a fire already took it (module doc).
     pub(crate) fn complete(&self, key: TimerKey) {
-        if key.at > self.fired_until.load(Ordering::Relaxed) {
+        if !self.has_fired(key) {
             self.remove(key);
         }
     }
@@ -198,9 +285,8 @@ impl TimerQueue {
         let mut inner = lock(&self.inner);
         let now = self.clock.now();
         let to_next = inner
-            .map
-            .first_key_value()
-            .map(|(key, _)| self.instant_at(key.at).saturating_duration_since(now));
+            .first()
+            .map(|key| self.instant_at(key.at).saturating_duration_since(now));
         let timeout = match (to_next, max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -221,22 +307,27 @@ impl TimerQueue {
     /// Wakes every timer whose deadline is at or before `now`. Returns how many fired.
     fn fire_expired(&self, now: Instant) -> usize {
         let now = self.since_origin(now);
-        let expired = {
+        let mut expired = Vec::new();
+        {
             let mut inner = lock(&self.inner);
-            match inner.map.first_key_value() {
-                Some((first, _)) if first.at <= now => {}
-                _ => return 0,
+            while let Some(&Due(key)) = inner.heap.peek() {
+                if key.at > now {
+                    break;
+                }
+                inner.heap.pop();
+                if inner.is_registered(key) {
+                    expired.push(inner.timers.remove(key.slot).waker);
+                }
             }
-            let later = inner.map.split_off(&TimerKey {
-                at: now,
-                id: u64::MAX,
-            });
-            self.fired_until.fetch_max(now, Ordering::Relaxed);
-            mem::replace(&mut inner.map, later)
-        };
+            // Nothing at or before `now` is registered any more (and `insert` refuses such a
+            // deadline from here on): the mark may move up to `now`.
+            if now > self.fired_until.load(Ordering::Relaxed) {
+                self.fired_until.store(now, Ordering::Relaxed);
+            }
+        }
         // Woken outside the lock: a wake schedules a task, which may register a timer.
         let fired = expired.len();
-        for (_, waker) in expired {
+        for waker in expired {
             waker.wake();
         }
         fired
@@ -245,13 +336,17 @@ impl TimerQueue {
     /// Removes every timer without waking it (runtime shutdown). The wakers are dropped outside
     /// the lock.
     pub(crate) fn clear(&self) {
-        let all = mem::take(&mut lock(&self.inner).map);
+        let all = {
+            let mut inner = lock(&self.inner);
+            inner.heap.clear();
+            mem::take(&mut inner.timers)
+        };
         drop(all);
     }
 
     /// How many timers are registered.
     pub(crate) fn len(&self) -> usize {
-        lock(&self.inner).map.len()
+        lock(&self.inner).timers.len()
     }
 }
 
@@ -274,34 +369,87 @@ mod tests {
     }
 
     #[test]
-    fn complete_removes_an_unfired_timer_and_leaves_a_late_insert_to_the_next_fire() {
+    fn complete_removes_an_unfired_timer_and_a_fire_refuses_later_inserts_before_its_mark() {
         let timers = TimerQueue::new();
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let now = timers.clock().now();
         let ms = Duration::from_millis(1);
+        let waker = || Waker::from(count.clone());
 
         // Not fired yet (a `Sleep` that saw its deadline before the driver did): removed.
-        let (early, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        let (early, _) = timers.insert(now + ms, waker()).unwrap();
+        assert!(!timers.has_fired(early));
         timers.complete(early);
         assert_eq!(timers.len(), 0);
 
         // Fired: the entry is gone already, and completing it changes nothing.
-        let (fired, _) = timers.insert(now + ms, Waker::from(count.clone()));
+        let (fired, _) = timers.insert(now + ms, waker()).unwrap();
         assert_eq!(timers.fire_expired(now + 2 * ms), 1);
+        assert!(timers.has_fired(fired));
         timers.complete(fired);
         assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 1));
 
-        // Inserted after a fire that had passed its deadline: the mark says "fired", so it
-        // stays, and the next fire wakes it (one spurious wake) instead of leaving it behind.
-        let (late, _) = timers.insert(now + ms, Waker::from(count.clone()));
-        timers.complete(late);
-        assert_eq!(timers.len(), 1);
-        assert_eq!(timers.fire_expired(now + 2 * ms), 1);
-        assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 2));
+        // A deadline the fire went past is refused: it is due, nothing is registered.
+        assert!(timers.insert(now + ms, waker()).is_none());
+        assert_eq!(timers.len(), 0);
 
-        // A later deadline than the mark is removed again.
-        let (later, _) = timers.insert(now + 3 * ms, Waker::from(count.clone()));
+        // A later deadline than the mark is registered, and removed again.
+        let (later, _) = timers.insert(now + 3 * ms, waker()).unwrap();
+        assert!(!timers.has_fired(later));
         timers.complete(later);
         assert_eq!(timers.len(), 0);
+        assert_eq!(timers.fire_expired(now + 4 * ms), 0);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn fires_in_deadline_order_and_skips_removed_timers() {
+        let timers = TimerQueue::new();
+        let now = timers.clock().now();
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Push(u64, Arc<std::sync::Mutex<Vec<u64>>>);
+        impl Wake for Push {
+            fn wake(self: Arc<Self>) {
+                self.1.lock().unwrap().push(self.0);
+            }
+        }
+        // 300 timers at shuffled deadlines; two in three are removed before the fire, which
+        // leaves stale heap entries behind (and compacts them past the slack).
+        let mut keys = Vec::new();
+        for i in 0..300u64 {
+            let at = now + Duration::from_micros(1 + (i * 7919) % 300);
+            let (key, _) = timers
+                .insert(at, Waker::from(Arc::new(Push(i, order.clone()))))
+                .unwrap();
+            keys.push((i, at, key));
+        }
+        for (i, _, key) in &keys {
+            if i % 3 != 0 {
+                timers.remove(*key);
+                timers.remove(*key); // a second removal is a no-op
+            }
+        }
+        assert_eq!(timers.len(), 100);
+        let first = keys
+            .iter()
+            .filter(|(i, ..)| i % 3 == 0)
+            .map(|(_, at, _)| *at)
+            .min();
+        assert_eq!(timers.next_deadline(), first);
+        let half = now + Duration::from_micros(150);
+        let due = keys
+            .iter()
+            .filter(|(i, at, _)| i % 3 == 0 && *at <= half)
+            .count();
+        assert_eq!(timers.fire_expired(half), due);
+        assert_eq!(
+            timers.fire_expired(now + Duration::from_millis(1)),
+            100 - due
+        );
+        let fired = order.lock().unwrap().clone();
+        let mut expected: Vec<_> = keys.iter().filter(|(i, ..)| i % 3 == 0).collect();
+        expected.sort_by_key(|(i, at, _)| (*at, *i));
+        assert_eq!(fired, expected.iter().map(|(i, ..)| *i).collect::<Vec<_>>());
+        assert_eq!((timers.len(), timers.next_deadline()), (0, None));
     }
 }
