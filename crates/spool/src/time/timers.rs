@@ -46,15 +46,16 @@ use slab::Slab;
 use super::clock::Clock;
 use crate::loom::{lock, Mutex};
 
-/// Identifies one registered timer.
+/// Identifies one registered timer. 16 bytes, as a `Sleep` holds one and is moved around
+/// (module doc, "Keys").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimerKey {
     /// The deadline, in nanoseconds since the queue's `origin` (module doc).
     at: u64,
-    /// Unique per queue: tells this timer from a later one in the same slot.
-    id: u64,
     /// Where its waker is in the slab.
-    slot: usize,
+    slot: u32,
+    /// The insert's number (wrapping): tells this timer from a later one in the same slot.
+    id: u32,
 }
 
 /// A timer's place in the heap, ordered by `(at, id)`, earliest first (`BinaryHeap` is a
@@ -78,8 +79,16 @@ impl PartialOrd for Due {
 /// A registered timer's waker, in the slab.
 #[derive(Debug)]
 struct Entry {
-    id: u64,
+    at: u64,
+    id: u32,
     waker: Waker,
+}
+
+impl Entry {
+    /// Whether this entry is `key`'s timer (module doc, "Keys").
+    fn is(&self, key: TimerKey) -> bool {
+        self.id == key.id && self.at == key.at
+    }
 }
 
 /// What the driver's holder is blocked on.
@@ -100,7 +109,7 @@ struct Inner {
     heap: BinaryHeap<Due>,
     /// The registered timers' wakers.
     timers: Slab<Entry>,
-    next_id: u64,
+    next_id: u32,
     waiting: Waiting,
 }
 
@@ -111,8 +120,8 @@ const STALE_SLACK: usize = 64;
 impl Inner {
     fn is_registered(&self, key: TimerKey) -> bool {
         self.timers
-            .get(key.slot)
-            .is_some_and(|entry| entry.id == key.id)
+            .get(key.slot as usize)
+            .is_some_and(|entry| entry.is(key))
     }
 
     /// The earliest registered timer, skipping (and dropping) stale heap entries on the way.
@@ -131,15 +140,18 @@ impl Inner {
         if !self.is_registered(key) {
             return None;
         }
-        let entry = self.timers.remove(key.slot);
+        let entry = self.timers.remove(key.slot as usize);
         if self.heap.peek() == Some(&Due(key)) {
             // The earliest one (a cancelled timeout is often the newest and only timer): out at
             // once, no stale entry left.
             self.heap.pop();
         } else if self.heap.len() > 2 * self.timers.len() + STALE_SLACK {
             let timers = &self.timers;
-            self.heap
-                .retain(|&Due(key)| timers.get(key.slot).is_some_and(|entry| entry.id == key.id));
+            self.heap.retain(|&Due(key)| {
+                timers
+                    .get(key.slot as usize)
+                    .is_some_and(|entry| entry.is(key))
+            });
         }
         Some(entry.waker)
     }
@@ -216,9 +228,10 @@ impl TimerQueue {
             return None;
         }
         let id = inner.next_id;
-        inner.next_id += 1;
-        let slot = inner.timers.insert(Entry { id, waker });
-        let key = TimerKey { at, id, slot };
+        inner.next_id = id.wrapping_add(1);
+        let slot = inner.timers.insert(Entry { at, id, waker });
+        let slot = u32::try_from(slot).expect("spool: fewer than 2^32 timers at once");
+        let key = TimerKey { at, slot, id };
         inner.heap.push(Due(key));
         let notify = match inner.waiting {
             Waiting::No => false,
@@ -234,8 +247,8 @@ impl TimerQueue {
 
     /// Replaces the waker of a registered timer. `false` if it already fired (or was removed).
     pub(crate) fn update(&self, key: TimerKey, waker: &Waker) -> bool {
-        match lock(&self.inner).timers.get_mut(key.slot) {
-            Some(entry) if entry.id == key.id => {
+        match lock(&self.inner).timers.get_mut(key.slot as usize) {
+            Some(entry) if entry.is(key) => {
                 entry.waker.clone_from(waker);
                 true
             }
@@ -254,14 +267,6 @@ impl TimerQueue {
     /// lock). `false` may be stale; `true` is not.
     pub(crate) fn has_fired(&self, key: TimerKey) -> bool {
         key.at <= self.fired_until.load(Ordering::Relaxed)
-    }
-
-    /// Deregisters a timer whose deadline has passed (its `Sleep` completes): without the lock
-    /// if a fire already took it (module doc).
-    pub(crate) fn complete(&self, key: TimerKey) {
-        if !self.has_fired(key) {
-            self.remove(key);
-        }
     }
 
     /// The timers' part of a driver turn: computes the timeout (up to the nearest deadline, at
@@ -316,7 +321,7 @@ impl TimerQueue {
                 }
                 inner.heap.pop();
                 if inner.is_registered(key) {
-                    expired.push(inner.timers.remove(key.slot).waker);
+                    expired.push(inner.timers.remove(key.slot as usize).waker);
                 }
             }
             // Nothing at or before `now` is registered any more (and `insert` refuses such a
@@ -369,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn complete_removes_an_unfired_timer_and_a_fire_refuses_later_inserts_before_its_mark() {
+    fn remove_takes_an_unfired_timer_and_a_fire_refuses_later_inserts_before_its_mark() {
         let timers = TimerQueue::new();
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let now = timers.clock().now();
@@ -379,14 +384,14 @@ mod tests {
         // Not fired yet (a `Sleep` that saw its deadline before the driver did): removed.
         let (early, _) = timers.insert(now + ms, waker()).unwrap();
         assert!(!timers.has_fired(early));
-        timers.complete(early);
+        timers.remove(early);
         assert_eq!(timers.len(), 0);
 
-        // Fired: the entry is gone already, and completing it changes nothing.
+        // Fired: the entry is gone already, and removing it changes nothing.
         let (fired, _) = timers.insert(now + ms, waker()).unwrap();
         assert_eq!(timers.fire_expired(now + 2 * ms), 1);
         assert!(timers.has_fired(fired));
-        timers.complete(fired);
+        timers.remove(fired);
         assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 1));
 
         // A deadline the fire went past is refused: it is due, nothing is registered.
@@ -396,7 +401,7 @@ mod tests {
         // A later deadline than the mark is registered, and removed again.
         let (later, _) = timers.insert(now + 3 * ms, waker()).unwrap();
         assert!(!timers.has_fired(later));
-        timers.complete(later);
+        timers.remove(later);
         assert_eq!(timers.len(), 0);
         assert_eq!(timers.fire_expired(now + 4 * ms), 0);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
