@@ -120,6 +120,8 @@ struct TurnBuffers {
     poll: Poll,
     events: Events,
     wakers: Vec<Waker>,
+    /// The fired timers' wakers, likewise.
+    timer_wakers: Vec<Waker>,
     /// The sub-millisecond timer (module doc), `None` if it could not be created.
     timer_fd: Option<OwnedFd>,
     /// The instant it is armed for, if any.
@@ -189,6 +191,7 @@ impl Driver {
                 poll,
                 events: Events::with_capacity(EVENTS_CAPACITY),
                 wakers: Vec::new(),
+                timer_wakers: Vec::new(),
                 timer_fd,
                 armed: None,
             }),
@@ -283,7 +286,8 @@ impl DriverGuard<'_> {
     /// then fire the expired timers. Returns how many timers fired.
     pub(crate) fn turn(&mut self, max_wait: Option<Duration>) -> usize {
         let driver = self.driver;
-        driver.timers.wait(max_wait, |timeout| {
+        let mut timer_wakers = std::mem::take(&mut self.buffers.timer_wakers);
+        let fired = driver.timers.wait(max_wait, &mut timer_wakers, |timeout| {
             if timeout == Some(Duration::ZERO) && !driver.has_io() {
                 return; // nothing could be ready: skip the syscall
             }
@@ -324,7 +328,9 @@ impl DriverGuard<'_> {
                     );
                 }
             }
-        })
+        });
+        self.buffers.timer_wakers = timer_wakers;
+        fired
     }
 
     /// Hands the turn's events to the sources and wakes their waiters. The wakers are collected

@@ -29,7 +29,7 @@ impl Wake for Flag {
 
 /// `DriverGuard::turn(None)`, with the fake poller in place of `epoll_wait`.
 fn turn(timers: &TimerQueue, poller: &FakePoller) {
-    timers.wait(None, |timeout| {
+    timers.wait(None, &mut Vec::new(), |timeout| {
         if timeout != Some(Duration::ZERO) {
             poller.wait();
         }

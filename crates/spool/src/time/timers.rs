@@ -1,38 +1,56 @@
-//! The timer structure: an ordered map of `(deadline, id) → waker`, and the hand-off with the
-//! thread waiting in the driver.
+//! The timer structure: a binary heap of deadlines beside a slab of wakers, and the hand-off with
+//! the thread waiting in the driver.
 //!
 //! A sleeping task costs one entry here and nothing else: no thread spins, no task re-polls
 //! itself. The driver asks [`TimerQueue::begin_wait`] for the nearest deadline, blocks in the
 //! poller until then, and [`TimerQueue::fire_expired`] wakes whatever is due.
 //!
-//! The map is a `BTreeMap<(deadline, id), Waker>` (async-io's choice): `O(log n)` insert and
-//! remove, the next deadline is the first key, and the expired prefix splits off in one call.
-//! The deadline in a key is nanoseconds since the queue was made (`origin`), a `u64`, rather than
-//! the `Instant` itself: a `(u64, u64)` compares in two instructions where an `Instant` (seconds,
-//! then nanoseconds) takes a few more, and a search in a map of 10 000 timers compares a few
-//! dozen keys; the conversion, once per insert, costs less than it saves (`docs/benchmarks.md`,
-//! "The timer rows in instructions").
-//! tokio uses a hierarchical wheel (6 × 64 slots, 1 ms) that makes insert/remove `O(1)` but
-//! rounds deadlines to the millisecond; with the tens of thousands of timers a small server holds,
-//! the map is simple, exact to the nanosecond, and not the bottleneck.
+//! **The structure.** A registered timer is a waker in a `Slab` (insert and remove in constant
+//! time, the index is the timer's `slot`) and its key `(deadline, slot, id)` in a min-heap of
+//! deadlines (`BinaryHeap`): the nearest deadline is the top, a fire pops the due keys in
+//! deadline order, and an insert is a push, which on average moves the new key up a level or
+//! two whatever the heap's size. The deadline is exact: nanoseconds since the queue was made
+//! (`origin`), a `u64` (compares in one instruction where an `Instant` takes a few).
+//! tokio uses a hierarchical wheel (6 × 64 slots, 1 ms): constant-time too, but it rounds
+//! deadlines to the millisecond, which the driver's sub-millisecond timers (`driver.rs`) could
+//! not keep. This replaced a `BTreeMap<(deadline, id), Waker>` (async-io's choice), whose insert
+//! among 10 000 timers searched and shifted nodes for ~720 instructions, against ~100 for a push
+//! and a slab insert (`docs/benchmarks.md`, "The timer rows in instructions").
+//!
+//! 1. **Removal** (a dropped `Sleep`, a cancelled timeout) takes the waker out of the slab at
+//!    once, so the task is not kept alive, and leaves its key in the heap, *stale*: a heap
+//!    cannot remove from the middle cheaply. Stale keys are skipped (and dropped) when they reach
+//!    the top. Two rules keep them few: a removed key that is the top (a timeout armed and
+//!    cancelled while no other timer is nearer, the common case of a request timeout) is popped
+//!    at once; and when stale keys outnumber the live timers by more than `STALE_SLACK`, the heap
+//!    is compacted (`retain`, linear, so constant per removal amortised). So the heap never holds
+//!    more than twice the live timers plus the slack.
+//! 2. **Keys** are 16 bytes, because a `Sleep` holds one and is moved around (a `Sleep` of more
+//!    than 64 bytes is moved by a call to `memcpy`): the slot and the insert's number (`id`, a
+//!    wrapping `u32`) in 32 bits each. A key names its timer if the slab entry at its slot has
+//!    the same `id` *and* the same deadline: a stale key (in the heap, or a `Sleep`'s) could only
+//!    be mistaken for a later timer that got the same slot exactly 2³² inserts later with the
+//!    same deadline to the nanosecond.
 //!
 //! **The hand-off.** A timer may be inserted (from any thread) while the driver's holder is
 //! already blocked with a timeout computed from the old nearest deadline. If the new deadline is
 //! earlier, the holder must be woken to recompute. The queue records what the holder is waiting
-//! for (`Waiting`) under the same lock as the map, so an insert knows exactly when to call the
+//! for (`Waiting`) under the same lock as the heap, so an insert knows exactly when to call the
 //! poller's `notify()`, and calls it once: after notifying, the state says nobody waits, so the
 //! inserts that follow stay quiet until the holder computes a new timeout.
 //! `src/tests/loom_timer.rs` checks that no expired timer is missed.
 //!
-//! **A fired timer's `Sleep` takes no lock.** A `Sleep` that completes must make sure its entry
-//! is gone, and it usually is: the driver fired it, and that is why the task runs. So
-//! [`TimerQueue::fire_expired`] records how far it has fired (`fired_until`, nanoseconds since
-//! the queue was made, only ever raised), and [`TimerQueue::complete`] skips the lock and the
-//! map lookup when the deadline is at or before that mark. It may be wrong in one way only: an
-//! entry inserted after a fire whose `now` had already passed its deadline (the `Sleep` read
-//! its clock just before) is still in the map. Such an entry is expired, so the next turn fires
-//! it: one spurious wake, never a timer that stays registered. So the mark needs no ordering
-//! (relaxed, outside the loom model): whatever value a reader sees, the outcome is one of those.
+//! **A fired timer's `Sleep` takes no lock and reads no clock.** [`TimerQueue::fire_expired`]
+//! records how far it has fired (`fired_until`, nanoseconds since `origin`, only ever raised, on
+//! every turn), under the lock and after taking out every timer due by then; and
+//! [`TimerQueue::insert`] refuses, under the same lock, a deadline at or before the mark (the
+//! timer is due: the `Sleep` completes). So no registered timer is ever at or before the mark,
+//! and a registered `Sleep` whose deadline is at or before it ([`TimerQueue::has_fired`]) knows
+//! that it was fired and its entry is gone: it completes with one relaxed load. A stale (lower)
+//! value only sends the `Sleep` the slow way (it stays pending, or `update` finds no entry and
+//! it polls again); and the poll that follows a fire's wake sees the new mark, as the wake's
+//! hand-off of the task orders it after the fire. So the mark needs no ordering of its own
+//! (relaxed, outside the loom model).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -213,7 +231,7 @@ impl TimerQueue {
 
     /// Wakes the timers that are due now (after the clock was advanced). Returns how many.
     pub(crate) fn fire_due(&self) -> usize {
-        self.fire_expired(self.clock.now())
+        self.fire_expired(self.clock.now(), &mut Vec::new())
     }
 
     /// Registers `waker` to be woken at `deadline`. Returns the key and whether the driver's
@@ -271,17 +289,19 @@ impl TimerQueue {
 
     /// The timers' part of a driver turn: computes the timeout (up to the nearest deadline, at
     /// most `max_wait`, `None` = no limit), runs `wait` with it (the poller's wait), then fires
-    /// the expired timers. Returns how many fired. `DriverGuard::turn` is this with
+    /// the expired timers, through `wakers` (empty, kept by the caller so that its capacity
+    /// is reused from turn to turn). Returns how many fired. `DriverGuard::turn` is this with
     /// `epoll_wait`; the loom model runs it with a fake poller.
     pub(crate) fn wait(
         &self,
         max_wait: Option<Duration>,
+        wakers: &mut Vec<Waker>,
         wait: impl FnOnce(Option<Duration>),
     ) -> usize {
         let timeout = self.begin_wait(max_wait);
         wait(timeout);
         self.end_wait();
-        self.fire_expired(self.clock.now())
+        self.fire_expired(self.clock.now(), wakers)
     }
 
     /// The driver's holder is about to block for at most `max_wait` (`None`: no limit). Returns
@@ -309,10 +329,10 @@ impl TimerQueue {
         lock(&self.inner).waiting = Waiting::No;
     }
 
-    /// Wakes every timer whose deadline is at or before `now`. Returns how many fired.
-    fn fire_expired(&self, now: Instant) -> usize {
+    /// Wakes every timer whose deadline is at or before `now`, collecting their wakers in
+    /// `expired` (left empty). Returns how many fired.
+    fn fire_expired(&self, now: Instant, expired: &mut Vec<Waker>) -> usize {
         let now = self.since_origin(now);
-        let mut expired = Vec::new();
         {
             let mut inner = lock(&self.inner);
             while let Some(&Due(key)) = inner.heap.peek() {
@@ -332,7 +352,7 @@ impl TimerQueue {
         }
         // Woken outside the lock: a wake schedules a task, which may register a timer.
         let fired = expired.len();
-        for waker in expired {
+        for waker in expired.drain(..) {
             waker.wake();
         }
         fired
@@ -389,7 +409,7 @@ mod tests {
 
         // Fired: the entry is gone already, and removing it changes nothing.
         let (fired, _) = timers.insert(now + ms, waker()).unwrap();
-        assert_eq!(timers.fire_expired(now + 2 * ms), 1);
+        assert_eq!(timers.fire_expired(now + 2 * ms, &mut Vec::new()), 1);
         assert!(timers.has_fired(fired));
         timers.remove(fired);
         assert_eq!((timers.len(), count.0.load(Ordering::SeqCst)), (0, 1));
@@ -403,7 +423,7 @@ mod tests {
         assert!(!timers.has_fired(later));
         timers.remove(later);
         assert_eq!(timers.len(), 0);
-        assert_eq!(timers.fire_expired(now + 4 * ms), 0);
+        assert_eq!(timers.fire_expired(now + 4 * ms, &mut Vec::new()), 0);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 
@@ -446,9 +466,9 @@ mod tests {
             .iter()
             .filter(|(i, at, _)| i % 3 == 0 && *at <= half)
             .count();
-        assert_eq!(timers.fire_expired(half), due);
+        assert_eq!(timers.fire_expired(half, &mut Vec::new()), due);
         assert_eq!(
-            timers.fire_expired(now + Duration::from_millis(1)),
+            timers.fire_expired(now + Duration::from_millis(1), &mut Vec::new()),
             100 - due
         );
         let fired = order.lock().unwrap().clone();
