@@ -40,6 +40,24 @@ rt_test! {
 }
 
 rt_test! {
+    fn a_sleep_first_polled_after_its_deadline_completes_promptly(rt) {
+        // The first poll registers a deadline well ahead of the driver's last fire without
+        // reading the clock (`time/timers.rs`): here it has passed by then (the task blocks its
+        // thread past it), so it is either seen due at once or fired by the next turn; never
+        // pending until some later event. The bound is generous (a loaded machine).
+        let waited = rt.block_on(rt.spawn(async {
+            let sleep = spool::time::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(20));
+            let start = Instant::now();
+            sleep.await;
+            start.elapsed()
+        }));
+        assert!(waited.unwrap() < Duration::from_secs(2));
+        assert_eq!(rt.metrics().timers, 0);
+    }
+}
+
+rt_test! {
     fn sleep_in_runtime_block_on(rt) {
         let start = Instant::now();
         rt.block_on(spool::time::sleep(Duration::from_millis(10)));
