@@ -218,11 +218,10 @@ impl Driver {
         }
     }
 
-    /// Registers a timer (its deadline as `TimerQueue::since_origin` gives it); wakes the holder
-    /// if this deadline comes before the one it waits for. `None`: a fire already went past the
-    /// deadline, nothing was registered (the timer is due).
-    pub(crate) fn insert_timer(&self, at: u64, waker: Waker) -> Option<TimerKey> {
-        let (key, notify) = self.timers.insert_at(at, waker)?;
+    /// Registers a timer; wakes the holder if this deadline comes before the one it waits for.
+    /// `None`: a fire already went past `deadline`, nothing was registered (the timer is due).
+    pub(crate) fn insert_timer(&self, deadline: Instant, waker: Waker) -> Option<TimerKey> {
+        let (key, notify) = self.timers.insert(deadline, waker)?;
         if notify {
             self.unpark();
         }

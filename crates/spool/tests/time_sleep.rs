@@ -41,10 +41,9 @@ rt_test! {
 
 rt_test! {
     fn a_sleep_first_polled_after_its_deadline_completes_promptly(rt) {
-        // The first poll registers a deadline well ahead of the driver's last fire without
-        // reading the clock (`time/timers.rs`): here it has passed by then (the task blocks its
-        // thread past it), so it is either seen due at once or fired by the next turn; never
-        // pending until some later event. The bound is generous (a loaded machine).
+        // A sleep created, then held past its deadline before its first poll (the task blocks
+        // its thread): the first poll must see it due (or, if it registered it, the next turn
+        // must fire it), never leave it pending until some later event. Generous bound.
         let waited = rt.block_on(rt.spawn(async {
             let sleep = spool::time::sleep(Duration::from_millis(5));
             std::thread::sleep(Duration::from_millis(20));

@@ -18,10 +18,9 @@
 //!
 //! # What a clock read costs
 //!
-//! Every `sleep` reads the clock when it is created (its deadline), and when it is first polled
-//! unless its deadline is well ahead of the driver's last fire (`time/timers.rs`), so the read
-//! must cost what `std::time::Instant::now()` costs and no more (issue 12: the timer rows must
-//! not get slower). Two flags make it so, both set by [`Clock::pause`] and never
+//! Every `sleep` reads the clock when it is created (its deadline) and when it is first polled,
+//! so the read must cost what `std::time::Instant::now()` costs and no more (issue 12: the timer
+//! rows must not get slower). Two flags make it so, both set by [`Clock::pause`] and never
 //! cleared:
 //!
 //! 1. [`now`], the read of [`time::Instant::now`](crate::time::Instant::now), which does not know

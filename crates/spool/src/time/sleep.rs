@@ -136,21 +136,22 @@ impl Future for Sleep {
             }
             return Poll::Pending;
         }
-        // 2. Not registered yet (or reset): with the driver of the thread's runtime. A deadline
-        //    well ahead of the driver's last fire is registered without a clock read; one near
-        //    it or behind is checked against the runtime's clock first, so that a zero or past
-        //    sleep completes at once (`timers.rs`, "A first poll reads no clock either").
-        let driver = this.driver.get_or_insert_with(context::driver);
-        let timers = driver.timers();
-        let deadline = this.deadline.into_std();
-        let at = timers.since_origin(deadline);
-        if !timers.is_well_ahead(at) && timers.clock().now() >= deadline {
+        // 2. Not registered yet (or reset): the clock of the runtime the timer will be
+        //    registered with; before the first registration, the thread's runtime's, read
+        //    without finding the runtime while no clock was ever paused (`time/clock.rs`,
+        //    "What a clock read costs").
+        let now = match &this.driver {
+            Some(driver) => driver.timers().clock().now(),
+            None => super::clock::now(),
+        };
+        if now >= this.deadline.into_std() {
             std::task::ready!(crate::task::coop::poll_proceed(cx));
             return Poll::Ready(());
         }
-        match driver.insert_timer(at, cx.waker().clone()) {
+        let driver = this.driver.get_or_insert_with(context::driver);
+        match driver.insert_timer(this.deadline.into_std(), cx.waker().clone()) {
             Some(key) => this.entry = Some((key, cx.waker().clone())),
-            // The driver fired past the deadline since: due, so the next poll completes.
+            // The driver fired past the deadline between the clock read and the insert.
             None => cx.waker().wake_by_ref(),
         }
         Poll::Pending

@@ -51,16 +51,6 @@
 //! it polls again); and the poll that follows a fire's wake sees the new mark, as the wake's
 //! hand-off of the task orders it after the fire. So the mark needs no ordering of its own
 //! (relaxed, outside the loom model).
-//!
-//! **A first poll reads no clock either, mostly.** The mark is also a recent lower bound of the
-//! time: the driver raises it on every turn, and a busy worker turns it every
-//! `MAINTENANCE_INTERVAL` tasks. A `Sleep`'s first poll registers a deadline more than
-//! [`WELL_AHEAD`] (1 ms) after the mark without reading the clock (tokio reads none at that
-//! point either), and reads it only for a deadline nearer the mark or behind it, so that a zero
-//! or past sleep, an interval's first tick, still completes at once. It can be wrong one way: if
-//! the mark is more than 1 ms stale, a deadline that passed since is registered though due; it
-//! is then the heap's top, `insert` notifies a waiting holder for it, and the next turn fires
-//! it, as it fires a timer registered a moment earlier with the same deadline. Never early.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -124,8 +114,8 @@ impl Entry {
 enum Waiting {
     /// Nobody is blocked (or the holder was already notified).
     No,
-    /// Blocked until this deadline (nanoseconds since `origin`).
-    Until(u64),
+    /// Blocked until this instant.
+    Until(Instant),
     /// Blocked with no timeout.
     Forever,
 }
@@ -140,11 +130,6 @@ struct Inner {
     next_id: u32,
     waiting: Waiting,
 }
-
-/// How far after the last fire's mark a deadline must be for a `Sleep`'s first poll to skip
-/// the clock, in nanoseconds (module doc, "A first poll reads no clock either"): the driver's
-/// batching when many timers wait, 1 ms.
-pub(crate) const WELL_AHEAD: u64 = 1_000_000;
 
 /// The heap may hold this many stale entries beyond as many as there are live timers before
 /// it is compacted (module doc, "Removal").
@@ -221,9 +206,8 @@ impl TimerQueue {
         }
     }
 
-    /// `at` as nanoseconds since `origin` (0 before it, saturating 584 years after it): the
-    /// deadline of a key, for [`TimerQueue::insert_at`].
-    pub(crate) fn since_origin(&self, at: Instant) -> u64 {
+    /// `at` as nanoseconds since `origin` (0 before it, saturating 584 years after it).
+    fn since_origin(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
@@ -253,13 +237,8 @@ impl TimerQueue {
     /// Registers `waker` to be woken at `deadline`. Returns the key and whether the driver's
     /// holder must be notified (it waits for a later deadline than this one); `None` if a fire
     /// already went past `deadline` (the timer is due: nothing is registered).
-    #[cfg(any(test, loom))]
     pub(crate) fn insert(&self, deadline: Instant, waker: Waker) -> Option<(TimerKey, bool)> {
-        self.insert_at(self.since_origin(deadline), waker)
-    }
-
-    /// [`TimerQueue::insert`] with the deadline as [`TimerQueue::since_origin`] gives it.
-    pub(crate) fn insert_at(&self, at: u64, waker: Waker) -> Option<(TimerKey, bool)> {
+        let at = self.since_origin(deadline);
         let mut inner = lock(&self.inner);
         if at <= self.fired_until.load(Ordering::Relaxed) {
             drop(inner);
@@ -275,7 +254,7 @@ impl TimerQueue {
         let notify = match inner.waiting {
             Waiting::No => false,
             Waiting::Forever => true,
-            Waiting::Until(until) => at < until,
+            Waiting::Until(until) => deadline < until,
         };
         if notify {
             // The holder will wake and recompute; later inserts need not notify again.
@@ -306,16 +285,6 @@ impl TimerQueue {
     /// lock). `false` may be stale; `true` is not.
     pub(crate) fn has_fired(&self, key: TimerKey) -> bool {
         key.at <= self.fired_until.load(Ordering::Relaxed)
-    }
-
-    /// Whether a deadline (as [`TimerQueue::since_origin`] gives it) is more than
-    /// [`WELL_AHEAD`] after the last fire's mark: a `Sleep` then registers it without reading
-    /// the clock (module doc, "A first poll reads no clock either").
-    pub(crate) fn is_well_ahead(&self, at: u64) -> bool {
-        at > self
-            .fired_until
-            .load(Ordering::Relaxed)
-            .saturating_add(WELL_AHEAD)
     }
 
     /// The timers' part of a driver turn: computes the timeout (up to the nearest deadline, at
@@ -350,9 +319,7 @@ impl TimerQueue {
         inner.waiting = match timeout {
             None => Waiting::Forever,
             Some(t) if t.is_zero() => Waiting::No,
-            Some(t) => now.checked_add(t).map_or(Waiting::Forever, |until| {
-                Waiting::Until(self.since_origin(until))
-            }),
+            Some(t) => now.checked_add(t).map_or(Waiting::Forever, Waiting::Until),
         };
         timeout
     }
@@ -449,11 +416,6 @@ mod tests {
 
         // A deadline the fire went past is refused: it is due, nothing is registered.
         assert!(timers.insert(now + ms, waker()).is_none());
-        // Only deadlines more than `WELL_AHEAD` after the mark skip a `Sleep`'s clock read.
-        let mark = timers.since_origin(now + 2 * ms);
-        assert!(!timers.is_well_ahead(mark));
-        assert!(!timers.is_well_ahead(mark + super::WELL_AHEAD));
-        assert!(timers.is_well_ahead(mark + super::WELL_AHEAD + 1));
         assert_eq!(timers.len(), 0);
 
         // A later deadline than the mark is registered, and removed again.
