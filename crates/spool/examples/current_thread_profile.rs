@@ -1,7 +1,7 @@
 //! The current-thread benchmark rows as one small program, for instruction counts under
 //! callgrind: `valgrind --tool=callgrind target/release/examples/current_thread_profile spool yield`.
 //!
-//! Arguments: the runtime (`spool` or `tokio`), then the workload (`yield`: 200 tasks × 1 000
+//! Arguments: the runtime (`spool`, `spool-nostats` — `task_stats(false)` — or `tokio`), then the workload (`yield`: 200 tasks × 1 000
 //! `yield_now`; `spawn`: 10 000 empty tasks spawned and awaited; `ping`: 1 000 ping-pong rounds;
 //! `chain`: 1 000 tasks each spawning the next).
 
@@ -78,8 +78,11 @@ fn main() {
     let runtime = args.get(1).map_or("spool", String::as_str);
     let which = args.get(2).map_or("yield", String::as_str).to_owned();
     match runtime {
-        "spool" => {
-            let rt = spool::Builder::new_current_thread().build().unwrap();
+        "spool" | "spool-nostats" => {
+            let rt = spool::Builder::new_current_thread()
+                .task_stats(runtime == "spool")
+                .build()
+                .unwrap();
             rt.block_on(workload(
                 &which,
                 |f| {

@@ -24,8 +24,10 @@
 //!    (parking, turning the driver, searching, polling `block_on`'s future) or for a task queued
 //!    by another thread (the injection queue, its inbox), whose wake may be later than the
 //!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
-//!    a worker; only wakes and spawns from outside the workers (the main thread, a blocking
-//!    thread, the driver while a worker is parked) read the clock.
+//!    a worker, and inside `block_on`'s future on a current-thread runtime (read once before
+//!    each poll of that future: it may spawn thousands of tasks); only wakes and spawns from
+//!    outside the workers (the main thread, a blocking thread, the driver while a worker is
+//!    parked) read the clock, a spawn once (its schedule's wake is dated with the spawn time).
 //! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
 //!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
 //!    end) stores a constant instead, its time being that end, already kept. The next poll turns
@@ -34,6 +36,11 @@
 //!    running the `Runnable` (it owns it); the end-of-poll writes happen inside the poll. After
 //!    `Runnable::run` returns the task may already run elsewhere, or be freed, so nothing is
 //!    written then.
+//! 5. **Few bytes, hot ones together.** Every spawn writes the whole `TaskStats` (zeroed, in
+//!    the header async-task copies into the new task), stats on or off, so it is kept small:
+//!    104 bytes, the per-poll fields in the first 56, the latency histogram in `u16` counts
+//!    (halved, all of them, in the rare case one would overflow: proportions, and so p50/p99,
+//!    survive; a sampled histogram or a lazily allocated one was not needed).
 //!
 //! # What the numbers mean
 //!
@@ -58,7 +65,7 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -139,30 +146,40 @@ thread_local! {
 }
 
 /// One task's counters (inside its header). Written as the module docs' rules say.
+///
+/// `repr(C)`, in this order: what every poll touches first, together (56 bytes), then the
+/// spawn time (written once), then the histogram (one bucket touched per poll). 104 bytes in
+/// all (rule 5).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct TaskStats {
-    /// Raw clock at the spawn; 0 when stats are off.
-    spawned_at: u64,
     /// The pending wake: `clock << 1` for a wake from elsewhere, [`SELF_WAKE`] for one made
     /// while the task ran; 0 when none is pending.
     woken_at: AtomicU64,
     /// Polls started. Every poll but the first follows exactly one schedule (async-task merges
     /// wakes), so the wake count is derived from it rather than counted.
     polls: AtomicU64,
-    self_wakes: AtomicU64,
-    busy_nanos: AtomicU64,
     last_poll_start: AtomicU64,
     last_poll_end: AtomicU64,
+    busy_nanos: AtomicU64,
+    self_wakes: AtomicU64,
     /// `worker + 1`; 0 before the first poll.
     last_worker: AtomicU32,
-    latency: [AtomicU32; LATENCY_BUCKETS],
+    /// Raw clock at the spawn; 0 when stats are off.
+    spawned_at: u64,
+    /// Schedule latencies, `u16` counts: when one would pass `u16::MAX` every bucket is halved
+    /// (rounding up, so that a seen bucket never empties) — the shape, and so p50/p99, kept.
+    latency: [AtomicU16; LATENCY_BUCKETS],
 }
 
 impl TaskStats {
     /// Stats for a task spawned now (`on`: stats are kept for this runtime).
     pub(crate) fn new(on: bool) -> Self {
+        let spawned_at = if on { cached_now() } else { 0 };
         TaskStats {
-            spawned_at: if on { cached_now() } else { 0 },
+            spawned_at,
+            // The spawn's schedule, dated already: `note_wake` reads no clock for it.
+            woken_at: AtomicU64::new(spawned_at << 1),
             ..TaskStats::default()
         }
     }
@@ -204,12 +221,18 @@ const SELF_WAKE: u64 = 1;
 
 /// The schedule function's one store (rule 3). `fresh_clock` (asked only for a wake from
 /// elsewhere): whether the caller is outside any poll on a worker, so that its last clock read
-/// may be stale and the clock is read.
+/// may be stale and the clock is read — unless this is the spawn's schedule, whose wake
+/// `TaskStats::new` stored with the spawn time (a wake finds `woken_at` zero otherwise: the
+/// poll cleared it, and async-task calls the schedule function once per scheduling).
 #[inline]
 pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: impl FnOnce() -> bool) {
     let word = if self_wake {
         SELF_WAKE
     } else if fresh_clock() {
+        if stats.woken_at.load(Relaxed) != 0 {
+            // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
+            return;
+        }
         now() << 1
     } else {
         cached_now() << 1
@@ -243,10 +266,25 @@ pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker_tag: u32) {
             woken >> 1
         };
         let bucket = &stats.latency[bucket_of(start.saturating_sub(woken_at))];
-        bucket.store(bucket.load(Relaxed).saturating_add(1), Relaxed);
+        let mut n = bucket.load(Relaxed);
+        if n == u16::MAX {
+            n = halve(&stats.latency, n);
+        }
+        bucket.store(n + 1, Relaxed);
     }
     stats.last_poll_start.store(start, Relaxed);
     stats.last_worker.store(worker_tag, Relaxed);
+}
+
+/// Halves every latency bucket (rounding up), the rare path of one about to overflow: returns
+/// `full` (that bucket's count) halved.
+#[cold]
+#[inline(never)]
+fn halve(latency: &[AtomicU16; LATENCY_BUCKETS], full: u16) -> u16 {
+    for bucket in latency {
+        bucket.store(bucket.load(Relaxed).div_ceil(2), Relaxed);
+    }
+    full.div_ceil(2)
 }
 
 /// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned:
@@ -365,7 +403,9 @@ pub struct TaskSnapshot {
     pub since_last_poll: Option<Duration>,
     /// The worker that polled it last.
     pub last_worker: Option<usize>,
-    /// Schedule latencies (wake → poll): counts per bucket, see [`bucket_upper_bound`].
+    /// Schedule latencies (wake → poll): counts per bucket, see [`bucket_upper_bound`]. Exact
+    /// until a bucket reaches 65 535; then every bucket is halved (rounding up), so the counts
+    /// keep their proportions, not their sum.
     pub latency_histogram: [u32; LATENCY_BUCKETS],
 }
 
@@ -404,7 +444,7 @@ impl TaskSnapshot {
                 0 => None,
                 w => Some(w as usize - 1),
             },
-            latency_histogram: std::array::from_fn(|i| stats.latency[i].load(Relaxed)),
+            latency_histogram: std::array::from_fn(|i| u32::from(stats.latency[i].load(Relaxed))),
         }
     }
 
@@ -456,6 +496,28 @@ mod unit {
         for n in [1u64, 300, 5_000, 1_000_000] {
             assert!(Duration::from_nanos(n) < bucket_upper_bound(bucket_of(n)));
         }
+    }
+
+    #[test]
+    fn compact_header() {
+        // Rule 5: the per-poll fields in 56 bytes, 104 in all.
+        assert_eq!(std::mem::offset_of!(TaskStats, last_worker), 48);
+        assert_eq!(std::mem::size_of::<TaskStats>(), 104);
+    }
+
+    #[test]
+    fn full_bucket_halves_all() {
+        let stats = TaskStats::new(true);
+        stats.latency[0].store(u16::MAX, Relaxed);
+        stats.latency[5].store(3, Relaxed);
+        stats.latency[9].store(1, Relaxed);
+        stats.woken_at.store(SELF_WAKE, Relaxed);
+        let end = stats.last_poll_end.load(Relaxed);
+        poll_begin(&stats, end + 10, 1); // a sample in bucket 0, which is full
+        let s = TaskSnapshot::read(TaskId::next(), Location::caller(), &stats, now());
+        assert_eq!(s.latency_histogram[0], 32_768 + 1);
+        assert_eq!((s.latency_histogram[5], s.latency_histogram[9]), (2, 1));
+        assert_eq!(s.latency_quantile(0.5), Some(bucket_upper_bound(0)));
     }
 
     #[test]

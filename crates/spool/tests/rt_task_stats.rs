@@ -128,6 +128,23 @@ fn current_thread_tasks_are_counted_too() {
 }
 
 #[test]
+fn a_spawn_inside_block_on_is_dated_by_a_fresh_clock() {
+    // The worker of a current-thread runtime dates spawns made by `block_on`'s future with one
+    // clock read before each poll of it, not with its last task's poll end: here that end is
+    // 60 ms older (the worker slept on the timer meanwhile), so a stale date shows as the age.
+    let rt = spool::Builder::new_current_thread().build().unwrap();
+    let age = rt.block_on(async {
+        spool::spawn(async {}).await.unwrap();
+        spool::time::sleep(Duration::from_millis(60)).await;
+        let task = spool::spawn(std::future::pending::<()>());
+        let tasks = spool::runtime::Handle::current().tasks();
+        let me = tasks.iter().find(|t| t.id == task.id()).unwrap();
+        me.age.unwrap()
+    });
+    assert!(age < Duration::from_millis(40), "dated {age:?} ago");
+}
+
+#[test]
 fn nothing_is_counted_with_stats_off() {
     let rt = spool::Runtime::builder()
         .worker_threads(1)
