@@ -158,8 +158,10 @@ fn pair() -> Pair {
 /// Whether the kernel's clocksource is the TSC (rule 1).
 fn tsc_trusted() -> bool {
     cfg!(target_arch = "x86_64")
-        && std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-            .is_ok_and(|s| s.trim() == "tsc")
+        && std::fs::read_to_string(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        )
+        .is_ok_and(|s| s.trim() == "tsc")
 }
 
 /// Starts the calibration (at runtime build, off the hot path; once per process).
@@ -217,7 +219,10 @@ mod tests {
             let ours = b - a;
             let std = ib.duration_since(ia).as_nanos() as u64;
             // Generous: the two reads of each pair are a few µs apart under load.
-            assert!(ours.abs_diff(std) < 2_000_000, "ours {ours} ns, Instant {std} ns");
+            assert!(
+                ours.abs_diff(std) < 2_000_000,
+                "ours {ours} ns, Instant {std} ns"
+            );
         }
     }
 
@@ -249,6 +254,9 @@ mod tests {
         // An old value converts through a fresh anchor, about as far back as it is.
         std::thread::sleep(Duration::from_millis(30));
         let back = Instant::now().duration_since(to_instant(raw));
-        assert!(back >= Duration::from_millis(25) && back < Duration::from_secs(5), "{back:?}");
+        assert!(
+            back >= Duration::from_millis(25) && back < Duration::from_secs(5),
+            "{back:?}"
+        );
     }
 }
