@@ -110,7 +110,7 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
     /// 3. Any other route runs in a boxed future, under the request timeout and the panic
     ///    guard, counted in flight until it ends, is dropped or cancelled (an HTTP/2 client may
     ///    reset the stream).
-    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<hyper::body::Incoming>) -> Self::Future {
         let start = Instant::now();
         let finish = Finish {
             line: RequestLine {
@@ -133,7 +133,7 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 // connection rather than read the rest; HTTP/2 resets the stream.
                 Some(routes.too_large())
             } else {
-                routes.answer_now(&req)
+                routes.answer_now(&mut req)
             }
         }));
         let answered = match now {

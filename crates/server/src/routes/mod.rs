@@ -99,7 +99,10 @@ impl Routes {
     /// request is borrowed, not moved: a `Request` is 264 bytes, copied at every move.
     /// The service calls this first for every request, so that most are answered with no
     /// future of their own ([`crate::service::ServiceFuture`]).
-    pub(crate) fn answer_now<B>(&self, req: &Request<B>) -> Option<Response<ResponseBody>> {
+    ///
+    /// `Hello, World!` takes the request's header map for its own ([`text_in`]): `req` is left
+    /// with no headers when it is answered here, and untouched when it is not.
+    pub(crate) fn answer_now<B>(&self, req: &mut Request<B>) -> Option<Response<ResponseBody>> {
         // The chapter printed every request's headers; here they go to the debug level, once
         // per request whichever way it is answered.
         tracing::debug!(
@@ -112,7 +115,7 @@ impl Routes {
             "/healthz" => Some(healthz::answer()),
             "/metrics" => Some(metrics::answer(self)),
             "/echo" | "/sleep" | "/work" | "/panic" => None,
-            _ if hello::answers_now() => Some(hello::now()),
+            _ if hello::answers_now() => Some(hello::now(std::mem::take(req.headers_mut()))),
             _ => None,
         }
     }
@@ -191,12 +194,30 @@ fn truncate(s: &str) -> String {
 
 /// A `text/plain` response.
 pub(crate) fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
+    text_in(http::HeaderMap::new(), status, body)
+}
+
+/// [`text`], its headers kept in `headers`, emptied first: the request's own map, so that the
+/// answer to the most common request allocates no map of its own.
+///
+/// A fresh map allocates its table and its entries at the first insert, and the request's
+/// map frees the same two at the request's drop: ~400 instructions a request, a twentieth of
+/// a whole bare-hyper request. Emptied, the request's map keeps its allocation (sized for the
+/// request's headers, so never smaller than one header needs), and the response frees it
+/// once hyper has written it.
+pub(crate) fn text_in(
+    mut headers: http::HeaderMap,
+    status: StatusCode,
+    body: impl Into<Bytes>,
+) -> Response<ResponseBody> {
+    headers.clear();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     response
 }
 
