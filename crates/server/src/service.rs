@@ -142,7 +142,7 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
         };
         if let Some(response) = answered {
             let end = Instant::now();
-            let end_ms = self.activity.request_answered(http1, end);
+            let end_ms = self.activity.request_answered(http1);
             let response = finish.finish(
                 routes,
                 &self.activity,
@@ -153,14 +153,14 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
             );
             return ServiceFuture(Answer::Ready(Some(response)));
         }
-        let in_flight = self.activity.request_started(http1, start);
+        let in_flight = self.activity.request_started(http1);
         let routes = Arc::clone(&self.routes);
         let activity = Arc::clone(&self.activity);
         let draining = self.draining.clone();
         ServiceFuture(Answer::Waiting(Box::pin(async move {
             let response = guarded(&routes, req, &finish.line, start).await;
             let end = Instant::now();
-            let end_ms = in_flight.end(end);
+            let end_ms = in_flight.end();
             finish.finish(&routes, &activity, &draining, response, end, end_ms)
         })))
     }
