@@ -128,7 +128,11 @@ impl Timeouts {
         }
         loop {
             if let Some(timer) = &mut self.timer {
-                if !self.wake.fired.swap(false, Ordering::AcqRel) {
+                // A load first: the flag is mostly clear, and a swap is a locked write on
+                // every poll of the connection.
+                if !self.wake.fired.load(Ordering::Acquire)
+                    || !self.wake.fired.swap(false, Ordering::AcqRel)
+                {
                     return Poll::Pending;
                 }
                 let mut timer_cx = Context::from_waker(&self.timer_waker);
