@@ -355,6 +355,66 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_in_the_requests_header_map_carries_none_of_its_headers() {
+        let routes = routes_with(&Config::default());
+        let mut req = Request::get("/")
+            .header(header::HOST, "example.com")
+            .header(header::COOKIE, "session=secret")
+            .header(header::AUTHORIZATION, "Bearer secret")
+            .header("x-many", "1")
+            .header("x-many", "2")
+            .body(())
+            .unwrap();
+        let response = routes
+            .answer_now(&mut req)
+            .expect("Hello is answered at once");
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers: Vec<_> = response.headers().iter().collect();
+        assert_eq!(
+            headers,
+            [(
+                &header::CONTENT_TYPE,
+                &HeaderValue::from_static("text/plain; charset=utf-8")
+            )]
+        );
+        assert!(req.headers().is_empty(), "the map went to the response");
+        // A route that waits leaves the request whole.
+        let mut req = Request::get("/sleep?ms=1")
+            .header(header::HOST, "example.com")
+            .body(())
+            .unwrap();
+        assert!(routes.answer_now(&mut req).is_none());
+        assert_eq!(req.headers().len(), 1);
+    }
+
+    #[test]
+    fn a_declared_length_is_read_from_the_body() {
+        let config = Config {
+            max_body: 4,
+            ..Config::default()
+        };
+        let routes = routes_with(&config);
+        let small = Request::post("/").body(Full::new(Bytes::from_static(b"1234")));
+        assert!(!routes.declares_too_large(&small.unwrap()));
+        let large = Request::post("/").body(Full::new(Bytes::from_static(b"12345")));
+        assert!(routes.declares_too_large(&large.unwrap()));
+        // No length known (a chunked body): not refused here, the route's read limit holds.
+        struct Chunked;
+        impl Body for Chunked {
+            type Data = Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+                std::task::Poll::Ready(None)
+            }
+        }
+        let unknown = Request::post("/").body(Chunked).unwrap();
+        assert!(!routes.declares_too_large(&unknown));
+    }
+
+    #[test]
     fn query_params() {
         assert_eq!(query_param(Some("ms=5&mode=x"), "mode"), Some("x"));
         assert_eq!(query_param(Some("ms"), "ms"), None);
