@@ -22,6 +22,7 @@ use crate::metrics::Limit;
 use crate::routes::{text, ResponseBody, Routes};
 use crate::rt::{BoxFuture, Runtime};
 use crate::shutdown::Draining;
+use crate::validate::HostMemo;
 
 /// The future returned by [`HttpService`]: the response itself when the route answered at once
 /// (`Routes::answer_now`: `Hello, World!`, `/healthz`, `/metrics`, the refusals), else the
@@ -72,6 +73,8 @@ pub(crate) struct HttpService {
     activity: Arc<Activity>,
     /// Whether the server drains ([`crate::shutdown::ConnWatch::draining`]).
     draining: Draining,
+    /// The connection's last valid `Host` ([`crate::validate`]).
+    host_seen: HostMemo,
 }
 
 impl HttpService {
@@ -89,6 +92,7 @@ impl HttpService {
             info,
             activity,
             draining,
+            host_seen: HostMemo::default(),
         }
     }
 
@@ -116,7 +120,7 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
         let http1 = version <= Version::HTTP_11;
         let routes = &self.routes;
         let now = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            if let Some(refusal) = crate::validate::check(&req) {
+            if let Some(refusal) = crate::validate::check(&req, &self.host_seen) {
                 Some(refusal)
             } else if routes.declares_too_large(&req) {
                 // Every route, not only the ones that read bodies: a declared-too-large body
