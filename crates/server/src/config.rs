@@ -75,8 +75,9 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
-    /// Log lines queued for the log's writer thread; when stderr is slower than the server and
-    /// the queue is full, lines are dropped (counted in /metrics) rather than waited for.
+    /// Log lines each thread may buffer for the log's writer thread; when stderr is slower than
+    /// the server and a buffer is full, lines are dropped (counted in /metrics) rather than
+    /// waited for.
     #[arg(
         long,
         default_value_t = DEFAULT_QUEUE_LINES,

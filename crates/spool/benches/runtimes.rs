@@ -11,8 +11,7 @@
 //! [`Runtime`]/[`Spawner`] traits below; the runtimes are built as a user would:
 //!
 //! - Spool: `spool::Runtime::builder().worker_threads(n).build()` (defaults otherwise, so the
-//!   blocking detector and task statistics are on, as users get them); `spool-nostats`, the
-//!   same with `.task_stats(false)`, prices the statistics;
+//!   blocking detector and task statistics are on, as users get them);
 //! - tokio: `Builder::new_multi_thread().worker_threads(n).enable_all().build()`;
 //! - async-executor: one `Arc<Executor>` run by `n` threads, each
 //!   `async_io::block_on(ex.run(shutdown))` (what smol's own global executor does; `async_io`'s
@@ -35,7 +34,15 @@
 //! cargo bench -p spool --bench runtimes -- --warm-up-time 1 --measurement-time 3 --sample-size 10
 //! cargo bench -p spool --bench runtimes -- ping_pong        # one group
 //! cargo bench -p spool --bench runtimes -- --test           # run each once (smoke test)
+//! SPOOL_BENCH_STATS_PAIRS=all cargo bench -p spool --bench runtimes   # stats on/off pairs
+//! SPOOL_BENCH_STATS_PAIRS=yield_many/2,ping_pong/current_thread cargo bench -p spool --bench runtimes
+//! SPOOL_BENCH_STATS_PAIRS=all SPOOL_BENCH_PAIR_A_A=1 cargo bench -p spool --bench runtimes  # A/A
 //! ```
+//!
+//! **Stats on/off.** The cost of the task statistics is not a criterion row: with
+//! `SPOOL_BENCH_STATS_PAIRS` set, the binary runs each workload on Spool as shipped and on
+//! Spool with `.task_stats(false)` (`spool-nostats`) in alternated batches instead, and prints
+//! one `stats-pair` line of JSON per row (`pairs`, which says why).
 
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -49,6 +56,19 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
+
+/// Where a workload hands its timed iteration: criterion's group (the report), or the stats
+/// on/off pairing (`pairs`), which runs two workloads' iterations in alternation.
+trait Sink {
+    /// Measures `f`, one call an iteration.
+    fn iter(&mut self, id: BenchmarkId, f: &mut dyn FnMut());
+}
+
+impl Sink for BenchmarkGroup<'_, WallTime> {
+    fn iter(&mut self, id: BenchmarkId, f: &mut dyn FnMut()) {
+        self.bench_function(id, |b| b.iter(&mut *f));
+    }
+}
 
 /// A runtime under test: built with `workers` worker threads, dropped (and its threads joined)
 /// at the end of its benchmark.
@@ -159,14 +179,14 @@ impl Spawner for spool::Handle {
 }
 
 // Spool with per-task statistics off (`Builder::task_stats(false)`), to measure their cost
-// beside the default in the same run: `cargo bench -p spool --bench runtimes -- '/spool'`.
+// beside the default: the stats on/off pairs (`pairs`), not a criterion row.
 contender!(
     SpoolNoStats(spool::Runtime),
     "spool-nostats",
     spool::Handle,
     |workers| spool::Runtime::builder()
         .worker_threads(workers)
-        .task_stats(false)
+        .task_stats(pairs::a_a_check())
         .build()
         .expect("spool runtime")
 );
@@ -223,6 +243,17 @@ contender!(
     "spool",
     spool::Handle,
     |_workers| spool::Builder::new_current_thread()
+        .build()
+        .expect("spool runtime")
+);
+
+// The current-thread runtime with task statistics off: the stats on/off pairs only.
+contender!(
+    SpoolCurrentThreadNoStats(spool::Runtime),
+    "spool-nostats",
+    spool::Handle,
+    |_workers| spool::Builder::new_current_thread()
+        .task_stats(pairs::a_a_check())
         .build()
         .expect("spool runtime")
 );
@@ -339,7 +370,7 @@ mod workload {
     const BLOCKING_BATCHES: usize = 100;
     const BLOCKING_BATCH: usize = 16;
 
-    type Group<'a> = BenchmarkGroup<'a, WallTime>;
+    pub(super) type Group<'a> = dyn Sink + 'a;
 
     fn id<R: Runtime>(workers: usize) -> BenchmarkId {
         BenchmarkId::new(R::NAME, workers)
@@ -352,23 +383,21 @@ mod workload {
         let sp = rt.spawner();
         let (tx, rx) = mpsc::sync_channel(1000);
         let rem = Arc::new(AtomicUsize::new(0));
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                rem.store(NUM_SPAWN, Relaxed);
-                let (inner, tx, rem) = (sp.clone(), tx.clone(), rem.clone());
-                sp.spawn_detached(async move {
-                    for _ in 0..NUM_SPAWN {
-                        let tx = tx.clone();
-                        let rem = rem.clone();
-                        inner.spawn_detached(async move {
-                            if 1 == rem.fetch_sub(1, Relaxed) {
-                                tx.send(()).unwrap();
-                            }
-                        });
-                    }
-                });
-                rx.recv().unwrap();
-            })
+        g.iter(id::<R>(workers), &mut || {
+            rem.store(NUM_SPAWN, Relaxed);
+            let (inner, tx, rem) = (sp.clone(), tx.clone(), rem.clone());
+            sp.spawn_detached(async move {
+                for _ in 0..NUM_SPAWN {
+                    let tx = tx.clone();
+                    let rem = rem.clone();
+                    inner.spawn_detached(async move {
+                        if 1 == rem.fetch_sub(1, Relaxed) {
+                            tx.send(()).unwrap();
+                        }
+                    });
+                }
+            });
+            rx.recv().unwrap();
         });
     }
 
@@ -377,17 +406,15 @@ mod workload {
         let rt = R::new(workers);
         let sp = rt.spawner();
         let mut handles = Vec::with_capacity(NUM_SPAWN);
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                for _ in 0..NUM_SPAWN {
-                    handles.push(sp.spawn(async {}));
+        g.iter(id::<R>(workers), &mut || {
+            for _ in 0..NUM_SPAWN {
+                handles.push(sp.spawn(async {}));
+            }
+            rt.block_on(async {
+                for handle in handles.drain(..) {
+                    handle.await;
                 }
-                rt.block_on(async {
-                    for handle in handles.drain(..) {
-                        handle.await;
-                    }
-                });
-            })
+            });
         });
     }
 
@@ -414,17 +441,15 @@ mod workload {
             });
         }
         let mut handles = Vec::with_capacity(NUM_SPAWN);
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                for _ in 0..NUM_SPAWN {
-                    handles.push(sp.spawn(async {}));
+        g.iter(id::<R>(workers), &mut || {
+            for _ in 0..NUM_SPAWN {
+                handles.push(sp.spawn(async {}));
+            }
+            rt.block_on(async {
+                for handle in handles.drain(..) {
+                    handle.await;
                 }
-                rt.block_on(async {
-                    for handle in handles.drain(..) {
-                        handle.await;
-                    }
-                });
-            })
+            });
         });
         flag.store(false, Relaxed);
     }
@@ -434,21 +459,19 @@ mod workload {
         let rt = R::new(workers);
         let sp = rt.spawner();
         let (tx, rx) = mpsc::sync_channel(YIELD_TASKS);
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                for _ in 0..YIELD_TASKS {
-                    let (tx, inner) = (tx.clone(), sp.clone());
-                    sp.spawn_detached(async move {
-                        for _ in 0..NUM_YIELD {
-                            inner.yield_now().await;
-                        }
-                        tx.send(()).unwrap();
-                    });
-                }
-                for _ in 0..YIELD_TASKS {
-                    rx.recv().unwrap();
-                }
-            })
+        g.iter(id::<R>(workers), &mut || {
+            for _ in 0..YIELD_TASKS {
+                let (tx, inner) = (tx.clone(), sp.clone());
+                sp.spawn_detached(async move {
+                    for _ in 0..NUM_YIELD {
+                        inner.yield_now().await;
+                    }
+                    tx.send(()).unwrap();
+                });
+            }
+            for _ in 0..YIELD_TASKS {
+                rx.recv().unwrap();
+            }
         });
     }
 
@@ -459,35 +482,32 @@ mod workload {
         let sp = rt.spawner();
         let (done_tx, done_rx) = mpsc::sync_channel(1000);
         let rem = Arc::new(AtomicUsize::new(0));
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                let done_tx = done_tx.clone();
-                let rem = rem.clone();
-                rem.store(NUM_PINGS, Relaxed);
-                let outer = sp.clone();
-                rt.block_on(async {
-                    outer.clone().spawn_detached(async move {
-                        for _ in 0..NUM_PINGS {
-                            let (rem, done_tx, inner) =
-                                (rem.clone(), done_tx.clone(), outer.clone());
-                            outer.spawn_detached(async move {
-                                let (tx1, rx1) = oneshot::channel();
-                                let (tx2, rx2) = oneshot::channel();
-                                inner.spawn_detached(async move {
-                                    rx1.await.unwrap();
-                                    tx2.send(()).unwrap();
-                                });
-                                tx1.send(()).unwrap();
-                                rx2.await.unwrap();
-                                if 1 == rem.fetch_sub(1, Relaxed) {
-                                    done_tx.send(()).unwrap();
-                                }
+        g.iter(id::<R>(workers), &mut || {
+            let done_tx = done_tx.clone();
+            let rem = rem.clone();
+            rem.store(NUM_PINGS, Relaxed);
+            let outer = sp.clone();
+            rt.block_on(async {
+                outer.clone().spawn_detached(async move {
+                    for _ in 0..NUM_PINGS {
+                        let (rem, done_tx, inner) = (rem.clone(), done_tx.clone(), outer.clone());
+                        outer.spawn_detached(async move {
+                            let (tx1, rx1) = oneshot::channel();
+                            let (tx2, rx2) = oneshot::channel();
+                            inner.spawn_detached(async move {
+                                rx1.await.unwrap();
+                                tx2.send(()).unwrap();
                             });
-                        }
-                    });
-                    done_rx.recv().unwrap();
+                            tx1.send(()).unwrap();
+                            rx2.await.unwrap();
+                            if 1 == rem.fetch_sub(1, Relaxed) {
+                                done_tx.send(()).unwrap();
+                            }
+                        });
+                    }
                 });
-            })
+                done_rx.recv().unwrap();
+            });
         });
     }
 
@@ -505,14 +525,12 @@ mod workload {
         let rt = R::new(workers);
         let sp = rt.spawner();
         let (done_tx, done_rx) = mpsc::sync_channel(1000);
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                let (done_tx, first) = (done_tx.clone(), sp.clone());
-                rt.block_on(async {
-                    sp.spawn_detached(async move { chain(first, done_tx, CHAIN) });
-                    done_rx.recv().unwrap();
-                });
-            })
+        g.iter(id::<R>(workers), &mut || {
+            let (done_tx, first) = (done_tx.clone(), sp.clone());
+            rt.block_on(async {
+                sp.spawn_detached(async move { chain(first, done_tx, CHAIN) });
+                done_rx.recv().unwrap();
+            });
         });
     }
 
@@ -540,16 +558,14 @@ mod workload {
             let rt = R::new(1);
             let sp = rt.spawner();
             let mut handles = Vec::with_capacity(NUM_SPAWN);
-            g.bench_function(id::<R>(), |b| {
-                b.iter(|| {
-                    rt.block_on(async {
-                        for _ in 0..NUM_SPAWN {
-                            handles.push(sp.spawn(async {}));
-                        }
-                        for handle in handles.drain(..) {
-                            handle.await;
-                        }
-                    })
+            g.iter(id::<R>(), &mut || {
+                rt.block_on(async {
+                    for _ in 0..NUM_SPAWN {
+                        handles.push(sp.spawn(async {}));
+                    }
+                    for handle in handles.drain(..) {
+                        handle.await;
+                    }
                 })
             });
         }
@@ -559,21 +575,19 @@ mod workload {
             let rt = R::new(1);
             let sp = rt.spawner();
             let mut handles = Vec::with_capacity(YIELD_TASKS);
-            g.bench_function(id::<R>(), |b| {
-                b.iter(|| {
-                    rt.block_on(async {
-                        for _ in 0..YIELD_TASKS {
-                            let inner = sp.clone();
-                            handles.push(sp.spawn(async move {
-                                for _ in 0..NUM_YIELD {
-                                    inner.yield_now().await;
-                                }
-                            }));
-                        }
-                        for handle in handles.drain(..) {
-                            handle.await;
-                        }
-                    })
+            g.iter(id::<R>(), &mut || {
+                rt.block_on(async {
+                    for _ in 0..YIELD_TASKS {
+                        let inner = sp.clone();
+                        handles.push(sp.spawn(async move {
+                            for _ in 0..NUM_YIELD {
+                                inner.yield_now().await;
+                            }
+                        }));
+                    }
+                    for handle in handles.drain(..) {
+                        handle.await;
+                    }
                 })
             });
         }
@@ -585,26 +599,24 @@ mod workload {
             let rt = R::new(1);
             let sp = rt.spawner();
             let mut handles = Vec::with_capacity(NUM_PINGS);
-            g.bench_function(id::<R>(), |b| {
-                b.iter(|| {
-                    rt.block_on(async {
-                        for _ in 0..NUM_PINGS {
-                            let inner = sp.clone();
-                            handles.push(sp.spawn(async move {
-                                let (tx1, rx1) = oneshot::channel();
-                                let (tx2, rx2) = oneshot::channel();
-                                inner.spawn_detached(async move {
-                                    rx1.await.unwrap();
-                                    tx2.send(()).unwrap();
-                                });
-                                tx1.send(()).unwrap();
-                                rx2.await.unwrap();
-                            }));
-                        }
-                        for handle in handles.drain(..) {
-                            handle.await;
-                        }
-                    })
+            g.iter(id::<R>(), &mut || {
+                rt.block_on(async {
+                    for _ in 0..NUM_PINGS {
+                        let inner = sp.clone();
+                        handles.push(sp.spawn(async move {
+                            let (tx1, rx1) = oneshot::channel();
+                            let (tx2, rx2) = oneshot::channel();
+                            inner.spawn_detached(async move {
+                                rx1.await.unwrap();
+                                tx2.send(()).unwrap();
+                            });
+                            tx1.send(()).unwrap();
+                            rx2.await.unwrap();
+                        }));
+                    }
+                    for handle in handles.drain(..) {
+                        handle.await;
+                    }
                 })
             });
         }
@@ -623,15 +635,13 @@ mod workload {
         fn chained_spawn<R: Runtime>(g: &mut Group<'_>) {
             let rt = R::new(1);
             let sp = rt.spawner();
-            g.bench_function(id::<R>(), |b| {
-                b.iter(|| {
-                    let (done_tx, done_rx) = futures_channel::oneshot::channel();
-                    let first = sp.clone();
-                    rt.block_on(async {
-                        sp.spawn_detached(async move { chain(first, done_tx, CHAIN) });
-                        done_rx.await.unwrap();
-                    });
-                })
+            g.iter(id::<R>(), &mut || {
+                let (done_tx, done_rx) = futures_channel::oneshot::channel();
+                let first = sp.clone();
+                rt.block_on(async {
+                    sp.spawn_detached(async move { chain(first, done_tx, CHAIN) });
+                    done_rx.await.unwrap();
+                });
             });
         }
     }
@@ -641,31 +651,27 @@ mod workload {
     pub(super) fn timers_cancel<R: Runtime>(g: &mut Group<'_>, workers: usize) {
         let rt = R::new(workers);
         let sp = rt.spawner();
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let per_task = TIMERS_CANCELLED / workers;
-                    let tasks: Vec<_> = (0..workers)
-                        .map(|t| {
-                            let inner = sp.clone();
-                            sp.spawn(async move {
-                                for i in 0..per_task {
-                                    let micros = (t * per_task + i) as u64;
-                                    let sleep = inner.sleep(
-                                        Duration::from_secs(1) + Duration::from_micros(micros),
-                                    );
-                                    let mut sleep = pin!(sleep);
-                                    let first =
-                                        futures_lite::future::poll_once(sleep.as_mut()).await;
-                                    assert!(first.is_none(), "a 1 s sleep fired at once");
-                                }
-                            })
+        g.iter(id::<R>(workers), &mut || {
+            rt.block_on(async {
+                let per_task = TIMERS_CANCELLED / workers;
+                let tasks: Vec<_> = (0..workers)
+                    .map(|t| {
+                        let inner = sp.clone();
+                        sp.spawn(async move {
+                            for i in 0..per_task {
+                                let micros = (t * per_task + i) as u64;
+                                let sleep = inner
+                                    .sleep(Duration::from_secs(1) + Duration::from_micros(micros));
+                                let mut sleep = pin!(sleep);
+                                let first = futures_lite::future::poll_once(sleep.as_mut()).await;
+                                assert!(first.is_none(), "a 1 s sleep fired at once");
+                            }
                         })
-                        .collect();
-                    for task in tasks {
-                        task.await;
-                    }
-                })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await;
+                }
             })
         });
     }
@@ -674,20 +680,18 @@ mod workload {
     pub(super) fn timers_fire<R: Runtime>(g: &mut Group<'_>, workers: usize) {
         let rt = R::new(workers);
         let sp = rt.spawner();
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let tasks: Vec<_> = (0..TIMERS_FIRED)
-                        .map(|i| {
-                            let inner = sp.clone();
-                            let ms = 1 + (i % 10) as u64;
-                            sp.spawn(async move { inner.sleep(Duration::from_millis(ms)).await })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await;
-                    }
-                })
+        g.iter(id::<R>(workers), &mut || {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..TIMERS_FIRED)
+                    .map(|i| {
+                        let inner = sp.clone();
+                        let ms = 1 + (i % 10) as u64;
+                        sp.spawn(async move { inner.sleep(Duration::from_millis(ms)).await })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await;
+                }
             })
         });
     }
@@ -696,18 +700,16 @@ mod workload {
     pub(super) fn spawn_blocking<R: Runtime>(g: &mut Group<'_>, workers: usize) {
         let rt = R::new(workers);
         let sp = rt.spawner();
-        g.bench_function(id::<R>(workers), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    for _ in 0..BLOCKING_BATCHES {
-                        let calls: Vec<_> = (0..BLOCKING_BATCH)
-                            .map(|_| sp.spawn_blocking(|| std::hint::black_box(())))
-                            .collect();
-                        for call in calls {
-                            call.await;
-                        }
+        g.iter(id::<R>(workers), &mut || {
+            rt.block_on(async {
+                for _ in 0..BLOCKING_BATCHES {
+                    let calls: Vec<_> = (0..BLOCKING_BATCH)
+                        .map(|_| sp.spawn_blocking(|| std::hint::black_box(())))
+                        .collect();
+                    for call in calls {
+                        call.await;
                     }
-                })
+                }
             })
         });
     }
@@ -734,6 +736,186 @@ fn worker_counts() -> Vec<usize> {
     counts
 }
 
+/// The stats on/off pairs (`SPOOL_BENCH_STATS_PAIRS`): the statistics' cost, measured by
+/// alternation rather than by two criterion runs seconds apart.
+///
+/// On a shared machine one criterion measurement drifts by several per cent from the next one
+/// (the load of other processes, frequency, the page cache), more than the 3 % to be resolved.
+/// So both runtimes — Spool as shipped and the same with `task_stats(false)` — are built at
+/// once, each with its workload set up, and their iterations are run in short alternated
+/// batches of about [`BATCH`]: after a warm-up, 21 ABBA blocks ([`BLOCKS`]: on, off, off, on —
+/// whichever goes first after a switch pays for it once on each side). Each block gives a
+/// ratio `on / off` of batches a few tens of milliseconds apart; the figure is the median of
+/// those ratios, with their quartiles as its spread (and the same of the process's CPU time).
+/// The idle runtime's workers are parked while the other runs (`spawn_many_remote_busy1`'s
+/// spinners excepted: both runtimes' spinners run throughout, so each side is measured beside
+/// the same load). `SPOOL_BENCH_PAIR_A_A` pairs Spool with itself: what the method reads where
+/// there is nothing to find.
+mod pairs {
+    use super::*;
+    use workload::Group;
+
+    /// ABBA blocks (two rounds each) per pair, an odd count: the median is one block's ratio;
+    /// `SPOOL_BENCH_PAIR_BLOCKS` overrides it (`scripts/bench-runtime --quick`).
+    const BLOCKS: usize = 21;
+
+    fn blocks() -> usize {
+        std::env::var("SPOOL_BENCH_PAIR_BLOCKS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .filter(|&r| r > 0)
+            .unwrap_or(BLOCKS)
+    }
+    /// The length of one batch.
+    const BATCH: Duration = Duration::from_millis(25);
+    /// Warm-up, both sides alternated.
+    const WARM_UP: Duration = Duration::from_millis(500);
+
+    /// The measured pair.
+    pub(super) struct Pair {
+        /// Median time per iteration, stats on and off (ns, wall clock).
+        pub(super) on_ns: f64,
+        pub(super) off_ns: f64,
+        /// Median of the per-round ratios on/off of wall time, and its first and third
+        /// quartiles.
+        pub(super) ratio: [f64; 3],
+        /// The same of the process's CPU time (user + system, `getrusage`: every thread's,
+        /// the idle runtime's parked workers burning none).
+        pub(super) cpu_ratio: [f64; 3],
+        /// The ratio of the fastest batches, on over off (wall time): another estimate, for
+        /// noise that only ever adds time.
+        pub(super) min_ratio: f64,
+        /// Rounds, and iterations per batch.
+        pub(super) rounds: usize,
+        pub(super) batch: u64,
+    }
+
+    /// Sets up `first` (stats on), then inside its iteration's hand-over `second` (stats off),
+    /// and alternates their iterations.
+    pub(super) fn measure(
+        first: &dyn Fn(&mut Group<'_>),
+        second: &dyn Fn(&mut Group<'_>),
+    ) -> Option<Pair> {
+        let mut outer = First { second, pair: None };
+        first(&mut outer);
+        outer.pair
+    }
+
+    struct First<'s> {
+        second: &'s dyn Fn(&mut Group<'_>),
+        pair: Option<Pair>,
+    }
+
+    impl Sink for First<'_> {
+        fn iter(&mut self, _: BenchmarkId, on: &mut dyn FnMut()) {
+            let mut inner = Second { on, pair: None };
+            (self.second)(&mut inner);
+            self.pair = inner.pair;
+        }
+    }
+
+    struct Second<'a> {
+        on: &'a mut dyn FnMut(),
+        pair: Option<Pair>,
+    }
+
+    impl Sink for Second<'_> {
+        fn iter(&mut self, _: BenchmarkId, off: &mut dyn FnMut()) {
+            self.pair = Some(alternate(self.on, off));
+        }
+    }
+
+    /// The process's CPU time so far (ns).
+    fn cpu_ns() -> f64 {
+        // SAFETY: an all-zero `rusage` is a valid value for `getrusage` to overwrite.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `usage` is a valid, writable `rusage`.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+        (us(usage.ru_utime) + us(usage.ru_stime)) * 1e3
+    }
+
+    /// `n` iterations of `f`: wall and CPU time per iteration (ns).
+    fn time(f: &mut dyn FnMut(), n: u64) -> (f64, f64) {
+        let (start, cpu) = (Instant::now(), cpu_ns());
+        for _ in 0..n {
+            f();
+        }
+        let wall = start.elapsed().as_nanos() as f64;
+        (wall / n as f64, (cpu_ns() - cpu) / n as f64)
+    }
+
+    fn alternate(on: &mut dyn FnMut(), off: &mut dyn FnMut()) -> Pair {
+        // Warm-up: one iteration each at a time, until WARM_UP has passed (at least 2 each).
+        let (mut iters, mut spent) = (0u64, 0.0);
+        let start = Instant::now();
+        while iters < 2 || start.elapsed() < WARM_UP {
+            spent += time(on, 1).0 + time(off, 1).0;
+            iters += 1;
+        }
+        let per_iter = spent / (2 * iters) as f64;
+        let batch = ((BATCH.as_nanos() as f64 / per_iter).round() as u64).max(1);
+        let (mut on_ns, mut off_ns) = (vec![], vec![]);
+        let (mut ratios, mut cpu_ratios) = (vec![], vec![]);
+        // Rounds in ABBA blocks: on, off, then off, on. A batch's time may depend on whether
+        // it goes first (the other runtime's workers are still winding down, say); within a
+        // block that effect falls on both sides once, and the block's ratio is free of it.
+        let blocks = blocks();
+        for _ in 0..blocks {
+            let (a1, b1) = (time(on, batch), time(off, batch));
+            let (b2, a2) = (time(off, batch), time(on, batch));
+            on_ns.extend([a1.0, a2.0]);
+            off_ns.extend([b1.0, b2.0]);
+            ratios.push((a1.0 + a2.0) / (b1.0 + b2.0));
+            cpu_ratios.push((a1.1 + a2.1) / (b1.1 + b2.1).max(1.0));
+        }
+        let q = |v: &mut Vec<f64>, at: f64| {
+            v.sort_by(f64::total_cmp);
+            v[((v.len() - 1) as f64 * at).round() as usize]
+        };
+        let quartiles = |v: &mut Vec<f64>| [q(v, 0.5), q(v, 0.25), q(v, 0.75)];
+        Pair {
+            min_ratio: q(&mut on_ns, 0.0) / q(&mut off_ns, 0.0),
+            on_ns: q(&mut on_ns, 0.5),
+            off_ns: q(&mut off_ns, 0.5),
+            ratio: quartiles(&mut ratios),
+            cpu_ratio: quartiles(&mut cpu_ratios),
+            rounds: 2 * blocks,
+            batch,
+        }
+    }
+
+    /// Prints one pair as a line `stats-pair {json}` (read by `scripts/bench-runtime`).
+    pub(super) fn report(workload: &str, workers: &str, pair: Option<Pair>) {
+        let Some(p) = pair else { return };
+        let [r, r1, r3] = p.ratio;
+        let [c, c1, c3] = p.cpu_ratio;
+        println!(
+            "stats-pair {{\"workload\": \"{workload}\", \"workers\": \"{workers}\", \
+             \"on_ns\": {:.1}, \"off_ns\": {:.1}, \"ratio\": [{r:.4}, {r1:.4}, {r3:.4}], \
+             \"cpu_ratio\": [{c:.4}, {c1:.4}, {c3:.4}], \"min_ratio\": {:.4}, \"rounds\": {}, \
+             \"batch\": {}}}",
+            p.on_ns, p.off_ns, p.min_ratio, p.rounds, p.batch
+        );
+    }
+
+    /// `SPOOL_BENCH_PAIR_A_A` set: the "off" side keeps its statistics on, so that a pair
+    /// compares Spool with itself — the method's noise floor (an A/A check).
+    pub(super) fn a_a_check() -> bool {
+        std::env::var_os("SPOOL_BENCH_PAIR_A_A").is_some()
+    }
+
+    /// Whether pair `workload/workers` is asked for: `SPOOL_BENCH_STATS_PAIRS` is `all` or a
+    /// comma-separated list of `workload/workers` (`workers` a count or `current_thread`).
+    pub(super) fn wanted(workload: &str, workers: &str) -> bool {
+        let Ok(list) = std::env::var("SPOOL_BENCH_STATS_PAIRS") else {
+            return false;
+        };
+        let me = format!("{workload}/{workers}");
+        list == "all" || list.split(',').any(|w| w.trim() == me)
+    }
+}
+
 macro_rules! workloads {
     ($($name:ident),* $(,)?) => {
         $(
@@ -741,7 +923,6 @@ macro_rules! workloads {
                 let mut g = c.benchmark_group(stringify!($name));
                 for workers in worker_counts() {
                     workload::$name::<Spool>(&mut g, workers);
-                    workload::$name::<SpoolNoStats>(&mut g, workers);
                     workload::$name::<Tokio>(&mut g, workers);
                     workload::$name::<Smol>(&mut g, workers);
                 }
@@ -751,8 +932,38 @@ macro_rules! workloads {
             }
         )*
 
-        /// What `criterion_main!` would write, without its undocumented `pub fn`.
+        /// The stats on/off pairs of every workload asked for (`pairs::wanted`).
+        fn stats_pairs() {
+            $(
+                for workers in worker_counts() {
+                    if pairs::wanted(stringify!($name), &workers.to_string()) {
+                        let pair = pairs::measure(
+                            &|g| workload::$name::<Spool>(g, workers),
+                            &|g| workload::$name::<SpoolNoStats>(g, workers),
+                        );
+                        pairs::report(stringify!($name), &workers.to_string(), pair);
+                    }
+                }
+                if pairs::wanted(stringify!($name), "current_thread") {
+                    let pair = pairs::measure(
+                        &|g| workload::current_thread::row::<SpoolCurrentThread>(stringify!($name), g),
+                        &|g| workload::current_thread::row::<SpoolCurrentThreadNoStats>(
+                            stringify!($name),
+                            g,
+                        ),
+                    );
+                    pairs::report(stringify!($name), "current_thread", pair);
+                }
+            )*
+        }
+
+        /// What `criterion_main!` would write, without its undocumented `pub fn`; with
+        /// `SPOOL_BENCH_STATS_PAIRS` set, the stats on/off pairs instead.
         fn main() {
+            if std::env::var_os("SPOOL_BENCH_STATS_PAIRS").is_some() {
+                stats_pairs();
+                return;
+            }
             let mut c = Criterion::default().configure_from_args();
             $($name(&mut c);)*
             c.final_summary();

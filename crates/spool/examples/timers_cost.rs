@@ -9,8 +9,8 @@
 //! valgrind ... target/release/examples/timers_cost fire-1s tokio 2   # runtime, workers
 //! ```
 //!
-//! Arguments: the workload, then the runtime (`spool`, the default, or `tokio`), then the
-//! number of workers (default 1).
+//! Arguments: the workload, then the runtime (`spool`, the default, `spool-nostats` —
+//! `task_stats(false)` — or `tokio`), then the number of workers (default 1).
 //!
 //! - `cancel`: 100 000 sleeps (1 s and more, all distinct) registered by one poll and dropped.
 //! - `fire`: 10 000 tasks sleeping 1–10 ms, until all have woken (the benchmark's row). Under
@@ -77,9 +77,10 @@ fn main() {
         }
     };
     match runtime.as_str() {
-        "spool" => {
+        "spool" | "spool-nostats" => {
             let rt = spool::Runtime::builder()
                 .worker_threads(workers)
+                .task_stats(runtime == "spool")
                 .build()
                 .expect("runtime");
             rt.block_on(workload!(

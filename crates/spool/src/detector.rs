@@ -4,7 +4,7 @@
 //! holds its worker: every other task queued there waits, and timers may fire late. The chapter
 //! shows it by hand (one tokio worker, `thread::sleep` in an `async fn`, everything serialised).
 //! Spool measures it on every poll: the worker times each poll with the raw monotonic clock
-//! (`stats::now`; one `clock_gettime` per poll, shared with the task statistics: a poll starts
+//! (`stats::now`, the TSC-based poll clock of `poll_clock.rs`; one read per poll, shared with the task statistics: a poll starts
 //! where the previous one ended, `scheduler/worker.rs`; with the detector, the statistics and
 //! span recording all off the clock is not read at all), and a
 //! poll longer than the threshold (default 50 ms) is reported:

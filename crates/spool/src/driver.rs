@@ -120,6 +120,8 @@ struct TurnBuffers {
     poll: Poll,
     events: Events,
     wakers: Vec<Waker>,
+    /// The fired timers' wakers, likewise.
+    timer_wakers: Vec<Waker>,
     /// The sub-millisecond timer (module doc), `None` if it could not be created.
     timer_fd: Option<OwnedFd>,
     /// The instant it is armed for, if any.
@@ -189,6 +191,7 @@ impl Driver {
                 poll,
                 events: Events::with_capacity(EVENTS_CAPACITY),
                 wakers: Vec::new(),
+                timer_wakers: Vec::new(),
                 timer_fd,
                 armed: None,
             }),
@@ -216,12 +219,13 @@ impl Driver {
     }
 
     /// Registers a timer; wakes the holder if this deadline comes before the one it waits for.
-    pub(crate) fn insert_timer(&self, deadline: Instant, waker: Waker) -> TimerKey {
-        let (key, notify) = self.timers.insert(deadline, waker);
+    /// `None`: a fire already went past `deadline`, nothing was registered (the timer is due).
+    pub(crate) fn insert_timer(&self, deadline: Instant, waker: Waker) -> Option<TimerKey> {
+        let (key, notify) = self.timers.insert(deadline, waker)?;
         if notify {
             self.unpark();
         }
-        key
+        Some(key)
     }
 
     pub(crate) fn timers(&self) -> &TimerQueue {
@@ -281,8 +285,12 @@ impl DriverGuard<'_> {
     /// `max_wait` (whichever comes first; `None` = no limit but the timers), dispatch the events,
     /// then fire the expired timers. Returns how many timers fired.
     pub(crate) fn turn(&mut self, max_wait: Option<Duration>) -> usize {
+        // The wakes of this turn come after its wait: dated afresh (`stats.rs`, rule 2), and
+        // no later wake reuses their date.
+        crate::stats::reset_turn_clock();
         let driver = self.driver;
-        driver.timers.wait(max_wait, |timeout| {
+        let mut timer_wakers = std::mem::take(&mut self.buffers.timer_wakers);
+        let fired = driver.timers.wait(max_wait, &mut timer_wakers, |timeout| {
             if timeout == Some(Duration::ZERO) && !driver.has_io() {
                 return; // nothing could be ready: skip the syscall
             }
@@ -323,7 +331,10 @@ impl DriverGuard<'_> {
                     );
                 }
             }
-        })
+        });
+        crate::stats::reset_turn_clock();
+        self.buffers.timer_wakers = timer_wakers;
+        fired
     }
 
     /// Hands the turn's events to the sources and wakes their waiters. The wakers are collected

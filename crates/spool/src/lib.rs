@@ -117,6 +117,8 @@ pub mod io;
 mod loom;
 mod metrics;
 pub mod net;
+#[allow(unsafe_code)] // two blocks: `clock_gettime` and `rdtsc` (SAFETY notes)
+mod poll_clock;
 pub mod runtime;
 mod scheduler;
 pub mod signal;

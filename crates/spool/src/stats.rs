@@ -24,8 +24,13 @@
 //!    (parking, turning the driver, searching, polling `block_on`'s future) or for a task queued
 //!    by another thread (the injection queue, its inbox), whose wake may be later than the
 //!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
-//!    a worker; only wakes and spawns from outside the workers (the main thread, a blocking
-//!    thread, the driver while a worker is parked) read the clock.
+//!    a worker, and inside `block_on`'s future on a current-thread runtime (read once before
+//!    each poll of that future: it may spawn thousands of tasks); only wakes and spawns from
+//!    outside the workers (the main thread, a blocking thread) read the clock, a spawn once
+//!    (its schedule's wake is dated with the spawn time). The wakes a worker makes while
+//!    turning the driver (I/O readiness, expired timers) come after the turn's wait, from one
+//!    pass over its events: the first reads the clock, the next 31 reuse it
+//!    (`reset_turn_clock` at each turn's start and end keeps a read from crossing a wait).
 //! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
 //!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
 //!    end) stores a constant instead, its time being that end, already kept. The next poll turns
@@ -34,6 +39,11 @@
 //!    running the `Runnable` (it owns it); the end-of-poll writes happen inside the poll. After
 //!    `Runnable::run` returns the task may already run elsewhere, or be freed, so nothing is
 //!    written then.
+//! 5. **Few bytes, hot ones together.** Every spawn writes the whole `TaskStats` (zeroed, in
+//!    the header async-task copies into the new task), stats on or off, so it is kept small:
+//!    104 bytes, the per-poll fields in the first 56, the latency histogram in `u16` counts
+//!    (halved, all of them, in the rare case one would overflow: proportions, and so p50/p99,
+//!    survive; a sampled histogram or a lazily allocated one was not needed).
 //!
 //! # What the numbers mean
 //!
@@ -43,8 +53,10 @@
 //!   thread's wake landing during the poll. Hence `polls ≥ wakes − self_wakes`.
 //! - **schedule latency**: from the wake to the start of the next poll. A wake made during
 //!   another task's poll is stamped with *that* poll's start (the worker's last clock read), so
-//!   the figure may include the rest of the waking poll: an upper bound, exact for wakes from
-//!   outside the workers and for self-wakes (dated by the end of the poll they happened in).
+//!   the figure may include the rest of the waking poll: an upper bound. The same for a wake
+//!   made by the driver, dated by the first of up to 32 wakes of its turn (microseconds
+//!   earlier). Exact for wakes from outside the workers and for self-wakes (dated by the end
+//!   of the poll they happened in).
 //! - **busy**: total time inside `poll`, plus the worker's own few instructions between the
 //!   previous poll's end and this one (rule 2: tens of nanoseconds per poll). **age**: since the
 //!   spawn.
@@ -58,8 +70,7 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::task::TaskId;
@@ -89,80 +100,92 @@ fn bucket_of(nanos: u64) -> usize {
     ((63 - (nanos | 0xFF).leading_zeros() - 7) as usize).min(LATENCY_BUCKETS - 1)
 }
 
-/// The monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the clock `Instant` reads on Linux),
-/// as one `u64`: what task headers store, and what workers time polls with. Converting an
-/// `Instant` to a number costs more than reading the clock (`Instant` arithmetic checks and
-/// normalises), so the raw value is read instead and turned into an `Instant` only where one is
-/// needed ([`to_instant`]: recorded spans, detector reports).
-#[inline]
-pub(crate) fn now() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable `timespec`; CLOCK_MONOTONIC always exists on Linux, so
-    // the call cannot fail (and if it did, `ts` stays zero: a wrong time, never UB).
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
-        .max(1)
-}
-
-/// One `Instant` and the raw clock read beside it, to convert the one into the other.
-fn origin() -> (Instant, u64) {
-    static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
-    *ORIGIN.get_or_init(|| (Instant::now(), now()))
-}
-
-/// The `Instant` of a raw clock value from [`now`].
-pub(crate) fn to_instant(raw: u64) -> Instant {
-    let (instant, base) = origin();
-    if raw >= base {
-        instant + Duration::from_nanos(raw - base)
-    } else {
-        instant
-            .checked_sub(Duration::from_nanos(base - raw))
-            .unwrap_or(instant)
-    }
-}
-
-/// Sets up the clock conversion (at runtime build, off the hot path).
-pub(crate) fn init() {
-    let _ = origin();
-}
+pub(crate) use crate::poll_clock::{init, now, to_instant};
 
 thread_local! {
     /// This thread's last clock read (0: none yet, or a thread that is not a worker now). Set
     /// at the start of each poll (`poll_begin`) and at its end (`poll_end`).
     static CLOCK: Cell<u64> = const { Cell::new(0) };
+    /// Wakes the driver may still date with `CLOCK` in this turn ([`reset_turn_clock`], rule 2).
+    static TURN_WAKES: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Wakes of one driver turn dated with one clock read: the first reads it, the next
+/// `TURN_WAKES_PER_READ - 1` reuse it (they come from the same pass over the turn's events and
+/// expired timers, microseconds apart).
+const TURN_WAKES_PER_READ: u32 = 32;
+
+/// Where a wake is made, for its date (`note_wake`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WakeSite {
+    /// On a worker, outside the driver: inside a poll or between two (the thread's clock).
+    Worker,
+    /// On a worker turning the driver (I/O readiness, timers): after the turn's wait.
+    Driver,
+    /// Anywhere else: the main thread, a blocking thread.
+    Outside,
+}
+
+/// Called at the start of each driver turn, before its wait, and at its end: the turn's wakes
+/// read the clock afresh (their first one does, for up to `TURN_WAKES_PER_READ`), and no
+/// wake after the turn reuses that read.
+#[inline]
+pub(crate) fn reset_turn_clock() {
+    TURN_WAKES.set(0);
+}
+
+/// The date of a wake made by the driver in this turn.
+#[inline]
+fn turn_clock() -> u64 {
+    match TURN_WAKES.get() {
+        0 => {
+            let t = now();
+            CLOCK.set(t);
+            TURN_WAKES.set(TURN_WAKES_PER_READ - 1);
+            t
+        }
+        left => {
+            TURN_WAKES.set(left - 1);
+            CLOCK.get()
+        }
+    }
 }
 
 /// One task's counters (inside its header). Written as the module docs' rules say.
+///
+/// `repr(C)`, in this order: what every poll touches first, together (56 bytes), then the
+/// spawn time (written once), then the histogram (one bucket touched per poll). 104 bytes in
+/// all (rule 5).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct TaskStats {
-    /// Raw clock at the spawn; 0 when stats are off.
-    spawned_at: u64,
     /// The pending wake: `clock << 1` for a wake from elsewhere, [`SELF_WAKE`] for one made
     /// while the task ran; 0 when none is pending.
     woken_at: AtomicU64,
     /// Polls started. Every poll but the first follows exactly one schedule (async-task merges
     /// wakes), so the wake count is derived from it rather than counted.
     polls: AtomicU64,
-    self_wakes: AtomicU64,
-    busy_nanos: AtomicU64,
     last_poll_start: AtomicU64,
     last_poll_end: AtomicU64,
+    busy_nanos: AtomicU64,
+    self_wakes: AtomicU64,
     /// `worker + 1`; 0 before the first poll.
     last_worker: AtomicU32,
-    latency: [AtomicU32; LATENCY_BUCKETS],
+    /// Raw clock at the spawn; 0 when stats are off.
+    spawned_at: u64,
+    /// Schedule latencies, `u16` counts: when one would pass `u16::MAX` every bucket is halved
+    /// (rounding up, so that a seen bucket never empties) — the shape, and so p50/p99, kept.
+    latency: [AtomicU16; LATENCY_BUCKETS],
 }
 
 impl TaskStats {
     /// Stats for a task spawned now (`on`: stats are kept for this runtime).
     pub(crate) fn new(on: bool) -> Self {
+        let spawned_at = if on { cached_now() } else { 0 };
         TaskStats {
-            spawned_at: if on { cached_now() } else { 0 },
+            spawned_at,
+            // The spawn's schedule, dated already: `note_wake` reads no clock for it.
+            woken_at: AtomicU64::new(spawned_at << 1),
             ..TaskStats::default()
         }
     }
@@ -202,17 +225,28 @@ fn cached_now() -> u64 {
 /// (async-task schedules such a wake when the poll returns), already in `last_poll_end`.
 const SELF_WAKE: u64 = 1;
 
-/// The schedule function's one store (rule 3). `fresh_clock` (asked only for a wake from
-/// elsewhere): whether the caller is outside any poll on a worker, so that its last clock read
-/// may be stale and the clock is read.
+/// The schedule function's one store (rule 3). `site` (asked only for a wake from
+/// elsewhere): where the wake is made. On a worker its last clock read dates it; in the driver
+/// the turn's ([`reset_turn_clock`]); anywhere else the clock is read — unless this is the spawn's
+/// schedule, whose wake `TaskStats::new` stored with the spawn time (a wake finds `woken_at`
+/// zero otherwise: the poll cleared it, and async-task calls the schedule function once per
+/// scheduling).
 #[inline]
-pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, fresh_clock: impl FnOnce() -> bool) {
+pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, site: impl FnOnce() -> WakeSite) {
     let word = if self_wake {
         SELF_WAKE
-    } else if fresh_clock() {
-        now() << 1
     } else {
-        cached_now() << 1
+        let site = site();
+        if site == WakeSite::Worker {
+            cached_now() << 1
+        } else if stats.woken_at.load(Relaxed) != 0 {
+            // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
+            return;
+        } else if site == WakeSite::Driver {
+            turn_clock() << 1
+        } else {
+            now() << 1
+        }
     };
     stats.woken_at.store(word, Relaxed);
 }
@@ -243,10 +277,25 @@ pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker_tag: u32) {
             woken >> 1
         };
         let bucket = &stats.latency[bucket_of(start.saturating_sub(woken_at))];
-        bucket.store(bucket.load(Relaxed).saturating_add(1), Relaxed);
+        let mut n = bucket.load(Relaxed);
+        if n == u16::MAX {
+            n = halve(&stats.latency, n);
+        }
+        bucket.store(n + 1, Relaxed);
     }
     stats.last_poll_start.store(start, Relaxed);
     stats.last_worker.store(worker_tag, Relaxed);
+}
+
+/// Halves every latency bucket (rounding up), the rare path of one about to overflow: returns
+/// `full` (that bucket's count) halved.
+#[cold]
+#[inline(never)]
+fn halve(latency: &[AtomicU16; LATENCY_BUCKETS], full: u16) -> u16 {
+    for bucket in latency {
+        bucket.store(bucket.load(Relaxed).div_ceil(2), Relaxed);
+    }
+    full.div_ceil(2)
 }
 
 /// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned:
@@ -365,7 +414,9 @@ pub struct TaskSnapshot {
     pub since_last_poll: Option<Duration>,
     /// The worker that polled it last.
     pub last_worker: Option<usize>,
-    /// Schedule latencies (wake → poll): counts per bucket, see [`bucket_upper_bound`].
+    /// Schedule latencies (wake → poll): counts per bucket, see [`bucket_upper_bound`]. Exact
+    /// until a bucket reaches 65 535; then every bucket is halved (rounding up), so the counts
+    /// keep their proportions, not their sum.
     pub latency_histogram: [u32; LATENCY_BUCKETS],
 }
 
@@ -404,7 +455,7 @@ impl TaskSnapshot {
                 0 => None,
                 w => Some(w as usize - 1),
             },
-            latency_histogram: std::array::from_fn(|i| stats.latency[i].load(Relaxed)),
+            latency_histogram: std::array::from_fn(|i| u32::from(stats.latency[i].load(Relaxed))),
         }
     }
 
@@ -459,11 +510,52 @@ mod unit {
     }
 
     #[test]
+    fn compact_header() {
+        // Rule 5: the per-poll fields in 56 bytes, 104 in all.
+        assert_eq!(std::mem::offset_of!(TaskStats, last_worker), 48);
+        assert_eq!(std::mem::size_of::<TaskStats>(), 104);
+    }
+
+    #[test]
+    fn a_driver_turn_reads_the_clock_once_per_32_wakes() {
+        reset_turn_clock();
+        let first = turn_clock();
+        std::thread::sleep(Duration::from_millis(1));
+        for _ in 1..TURN_WAKES_PER_READ {
+            assert_eq!(turn_clock(), first, "reused within the turn");
+        }
+        assert!(
+            turn_clock() >= first + 1_000_000,
+            "the 33rd wake reads the clock"
+        );
+        let again = turn_clock();
+        std::thread::sleep(Duration::from_millis(1));
+        reset_turn_clock(); // a new turn (after its wait): a fresh read
+        assert!(turn_clock() >= again + 1_000_000);
+        forget_clock();
+    }
+
+    #[test]
+    fn full_bucket_halves_all() {
+        let stats = TaskStats::new(true);
+        stats.latency[0].store(u16::MAX, Relaxed);
+        stats.latency[5].store(3, Relaxed);
+        stats.latency[9].store(1, Relaxed);
+        stats.woken_at.store(SELF_WAKE, Relaxed);
+        let end = stats.last_poll_end.load(Relaxed);
+        poll_begin(&stats, end + 10, 1); // a sample in bucket 0, which is full
+        let s = TaskSnapshot::read(TaskId::next(), Location::caller(), &stats, now());
+        assert_eq!(s.latency_histogram[0], 32_768 + 1);
+        assert_eq!((s.latency_histogram[5], s.latency_histogram[9]), (2, 1));
+        assert_eq!(s.latency_quantile(0.5), Some(bucket_upper_bound(0)));
+    }
+
+    #[test]
     fn poll_cycle_counts() {
         init();
         let stats = TaskStats::new(true);
         let handle = StatsRef::new(&stats);
-        note_wake(&stats, false, || true); // the spawn's schedule
+        note_wake(&stats, false, || WakeSite::Outside); // the spawn's schedule
         let start = now();
         set_clock(start);
         poll_begin(&stats, start, 3);

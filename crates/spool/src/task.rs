@@ -40,9 +40,9 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use crate::scheduler::registry::{EntryRef, RegistryGuard};
+use crate::scheduler::registry::{EntryRef, RegistryGuard, TaskEntry};
 use crate::stats::{StatsRef, TaskStats};
 
 pub(crate) mod coop;
@@ -197,25 +197,22 @@ impl JoinError {
 #[must_use = "dropping a Task cancels it; call .detach() to let it run"]
 pub struct Task<T> {
     inner: async_task::FallibleTask<Result<T, JoinError>, TaskMeta>,
-    // Copied out of the metadata: `FallibleTask` does not expose it. (The id is the abort
-    // handle's.)
+    // Copied out of the metadata: `FallibleTask` does not expose it. (The id is the entry's.)
     location: &'static Location<'static>,
-    abort: AbortHandle,
+    entry: TaskEntry,
 }
 
 impl<T> Task<T> {
     /// `entry`: the task's entry in its runtime's registry (`None` for a blocking task).
     pub(crate) fn new(
         inner: async_task::Task<Result<T, JoinError>, TaskMeta>,
-        entry: Option<EntryRef>,
+        entry: Option<TaskEntry>,
     ) -> Self {
         let TaskMeta { id, location, .. } = *inner.metadata();
         Task {
             inner: inner.fallible(),
             location,
-            abort: AbortHandle {
-                entry: entry.unwrap_or_else(|| EntryRef::untracked(id.as_u64())),
-            },
+            entry: entry.unwrap_or_else(|| TaskEntry::untracked(id.as_u64())),
         }
     }
 
@@ -231,7 +228,7 @@ impl<T> Task<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn abort(&self) {
-        self.abort.abort();
+        self.entry.abort();
     }
 
     /// A handle that can abort the task from anywhere without awaiting it (`Clone + Send`; it
@@ -246,7 +243,9 @@ impl<T> Task<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        self.abort.clone()
+        AbortHandle {
+            entry: self.entry.to_owned(),
+        }
     }
 
     /// Lets the task run to completion without a handle; its output is dropped.
@@ -287,7 +286,7 @@ impl<T> Task<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn id(&self) -> TaskId {
-        TaskId(self.abort.entry.id())
+        TaskId(self.entry.id())
     }
 
     /// Where the task was spawned.
@@ -382,7 +381,10 @@ pin_project_lite::pin_project! {
     /// The future inside every task cell: the user's future, polled under `catch_unwind`.
     ///
     /// It also holds the task's entry in the runtime's registry of live tasks, removed when the
-    /// future is dropped (completed, cancelled, or dropped at shutdown).
+    /// future is dropped (completed, cancelled, or dropped at shutdown), and, from the task's
+    /// first `Pending` on, the task's own waker: the reference that keeps a waiting task alive
+    /// until shutdown even when nothing else could wake it (`scheduler/registry.rs`, "Who keeps
+    /// whom alive"). Declared after the guard, so dropped after the entry is gone.
     pub(crate) struct TaskFuture<F> {
         #[pin]
         future: F,
@@ -390,6 +392,7 @@ pin_project_lite::pin_project! {
         guard: Option<RegistryGuard>,
         // The task's statistics in its own header, where the runtime keeps them (`stats.rs`).
         stats: Option<StatsRef>,
+        keep_alive: Option<Waker>,
     }
 }
 
@@ -400,6 +403,7 @@ impl<F> TaskFuture<F> {
             panicked: false,
             guard,
             stats: None,
+            keep_alive: None,
         }
     }
 
@@ -436,7 +440,14 @@ impl<F: Future> Future for TaskFuture<F> {
         }
         match result {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                if this.keep_alive.is_none() && this.guard.is_some() {
+                    // `cx` is async-task's, for this very task: one reference count, taken
+                    // once, and only by tasks that ever wait (the registry's rule 1).
+                    *this.keep_alive = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
             Err(payload) => {
                 *this.panicked = true;
                 Poll::Ready(Err(JoinError::from_panic(payload)))

@@ -128,6 +128,23 @@ fn current_thread_tasks_are_counted_too() {
 }
 
 #[test]
+fn a_spawn_inside_block_on_is_dated_by_a_fresh_clock() {
+    // The worker of a current-thread runtime dates spawns made by `block_on`'s future with one
+    // clock read before each poll of it, not with its last task's poll end: here that end is
+    // 60 ms older (the worker slept on the timer meanwhile), so a stale date shows as the age.
+    let rt = spool::Builder::new_current_thread().build().unwrap();
+    let age = rt.block_on(async {
+        spool::spawn(async {}).await.unwrap();
+        spool::time::sleep(Duration::from_millis(60)).await;
+        let task = spool::spawn(std::future::pending::<()>());
+        let tasks = spool::runtime::Handle::current().tasks();
+        let me = tasks.iter().find(|t| t.id == task.id()).unwrap();
+        me.age.unwrap()
+    });
+    assert!(age < Duration::from_millis(40), "dated {age:?} ago");
+}
+
+#[test]
 fn nothing_is_counted_with_stats_off() {
     let rt = spool::Runtime::builder()
         .worker_threads(1)
@@ -142,4 +159,68 @@ fn nothing_is_counted_with_stats_off() {
     let s = snapshot(&rt, task.id());
     assert_eq!((s.polls, s.wakes, s.self_wakes), (0, 0, 0), "{s:?}");
     assert_eq!((s.age, s.last_worker), (None, None));
+}
+
+/// The registry reaches each live task through a plain pointer (`scheduler/registry.rs`, "Who
+/// keeps whom alive"): snapshots taken from another thread while tasks complete in their first
+/// poll, wait with nothing left to wake them, or are aborted, must read only live tasks; and the
+/// runtime's drop still drops the waiting ones.
+#[test]
+fn snapshots_race_with_tasks_that_finish_wait_and_are_aborted() {
+    let counter_drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    struct Tracked(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let rt = spool::Runtime::builder().worker_threads(2).build().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let handle = rt.handle().clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut snapshots = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for task in handle.tasks() {
+                    assert!(task.id.as_u64() > 0);
+                }
+                snapshots += 1;
+            }
+            snapshots
+        })
+    };
+    let mut waiting = 0;
+    for round in 0..200 {
+        let tasks: Vec<_> = (0..50).map(|i| rt.spawn(async move { i })).collect();
+        for i in 0..5 {
+            let tracked = Tracked(counter_drops.clone());
+            let task = rt.spawn(async move {
+                let _tracked = tracked;
+                std::future::pending::<()>().await
+            });
+            if i % 2 == 0 {
+                task.abort();
+            } else {
+                waiting += 1;
+            }
+            task.detach();
+        }
+        // The snapshot reads every live task's header while the others finish.
+        assert!(rt.tasks().len() <= 50 + 5 * (round + 1));
+        for (i, task) in tasks.into_iter().enumerate() {
+            assert_eq!(rt.block_on(task), Ok(i));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0);
+    let aborted = 200 * 5 - waiting;
+    wait_for(|| (counter_drops.load(std::sync::atomic::Ordering::SeqCst) >= aborted).then_some(()));
+    assert_eq!(rt.tasks().len(), waiting, "the waiting tasks stay listed");
+    drop(rt);
+    assert_eq!(
+        counter_drops.load(std::sync::atomic::Ordering::SeqCst),
+        200 * 5,
+        "the runtime's drop drops the waiting futures"
+    );
 }

@@ -136,6 +136,31 @@ rt_test! {
     }
 }
 
+rt_test! {
+    fn handles_outlive_their_runtime(rt) {
+        // A task's handle and its abort handles reach the runtime's registry without owning it
+        // through the handle itself (`scheduler/registry.rs`, "Who keeps whom alive"): after
+        // the runtime is gone they must still work, and find the task finished.
+        let counter = DropCounter::default();
+        let tracked = counter.track();
+        let task = rt.spawn(async move {
+            let _tracked = tracked;
+            std::future::pending::<()>().await;
+        });
+        let before = task.abort_handle();
+        rt.block_on(spool::time::sleep(Duration::from_millis(5)));
+        drop(rt);
+        assert_eq!(counter.drops(), 1, "the runtime's drop drops the pending future");
+        let after = task.abort_handle();
+        task.abort();
+        before.abort();
+        assert!(before.is_finished() && after.is_finished());
+        drop(task);
+        after.abort();
+        assert!(after.is_finished());
+    }
+}
+
 #[test]
 fn abort_of_a_blocking_task_does_nothing() {
     let rt = common::rt(1);

@@ -40,6 +40,23 @@ rt_test! {
 }
 
 rt_test! {
+    fn a_sleep_first_polled_after_its_deadline_completes_promptly(rt) {
+        // A sleep created, then held past its deadline before its first poll (the task blocks
+        // its thread): the first poll must see it due (or, if it registered it, the next turn
+        // must fire it), never leave it pending until some later event. Generous bound.
+        let waited = rt.block_on(rt.spawn(async {
+            let sleep = spool::time::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(20));
+            let start = Instant::now();
+            sleep.await;
+            start.elapsed()
+        }));
+        assert!(waited.unwrap() < Duration::from_secs(2));
+        assert_eq!(rt.metrics().timers, 0);
+    }
+}
+
+rt_test! {
     fn sleep_in_runtime_block_on(rt) {
         let start = Instant::now();
         rt.block_on(spool::time::sleep(Duration::from_millis(10)));

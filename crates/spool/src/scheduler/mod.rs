@@ -327,9 +327,8 @@ impl Shared {
                 },
                 async_task::WithInfo(schedule),
             );
-            let waker = runnable.waker();
-            let meta = registry::MetaRef::new(runnable.metadata());
-            ((runnable, task), waker, meta)
+            let (runnable, task_ref) = registry::TaskRef::of(runnable);
+            ((runnable, task), task_ref)
         });
         (runnable, Task::new(task, Some(entry)))
     }
@@ -364,9 +363,8 @@ impl Shared {
                 },
                 async_task::WithInfo(schedule),
             );
-            let waker = runnable.waker();
-            let meta = registry::MetaRef::new(runnable.metadata());
-            ((runnable, task), waker, meta)
+            let (runnable, task_ref) = registry::TaskRef::of(runnable);
+            ((runnable, task), task_ref)
         });
         (runnable, Task::new(task, Some(entry)))
     }
@@ -460,9 +458,13 @@ impl Shared {
         owner: Option<usize>,
     ) -> Option<Runnable> {
         if stats {
-            // One store (stats.rs, rule 3); the worker's last clock read unless it is parked.
-            let fresh_clock = || local.map_or(true, |l| l.in_park.get());
-            crate::stats::note_wake(&runnable.metadata().stats, yielded, fresh_clock);
+            // One store (stats.rs, rule 3), dated by where the wake is made.
+            let site = || match local {
+                None => crate::stats::WakeSite::Outside,
+                Some(l) if l.in_park.get() => crate::stats::WakeSite::Driver,
+                Some(_) => crate::stats::WakeSite::Worker,
+            };
+            crate::stats::note_wake(&runnable.metadata().stats, yielded, site);
         }
         let Some(local) = mine else {
             return Some(runnable);

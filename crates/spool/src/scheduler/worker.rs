@@ -208,6 +208,11 @@ pub(crate) fn block_on<F: Future>(
             // A fresh cooperative budget, as for a task (`task/coop.rs`): the last task's
             // leftover (0 after a forced yield) would make every Spool future in it pend.
             crate::task::coop::set_task_budget();
+            if shared.task_stats {
+                // What the spawns and wakes made by the future are dated with (`stats.rs`,
+                // rule 2): one clock read here, not one or two per spawn.
+                crate::stats::set_clock(crate::stats::now());
+            }
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }

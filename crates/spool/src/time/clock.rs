@@ -1,6 +1,6 @@
 //! The runtime's clock: the real one, or a paused one that moves only when told (tests).
 //!
-//! Every deadline in the timer map is a `std::time::Instant` on the *runtime's* time line, and
+//! Every deadline in the timer heap is a point on the *runtime's* time line, and
 //! everything that compares against them (a `Sleep`'s poll, the driver's turn,
 //! [`Instant::now`](crate::time::Instant::now) inside the runtime) reads this clock:
 //!

@@ -114,41 +114,45 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        // The clock of the runtime the timer is (or will be) registered with; before the first
-        // registration, the thread's runtime's, read without finding the runtime while no clock
-        // was ever paused (`time/clock.rs`, "What a clock read costs").
+        // 1. Registered: the driver decides, through the mark of its last fire (`timers.rs`:
+        //    a timer at or before it was fired and is gone). No clock read, no lock.
+        if let (Some((key, waker)), Some(driver)) = (&mut this.entry, &this.driver) {
+            let timers = driver.timers();
+            if timers.has_fired(*key) {
+                // Progress spends the cooperative budget, or yields if it is spent; waiting
+                // spends nothing, so the budget is only looked at here (`task/coop.rs`, step 2).
+                std::task::ready!(crate::task::coop::poll_proceed(cx));
+                this.entry = None;
+                return Poll::Ready(());
+            }
+            if !waker.will_wake(cx.waker()) {
+                if timers.update(*key, cx.waker()) {
+                    waker.clone_from(cx.waker());
+                } else {
+                    // Fired since the mark was read: step 2 on the next poll sees it due.
+                    this.entry = None;
+                    cx.waker().wake_by_ref();
+                }
+            }
+            return Poll::Pending;
+        }
+        // 2. Not registered yet (or reset): the clock of the runtime the timer will be
+        //    registered with; before the first registration, the thread's runtime's, read
+        //    without finding the runtime while no clock was ever paused (`time/clock.rs`,
+        //    "What a clock read costs").
         let now = match &this.driver {
             Some(driver) => driver.timers().clock().now(),
             None => super::clock::now(),
         };
         if now >= this.deadline.into_std() {
-            // Progress spends the cooperative budget, or yields if it is spent; waiting spends
-            // nothing, so the budget is only looked at here (`task/coop.rs`, step 2).
             std::task::ready!(crate::task::coop::poll_proceed(cx));
-            if let (Some((key, _)), Some(driver)) = (this.entry.take(), &this.driver) {
-                // Most often the driver fired it, and then this takes no lock (`timers.rs`).
-                driver.timers().complete(key);
-            }
             return Poll::Ready(());
         }
         let driver = this.driver.get_or_insert_with(context::driver);
-        match &mut this.entry {
-            None => {
-                let key = driver.insert_timer(this.deadline.into_std(), cx.waker().clone());
-                this.entry = Some((key, cx.waker().clone()));
-            }
-            Some((key, waker)) => {
-                if !waker.will_wake(cx.waker()) {
-                    if driver.timers().update(*key, cx.waker()) {
-                        waker.clone_from(cx.waker());
-                    } else {
-                        // Fired between our clock read and the update: the deadline has passed,
-                        // so the next poll completes. Ask for it once.
-                        this.entry = None;
-                        cx.waker().wake_by_ref();
-                    }
-                }
-            }
+        match driver.insert_timer(this.deadline.into_std(), cx.waker().clone()) {
+            Some(key) => this.entry = Some((key, cx.waker().clone())),
+            // The driver fired past the deadline between the clock read and the insert.
+            None => cx.waker().wake_by_ref(),
         }
         Poll::Pending
     }
