@@ -22,6 +22,7 @@ use crate::metrics::Limit;
 use crate::routes::{text, ResponseBody, Routes};
 use crate::rt::{BoxFuture, Runtime};
 use crate::shutdown::Draining;
+use crate::validate::HostMemo;
 
 /// The future returned by [`HttpService`]: the response itself when the route answered at once
 /// (`Routes::answer_now`: `Hello, World!`, `/healthz`, `/metrics`, the refusals), else the
@@ -72,6 +73,8 @@ pub(crate) struct HttpService {
     activity: Arc<Activity>,
     /// Whether the server drains ([`crate::shutdown::ConnWatch::draining`]).
     draining: Draining,
+    /// The connection's last valid `Host` ([`crate::validate`]).
+    host_seen: HostMemo,
 }
 
 impl HttpService {
@@ -89,6 +92,7 @@ impl HttpService {
             info,
             activity,
             draining,
+            host_seen: HostMemo::default(),
         }
     }
 
@@ -105,27 +109,18 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
 
     /// 1. Read the clock once: the request's start, for its duration and its request timeout.
     /// 2. The refusals ([`crate::validate`], a declared-too-large body) and the routes that
-    ///    answer at once are answered here, under the panic guard; then [`Finish`] counts, logs
+    ///    answer at once are answered here, under the panic guard; then [`finish`] counts, logs
     ///    and hands the response over, with one more clock read for the end.
     /// 3. Any other route runs in a boxed future, under the request timeout and the panic
     ///    guard, counted in flight until it ends, is dropped or cancelled (an HTTP/2 client may
     ///    reset the stream).
-    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<hyper::body::Incoming>) -> Self::Future {
         let start = Instant::now();
-        let finish = Finish {
-            line: RequestLine {
-                info: self.info,
-                method: req.method().clone(),
-                // A `Uri` clone shares its bytes: no copy of the path per request.
-                uri: req.uri().clone(),
-                version: req.version(),
-            },
-            start,
-        };
-        let http1 = finish.line.version <= Version::HTTP_11;
+        let version = req.version();
+        let http1 = version <= Version::HTTP_11;
         let routes = &self.routes;
         let now = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            if let Some(refusal) = crate::validate::check(&req) {
+            if let Some(refusal) = crate::validate::check(&req, &self.host_seen) {
                 Some(refusal)
             } else if routes.declares_too_large(&req) {
                 // Every route, not only the ones that read bodies: a declared-too-large body
@@ -133,17 +128,26 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
                 // connection rather than read the rest; HTTP/2 resets the stream.
                 Some(routes.too_large())
             } else {
-                routes.answer_now(&req)
+                routes.answer_now(&mut req)
             }
         }));
+        // Answered here: the request line is read from the request itself, still alive.
+        let line = RequestLine {
+            info: self.info,
+            method: req.method(),
+            uri: req.uri(),
+            version,
+            start,
+        };
         let answered = match now {
             Ok(answered) => answered,
-            Err(_panic) => Some(panicked(&finish.line)),
+            Err(_panic) => Some(panicked(&line)),
         };
         if let Some(response) = answered {
             let end = Instant::now();
-            let end_ms = self.activity.request_answered(http1, end);
-            let response = finish.finish(
+            let end_ms = self.activity.request_answered(http1);
+            let response = finish(
+                &line,
                 routes,
                 &self.activity,
                 &self.draining,
@@ -153,71 +157,76 @@ impl hyper::service::Service<Request<hyper::body::Incoming>> for HttpService {
             );
             return ServiceFuture(Answer::Ready(Some(response)));
         }
-        let in_flight = self.activity.request_started(http1, start);
+        // The route takes the request: its line is kept apart. A `Uri` clone shares its
+        // bytes, no copy of the path.
+        let (method, uri) = (req.method().clone(), req.uri().clone());
+        let info = self.info;
+        let in_flight = self.activity.request_started(http1);
         let routes = Arc::clone(&self.routes);
         let activity = Arc::clone(&self.activity);
         let draining = self.draining.clone();
         ServiceFuture(Answer::Waiting(Box::pin(async move {
-            let response = guarded(&routes, req, &finish.line, start).await;
+            let line = RequestLine {
+                info,
+                method: &method,
+                uri: &uri,
+                version,
+                start,
+            };
+            let response = guarded(&routes, req, &line).await;
             let end = Instant::now();
-            let end_ms = in_flight.end(end);
-            finish.finish(&routes, &activity, &draining, response, end, end_ms)
+            let end_ms = in_flight.end();
+            finish(&line, &routes, &activity, &draining, response, end, end_ms)
         })))
     }
 }
 
-/// What is done once a request has its response, whichever way it came.
-struct Finish {
-    line: RequestLine,
+/// What is done once a request (`line`) has its response, whichever way it came: counts the
+/// request and logs its line (its duration ending at `end`), says `Connection: close` on
+/// HTTP/1 once the drain has begun, and hands the body over to be sent: owed from now until it
+/// is handed over whole (or the client goes). `end_ms` is the end as the connection's
+/// [`Activity`] counts it.
+fn finish(
+    line: &RequestLine<'_>,
+    routes: &Routes,
+    activity: &Arc<Activity>,
+    draining: &Draining,
+    mut response: Response<ResponseBody>,
+    end: Instant,
+    end_ms: u64,
+) -> Response<SentBody> {
+    let elapsed = end.saturating_duration_since(line.start);
+    routes
+        .metrics()
+        .record_request(line.version, response.status(), elapsed);
+    access_log(line, &response, elapsed);
+    if line.version <= Version::HTTP_11 && draining.get() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    let sending = activity.response_started(end_ms);
+    response.map(|body| SentBody::new(body, sending))
+}
+
+/// What the log lines say about a request, borrowed: from the request while it is alive (a
+/// request answered at once), else from the copies its future keeps.
+struct RequestLine<'a> {
+    info: ConnInfo,
+    method: &'a Method,
+    uri: &'a Uri,
+    version: Version,
+    /// When the service got the request: its duration's start, and its request timeout's.
     start: Instant,
 }
 
-impl Finish {
-    /// Counts the request and logs its line (its duration ending at `end`), says
-    /// `Connection: close` on HTTP/1 once the drain has begun, and hands the body over to be
-    /// sent: owed from now until it is handed over whole (or the client goes). `end_ms` is
-    /// `end` as the connection's [`Activity`] counts it.
-    fn finish(
-        self,
-        routes: &Routes,
-        activity: &Arc<Activity>,
-        draining: &Draining,
-        mut response: Response<ResponseBody>,
-        end: Instant,
-        end_ms: u64,
-    ) -> Response<SentBody> {
-        let elapsed = end.saturating_duration_since(self.start);
-        let line = &self.line;
-        routes
-            .metrics()
-            .record_request(line.version, response.status(), elapsed);
-        access_log(line, &response, elapsed);
-        if line.version <= Version::HTTP_11 && draining.get() {
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        let sending = activity.response_started(end_ms);
-        response.map(|body| SentBody::new(body, sending))
-    }
-}
-
-/// What the log lines say about a request.
-struct RequestLine {
-    info: ConnInfo,
-    method: Method,
-    uri: Uri,
-    version: Version,
-}
-
 /// Runs the route for `req` under the request timeout and the panic guard: a handler that
-/// panics is answered 500, one that runs past `--request-timeout` (counted from `start`) is
+/// panics is answered 500, one that runs past `--request-timeout` (counted from `line.start`) is
 /// cancelled and answered 503.
 async fn guarded(
     routes: &Arc<Routes>,
     req: Request<hyper::body::Incoming>,
-    line: &RequestLine,
-    start: Instant,
+    line: &RequestLine<'_>,
 ) -> Response<ResponseBody> {
     // Pinned in this future, which the service's one box already holds: no box of its own.
     let handler = CatchUnwind(std::pin::pin!(routes.handle(req, line.info)));
@@ -228,10 +237,10 @@ async fn guarded(
         // blocking job's result, a body read) is dropped with it. CPU burnt inline
         // (`/work?mode=inline`) cannot be interrupted: it holds the worker and nothing else
         // runs, the timer included, until it returns.
-        Some(limit) => within(handler, start + limit, routes.runtime().as_ref()).await,
+        Some(limit) => within(handler, line.start + limit, routes.runtime().as_ref()).await,
     };
     let peer = line.info.peer;
-    let (method, path) = (&line.method, line.uri.path());
+    let (method, path) = (line.method, line.uri.path());
     match outcome {
         Some(Ok(response)) => response,
         Some(Err(_panic)) => panicked(line),
@@ -247,8 +256,8 @@ async fn guarded(
 }
 
 /// The answer to a request whose handler panicked: 500, and an error line.
-fn panicked(line: &RequestLine) -> Response<ResponseBody> {
-    let (peer, method, path) = (line.info.peer, &line.method, line.uri.path());
+fn panicked(line: &RequestLine<'_>) -> Response<ResponseBody> {
+    let (peer, method, path) = (line.info.peer, line.method, line.uri.path());
     tracing::error!(%peer, %method, %path, "handler panicked");
     text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
 }
@@ -277,7 +286,7 @@ async fn within<F: Future + Unpin>(
 }
 
 /// The one log line per request ([`crate::log::access`]).
-fn access_log(line: &RequestLine, response: &Response<ResponseBody>, elapsed: Duration) {
+fn access_log(line: &RequestLine<'_>, response: &Response<ResponseBody>, elapsed: Duration) {
     crate::log::access(&crate::log::AccessLine {
         peer: line.info.peer,
         method: line.method.as_str(),

@@ -17,6 +17,13 @@
 //!    and no body, rather than a route's answer for a path named `*`.
 //!
 //! A request that passes goes on to the routes unchanged.
+//!
+//! An HTTP/1.1 client sends the same `Host` on every request of a connection, so the
+//! connection remembers the last value it found valid ([`HostMemo`]): a request whose `Host` is
+//! that value byte for byte is not checked byte by byte again (~100 instructions a request).
+//! Any other value is checked in full, and a bad one is refused whatever came before.
+
+use std::cell::Cell;
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -28,8 +35,9 @@ use crate::routes::{text, ResponseBody};
 pub(crate) const ALLOW: &str = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
 
 /// The answer for a request that breaks one of the rules in the module docs; `None`: route it.
-pub(crate) fn check<B>(req: &Request<B>) -> Option<Response<ResponseBody>> {
-    if let Err(reason) = host(req) {
+/// `seen` is the connection's memory of its last valid `Host` (see the module docs).
+pub(crate) fn check<B>(req: &Request<B>, seen: &HostMemo) -> Option<Response<ResponseBody>> {
+    if let Err(reason) = host(req, seen) {
         let mut response = text(StatusCode::BAD_REQUEST, format!("bad request: {reason}\n"));
         if req.version() <= Version::HTTP_11 {
             response
@@ -60,7 +68,7 @@ pub(crate) fn check<B>(req: &Request<B>) -> Option<Response<ResponseBody>> {
 }
 
 /// Rule 1 of the module docs; `Err` says what is wrong, for the `400`'s body.
-fn host<B>(req: &Request<B>) -> Result<(), &'static str> {
+fn host<B>(req: &Request<B>, seen: &HostMemo) -> Result<(), &'static str> {
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let first = hosts.next();
     if hosts.next().is_some() {
@@ -84,7 +92,11 @@ fn host<B>(req: &Request<B>) -> Result<(), &'static str> {
         }
         Version::HTTP_11 => match first {
             None => Err("no Host header (RFC 9112 section 3.2 requires one)"),
-            Some(value) if valid_host(value.as_bytes()) => Ok(()),
+            Some(value) if seen.is(value.as_bytes()) => Ok(()),
+            Some(value) if valid_host(value.as_bytes()) => {
+                seen.remember(value.as_bytes());
+                Ok(())
+            }
             Some(_) => Err("invalid Host header"),
         },
         // HTTP/1.0 and 0.9 predate Host: only a present one is checked.
@@ -92,6 +104,51 @@ fn host<B>(req: &Request<B>) -> Result<(), &'static str> {
             Some(value) if !valid_host(value.as_bytes()) => Err("invalid Host header"),
             _ => Ok(()),
         },
+    }
+}
+
+/// The last `Host` value a connection's requests sent that [`valid_host`] accepted, for
+/// values of at most [`HostMemo::MAX`] bytes (longer ones are checked every time).
+///
+/// One per connection, in its service; a `Cell`, as the service is called from the
+/// connection's task only (HTTP/2 streams too: hyper calls the service before it spawns them).
+#[derive(Debug, Clone)]
+pub(crate) struct HostMemo {
+    /// The value's length; `0`: nothing remembered (an empty `Host` is valid, and cheap to check).
+    len: Cell<u8>,
+    bytes: Cell<[u8; HostMemo::MAX]>,
+}
+
+impl Default for HostMemo {
+    /// Nothing remembered.
+    fn default() -> Self {
+        HostMemo {
+            len: Cell::new(0),
+            bytes: Cell::new([0; HostMemo::MAX]),
+        }
+    }
+}
+
+impl HostMemo {
+    /// The longest value remembered: a DNS name with a port mostly fits.
+    const MAX: usize = 64;
+
+    /// Whether `value` is the one remembered.
+    fn is(&self, value: &[u8]) -> bool {
+        let len = usize::from(self.len.get());
+        len != 0 && value.len() == len && self.bytes.get()[..len] == *value
+    }
+
+    /// Remembers `value`, a valid `Host`, if it fits.
+    fn remember(&self, value: &[u8]) {
+        if let Ok(len) = u8::try_from(value.len()) {
+            if (1..=Self::MAX).contains(&value.len()) {
+                let mut bytes = [0; Self::MAX];
+                bytes[..value.len()].copy_from_slice(value);
+                self.bytes.set(bytes);
+                self.len.set(len);
+            }
+        }
     }
 }
 
@@ -171,6 +228,11 @@ mod tests {
         builder.body(()).unwrap()
     }
 
+    /// [`super::check`] as a connection's first request sees it: nothing remembered.
+    fn check<B>(req: &Request<B>) -> Option<Response<ResponseBody>> {
+        super::check(req, &HostMemo::default())
+    }
+
     fn status(req: &Request<()>) -> Option<StatusCode> {
         check(req).map(|response| response.status())
     }
@@ -205,6 +267,30 @@ mod tests {
         assert_eq!(status(&h11(&["a", "a"])), Some(StatusCode::BAD_REQUEST));
         // HTTP/1.0 predates Host.
         assert_eq!(status(&request(Version::HTTP_10, "GET", "/", &[])), None);
+    }
+
+    #[test]
+    fn a_remembered_host_is_accepted_and_a_bad_one_still_refused() {
+        let seen = HostMemo::default();
+        let h11 = |host: &str| request(Version::HTTP_11, "GET", "/", &[host]);
+        let status = |req: &Request<()>| super::check(req, &seen).map(|r| r.status());
+        assert_eq!(status(&h11("example.com:8080")), None);
+        assert!(seen.is(b"example.com:8080"));
+        assert_eq!(status(&h11("example.com:8080")), None);
+        for bad in ["a b", "example.com:8080/", "example.com:808"] {
+            let expected = (!valid_host(bad.as_bytes())).then_some(StatusCode::BAD_REQUEST);
+            assert_eq!(status(&h11(bad)), expected, "{bad:?}");
+        }
+        assert_eq!(status(&h11("a b")), Some(StatusCode::BAD_REQUEST));
+        assert!(!seen.is(b"a b"));
+        // Two Host headers are refused even when the first is the remembered one.
+        let two = request(Version::HTTP_11, "GET", "/", &["example.com:808", "x"]);
+        assert_eq!(status(&two), Some(StatusCode::BAD_REQUEST));
+        // Too long to remember: checked every time, still accepted.
+        let long = "a".repeat(HostMemo::MAX + 1);
+        assert_eq!(status(&h11(&long)), None);
+        assert!(!seen.is(long.as_bytes()));
+        assert_eq!(status(&h11("bad/host")), Some(StatusCode::BAD_REQUEST));
     }
 
     #[test]

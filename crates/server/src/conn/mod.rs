@@ -36,8 +36,10 @@
 //! tokio's [`AsyncRead`] + [`AsyncWrite`]: tokio's `TcpStream`, Spool's with its `tokio-io`
 //! feature), the executor hyper spawns HTTP/2 streams on, and the timer hyper uses for its
 //! timeouts, so the tokio host and the Spool host configure and serve connections with exactly
-//! the same code. TLS (tokio-rustls) goes over that stream; hyper-util's [`TokioIo`] then turns
-//! whichever stream it is, plain or TLS, into hyper's I/O traits.
+//! the same code. TLS (tokio-rustls) goes over that stream, and hyper-util's [`TokioIo`] turns
+//! the TLS stream into hyper's I/O traits. A cleartext stream goes to hyper the way its host
+//! says ([`accept`]'s `plain`): through [`TokioIo`] on tokio, as it is on Spool, whose stream
+//! implements hyper's traits itself.
 
 mod info;
 mod progress;
@@ -171,13 +173,21 @@ impl<E: Clone> Shared<E> {
 }
 
 /// Serves one accepted connection, start to end: the TLS handshake if TLS is on, then HTTP.
+/// Without TLS, hyper reads `plain(io)` (the host's choice of hyper I/O for its stream: see
+/// `host::Listener::plain`).
 ///
 /// This runs in the connection's own task, never in the accept loop, so a client that is slow to
 /// shake hands (or never does) costs its own task only. The handshake is bounded by the
 /// header-read timeout, and abandoned when the server starts shutting down.
-pub(crate) async fn accept<I, E>(shared: &Shared<E>, io: I, peer: SocketAddr, mut watch: ConnWatch)
-where
+pub(crate) async fn accept<I, P, E>(
+    shared: &Shared<E>,
+    io: I,
+    plain: fn(I) -> P,
+    peer: SocketAddr,
+    mut watch: ConnWatch,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    P: Read + Write + Unpin + Send + 'static,
     E: HttpServerConnExec<ServiceFuture, SentBody>,
 {
     // Created before the handshake, so that the header-read timeout counts from the accept.
@@ -189,8 +199,7 @@ where
             Arc::clone(&activity),
             watch.draining(),
         );
-        let io = TokioIo::new(io);
-        return serve(shared, Protocol::Sniff, io, service, activity, watch).await;
+        return serve(shared, Protocol::Sniff, plain(io), service, activity, watch).await;
     };
     let handshake = acceptor.accept(io);
     let bounded = async {
@@ -256,7 +265,14 @@ where
         .header_read_timeout(None)
         // The most hyper buffers while parsing a request head: a larger one is answered
         // `431 Request Header Fields Too Large` and the connection closed.
-        .max_buf_size(config.max_header_bytes);
+        .max_buf_size(config.max_header_bytes)
+        // Each response's head and body copied into one buffer and sent with one `send`,
+        // not queued and sent with `writev`: the responses are small (a 13-byte
+        // `Hello, World!`), and the queue's bookkeeping was ~470 instructions a request, the
+        // kernel's `writev` of two pieces ~100 ns more than one `send` of their sum. A large
+        // body costs a copy into the buffer (at most a `CHUNK` at a time). HTTP/2 (h2) keeps
+        // its own choice.
+        .writev(false);
     let max_header_list = u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX);
     builder
         .http2()

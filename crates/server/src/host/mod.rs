@@ -84,6 +84,14 @@ pub(crate) trait Listener: Send + 'static {
     /// An accepted connection, readable and writable by hyper.
     type Io: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin + Send + 'static;
 
+    /// An accepted connection as hyper reads and writes it when no TLS is in between.
+    type Plain: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static;
+
+    /// `io` for hyper, on a cleartext connection: through the runtime's own `hyper::rt`
+    /// impls where its stream has them (Spool's), else through `TokioIo`. (TLS reads the
+    /// stream through tokio's traits, and hyper reads TLS through `TokioIo`.)
+    fn plain(io: Self::Io) -> Self::Plain;
+
     /// Waits for the next connection and returns it with the peer's address.
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;
 
@@ -214,7 +222,7 @@ where
         let shared = Arc::clone(&shared);
         let watch = drain.watch();
         executor.execute(Box::pin(async move {
-            conn::accept(&shared, io, peer, watch).await;
+            conn::accept(&shared, io, L::plain, peer, watch).await;
             // Released only now that the socket is closed.
             drop(permit);
         }));

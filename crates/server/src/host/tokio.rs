@@ -119,6 +119,11 @@ impl super::per_core::Core for TokioCore {
 
 impl Listener for TcpListener {
     type Io = TcpStream;
+    type Plain = hyper_util::rt::TokioIo<TcpStream>;
+
+    fn plain(io: TcpStream) -> Self::Plain {
+        hyper_util::rt::TokioIo::new(io)
+    }
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
         let (stream, peer) = TcpListener::accept(self).await?;

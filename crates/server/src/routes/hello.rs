@@ -6,7 +6,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 
 use super::echo::read_body;
-use super::{text, BoxError, ResponseBody, Routes};
+use super::{text_in, BoxError, ResponseBody, Routes};
 
 /// `Hello, World!`.
 pub(super) async fn answer<B>(routes: &Routes, req: Request<B>) -> Response<ResponseBody>
@@ -21,7 +21,7 @@ where
             tracing::debug!(body = %String::from_utf8_lossy(&body), "request body");
         }
     }
-    now()
+    now(http::HeaderMap::new())
 }
 
 /// Whether the answer needs no waiting: the body is not logged, so not read.
@@ -29,7 +29,8 @@ pub(super) fn answers_now() -> bool {
     !tracing::enabled!(tracing::Level::DEBUG)
 }
 
-/// `Hello, World!`, without reading the request.
-pub(super) fn now() -> Response<ResponseBody> {
-    text(StatusCode::OK, "Hello, World!")
+/// `Hello, World!`, without reading the request; its headers go in `headers`, emptied first
+/// (the request's map: [`text_in`]).
+pub(super) fn now(headers: http::HeaderMap) -> Response<ResponseBody> {
+    text_in(headers, StatusCode::OK, "Hello, World!")
 }
