@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{spool, Running};
+use common::{http_get, spool, Running};
 
 fn run(args: &[&str]) -> Output {
     spool().args(args).output().expect("the spool binary runs")
@@ -122,19 +122,6 @@ impl Server {
             .exited_within(Duration::from_secs(10))
             .expect("spool did not exit within 10 s of the signal")
     }
-}
-
-/// One HTTP/1.1 request over a plain socket.
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 #[test]

@@ -4,35 +4,9 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{spool, Running};
-
-fn get(addr: std::net::SocketAddr) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
-/// The names of the process's threads (`comm`).
-fn thread_names(pid: u32) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("/proc/<pid>/task is readable")
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim_end().to_owned())
-        .collect();
-    names.sort();
-    names
-}
+use common::{http_get, spool, thread_names, Running};
 
 #[test]
 fn per_core_serves_and_stops_on_sigterm_on_both_runtimes() {
@@ -51,7 +25,7 @@ fn per_core_serves_and_stops_on_sigterm_on_both_runtimes() {
         ]));
         let addr = running.listening_on("http");
         for _ in 0..8 {
-            let reply = get(addr);
+            let reply = http_get(addr, "/");
             assert!(reply.starts_with("HTTP/1.1 200"), "{runtime}: {reply}");
             assert!(reply.ends_with("Hello, World!"), "{runtime}: {reply}");
         }

@@ -5,35 +5,9 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{spool, Running};
-
-/// The names of the process's threads (`comm`: the first 15 bytes of each name).
-fn thread_names(pid: u32) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("/proc/<pid>/task is readable")
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim_end().to_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn get(addr: std::net::SocketAddr) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(b"GET /sleep?ms=1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
+use common::{http_get, spool, thread_names, Running};
 
 fn serve_and_list_threads(extra: &[&str]) -> Vec<String> {
     let mut running = Running::spawn(
@@ -45,7 +19,10 @@ fn serve_and_list_threads(extra: &[&str]) -> Vec<String> {
     let scheme = if extra.is_empty() { "http" } else { "https" };
     let addr = running.listening_on(scheme);
     if extra.is_empty() {
-        assert!(get(addr).starts_with("HTTP/1.1 200"), "the server answers");
+        assert!(
+            http_get(addr, "/sleep?ms=1").starts_with("HTTP/1.1 200"),
+            "the server answers"
+        );
     }
     let names = thread_names(running.id());
     running.signal(libc::SIGINT);
