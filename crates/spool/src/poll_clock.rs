@@ -117,10 +117,7 @@ fn monotonic() -> u64 {
 fn tsc() -> u64 {
     // SAFETY: `rdtsc` exists on every x86_64 CPU and has no preconditions; it only reads the
     // time-stamp counter.
-    #[allow(unused_unsafe)]
-    unsafe {
-        std::arch::x86_64::_rdtsc()
-    }
+    unsafe { std::arch::x86_64::_rdtsc() }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
