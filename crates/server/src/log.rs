@@ -1063,17 +1063,21 @@ mod tests {
     fn lines_of_several_threads_are_written_in_the_order_they_were_made() {
         let queue = Arc::new(Queue::new(100));
         let mut writer = Writer::new(Arc::clone(&queue), Vec::new(), LogFormat::Text);
+        // Joined by hand: the end of a scope waits for the closures only, a join for the
+        // thread's exit, and so for its locals' destructors (which drop its buffer's handle).
         thread::scope(|scope| {
-            scope.spawn(|| {
+            let first = scope.spawn(|| {
                 for made in [1, 4, 5] {
                     push(&queue, made, &format!("{made}\n"));
                 }
             });
-            scope.spawn(|| {
+            let second = scope.spawn(|| {
                 for made in [2, 3, 6] {
                     push(&queue, made, &format!("{made}\n"));
                 }
             });
+            first.join().unwrap();
+            second.join().unwrap();
         });
         push(&queue, 0, "0\n");
         writer.round().unwrap();
