@@ -209,7 +209,8 @@ fn a_viewer_that_never_reads_costs_bounded_memory() {
     // And once the queue is full it stops growing: more ticks dropped, not kept. RSS alone swings
     // by ±30 MiB from one sample to the next here (each dropped tick is a ~1.5 MB buffer built
     // and freed, and glibc's heap grows and trims around it), so the test compares the *peak*
-    // over two windows of ticks: ticks kept would lift the second peak by tens of MiB.
+    // over two windows of ticks: 80 ticks kept would lift the second peak by ~120 MiB, where
+    // the first peak already takes in the swing of one tick built and freed.
     let peak_until = |want: u64| {
         let deadline = Instant::now() + Duration::from_secs(30);
         let (mut dropped, mut peak) = (0, 0);
@@ -230,11 +231,12 @@ fn a_viewer_that_never_reads_costs_bounded_memory() {
         settled >= dropped + 30,
         "only {settled} ticks dropped in 30 s"
     );
-    let (more, second_peak) = peak_until(settled + 40);
-    assert!(more >= settled + 40, "only {more} ticks dropped in 30 s");
+    let (more, second_peak) = peak_until(settled + 80);
+    assert!(more >= settled + 80, "only {more} ticks dropped in 30 s");
     let grown_mib = second_peak.saturating_sub(first_peak) / 1024;
+    eprintln!("peaks: {first_peak} KiB, then {second_peak} KiB");
     assert!(
-        grown_mib < 16,
+        grown_mib < 40,
         "peak memory grew by {grown_mib} MiB over {} ticks dropped after the viewer's queue was full",
         more - settled
     );
