@@ -91,19 +91,27 @@ impl fmt::Display for TaskId {
 }
 
 /// What each task cell carries besides its future.
+///
+/// `repr(C)`, in this order: what every poll or schedule reads (the runtime, the id and spawn
+/// site for the detector, then the statistics, whose per-poll fields and histogram come first:
+/// `stats.rs`, rule 5), then what only a spawn or a local task's drop reads. async-task puts the
+/// metadata right after its vtable pointer (offset 8, measured: the header is not `repr(C)`),
+/// so the per-poll bytes of the header lie in its first two cache lines, ahead of its state
+/// word and the future; with statistics off the second line is not touched at all.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct TaskMeta {
-    pub(crate) id: TaskId,
-    /// Where `spawn` was called (`#[track_caller]`).
-    pub(crate) location: &'static Location<'static>,
-    /// A local (`!Send`) task: the thread that may poll and drop it.
-    pub(crate) owner_thread: Option<std::thread::ThreadId>,
-    /// What the task has done (`stats.rs`).
-    pub(crate) stats: TaskStats,
     /// The runtime of a `Send` task, read by its schedule function (`Shared::schedule_task`),
     /// which then captures nothing; `None` for blocking and local tasks, whose schedule
     /// functions capture their runtime.
     pub(crate) runtime: Option<std::sync::Arc<crate::scheduler::Shared>>,
+    pub(crate) id: TaskId,
+    /// Where `spawn` was called (`#[track_caller]`).
+    pub(crate) location: &'static Location<'static>,
+    /// What the task has done (`stats.rs`).
+    pub(crate) stats: TaskStats,
+    /// A local (`!Send`) task: the thread that may poll and drop it.
+    pub(crate) owner_thread: Option<std::thread::ThreadId>,
 }
 
 impl TaskMeta {
