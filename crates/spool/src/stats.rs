@@ -43,7 +43,8 @@
 //!    the header async-task copies into the new task), stats on or off, so it is kept small:
 //!    104 bytes, the per-poll fields in the first 56, the latency histogram in `u16` counts
 //!    (halved, all of them, in the rare case one would overflow: proportions, and so p50/p99,
-//!    survive; a sampled histogram or a lazily allocated one was not needed).
+//!    survive; a sampled histogram or a lazily allocated one was not needed). The metadata
+//!    around them (`TaskMeta`, `task.rs`) puts what a poll or a schedule reads first.
 //!
 //! # What the numbers mean
 //!
