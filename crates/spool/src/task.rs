@@ -93,11 +93,12 @@ impl fmt::Display for TaskId {
 /// What each task cell carries besides its future.
 ///
 /// `repr(C)`, in this order: what every poll or schedule reads (the runtime, the id and spawn
-/// site for the detector, then the statistics, whose per-poll fields and histogram come first:
-/// `stats.rs`, rule 5), then what only a spawn or a local task's drop reads. async-task puts the
-/// metadata right after its vtable pointer (offset 8, measured: the header is not `repr(C)`),
-/// so the per-poll bytes of the header lie in its first two cache lines, ahead of its state
-/// word and the future; with statistics off the second line is not touched at all.
+/// site for the detector), then the statistics (their per-poll fields and histogram first:
+/// `stats.rs`, rule 5), then what only a local task's schedule or drop reads. async-task puts
+/// the metadata right after its vtable pointer (offset 8, measured: its header is not
+/// `repr(C)`), so with statistics off a poll reads nothing of the metadata past its first 24
+/// bytes, next to the vtable, instead of the runtime pointer 136 bytes away (measured effect:
+/// `docs/benchmarks.md`, "The per-poll bookkeeping").
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct TaskMeta {
