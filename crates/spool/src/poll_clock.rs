@@ -3,7 +3,9 @@
 //!
 //! A worker reads this clock once per poll (`scheduler/worker.rs`, rule 2 of `stats.rs`), so its
 //! cost is paid on every task switch. `clock_gettime(CLOCK_MONOTONIC)` through the vDSO costs
-//! 20–28 ns here; the `rdtsc` it does inside costs 9 (`docs/benchmarks.md`, "The poll clock").
+//! 20–28 ns here; the `rdtsc` it does inside costs 9 (`docs/benchmarks.md`, "The poll clock"),
+//! and ~18 ns inside a poll loop, where it does not overlap with the work around it ("The
+//! per-poll bookkeeping": it is the whole of the blocking detector's cost per poll).
 //! The rest is the vDSO's sequence lock and NTP-adjusted scaling, which a poll's duration does
 //! not need. So this clock reads the TSC itself and scales it with a factor of its own.
 //! Written by hand (no crate does this small, Linux-specific thing), as follows:

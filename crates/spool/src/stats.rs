@@ -43,7 +43,8 @@
 //!    the header async-task copies into the new task), stats on or off, so it is kept small:
 //!    104 bytes, the per-poll fields in the first 56, the latency histogram in `u16` counts
 //!    (halved, all of them, in the rare case one would overflow: proportions, and so p50/p99,
-//!    survive; a sampled histogram or a lazily allocated one was not needed).
+//!    survive; a sampled histogram or a lazily allocated one was not needed). The metadata
+//!    around them (`TaskMeta`, `task.rs`) puts what a poll or a schedule reads first.
 //!
 //! # What the numbers mean
 //!
@@ -154,7 +155,7 @@ fn turn_clock() -> u64 {
 /// One task's counters (inside its header). Written as the module docs' rules say.
 ///
 /// `repr(C)`, in this order: what every poll touches first, together (56 bytes), then the
-/// spawn time (written once), then the histogram (one bucket touched per poll). 104 bytes in
+/// histogram (one bucket touched per poll), then the spawn time (written once). 104 bytes in
 /// all (rule 5).
 #[derive(Debug, Default)]
 #[repr(C)]
@@ -171,11 +172,11 @@ pub(crate) struct TaskStats {
     self_wakes: AtomicU64,
     /// `worker + 1`; 0 before the first poll.
     last_worker: AtomicU32,
-    /// Raw clock at the spawn; 0 when stats are off.
-    spawned_at: u64,
     /// Schedule latencies, `u16` counts: when one would pass `u16::MAX` every bucket is halved
     /// (rounding up, so that a seen bucket never empties) — the shape, and so p50/p99, kept.
     latency: [AtomicU16; LATENCY_BUCKETS],
+    /// Raw clock at the spawn; 0 when stats are off.
+    spawned_at: u64,
 }
 
 impl TaskStats {
@@ -231,24 +232,35 @@ const SELF_WAKE: u64 = 1;
 /// schedule, whose wake `TaskStats::new` stored with the spawn time (a wake finds `woken_at`
 /// zero otherwise: the poll cleared it, and async-task calls the schedule function once per
 /// scheduling).
-#[inline]
+///
+/// The two wakes of every task switch (a self-wake, a wake on a worker) are inlined into the
+/// schedule function; the others, which may read the clock, are a call away.
+#[inline(always)]
 pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, site: impl FnOnce() -> WakeSite) {
     let word = if self_wake {
         SELF_WAKE
     } else {
-        let site = site();
-        if site == WakeSite::Worker {
-            cached_now() << 1
-        } else if stats.woken_at.load(Relaxed) != 0 {
-            // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
-            return;
-        } else if site == WakeSite::Driver {
-            turn_clock() << 1
-        } else {
-            now() << 1
+        match site() {
+            WakeSite::Worker => cached_now() << 1,
+            site => return note_wake_elsewhere(stats, site),
         }
     };
     stats.woken_at.store(word, Relaxed);
+}
+
+/// [`note_wake`] for a wake made in the driver or outside the workers.
+#[inline(never)]
+fn note_wake_elsewhere(stats: &TaskStats, site: WakeSite) {
+    if stats.woken_at.load(Relaxed) != 0 {
+        // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
+        return;
+    }
+    let t = if site == WakeSite::Driver {
+        turn_clock()
+    } else {
+        now()
+    };
+    stats.woken_at.store(t << 1, Relaxed);
 }
 
 /// Records a clock read made by a worker outside any poll (a poll's start that is not the
@@ -511,9 +523,16 @@ mod unit {
 
     #[test]
     fn compact_header() {
-        // Rule 5: the per-poll fields in 56 bytes, 104 in all.
+        // Rule 5: the per-poll fields in 56 bytes, the histogram next, 104 in all.
         assert_eq!(std::mem::offset_of!(TaskStats, last_worker), 48);
+        assert_eq!(std::mem::offset_of!(TaskStats, latency), 52);
         assert_eq!(std::mem::size_of::<TaskStats>(), 104);
+        // What a poll or a schedule reads of the metadata comes first (`TaskMeta`, `task.rs`).
+        use crate::task::TaskMeta;
+        assert_eq!(std::mem::offset_of!(TaskMeta, runtime), 0);
+        assert_eq!(std::mem::offset_of!(TaskMeta, location), 16);
+        assert_eq!(std::mem::offset_of!(TaskMeta, stats), 24);
+        assert_eq!(std::mem::size_of::<TaskMeta>(), 136);
     }
 
     #[test]

@@ -91,19 +91,28 @@ impl fmt::Display for TaskId {
 }
 
 /// What each task cell carries besides its future.
+///
+/// `repr(C)`, in this order: what every poll or schedule reads (the runtime, the id and spawn
+/// site for the detector), then the statistics (their per-poll fields and histogram first:
+/// `stats.rs`, rule 5), then what only a local task's schedule or drop reads. async-task puts
+/// the metadata right after its vtable pointer (offset 8, measured: its header is not
+/// `repr(C)`), so with statistics off a poll reads nothing of the metadata past its first 24
+/// bytes, next to the vtable, instead of the runtime pointer 136 bytes away (measured effect:
+/// `docs/benchmarks.md`, "The per-poll bookkeeping").
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct TaskMeta {
-    pub(crate) id: TaskId,
-    /// Where `spawn` was called (`#[track_caller]`).
-    pub(crate) location: &'static Location<'static>,
-    /// A local (`!Send`) task: the thread that may poll and drop it.
-    pub(crate) owner_thread: Option<std::thread::ThreadId>,
-    /// What the task has done (`stats.rs`).
-    pub(crate) stats: TaskStats,
     /// The runtime of a `Send` task, read by its schedule function (`Shared::schedule_task`),
     /// which then captures nothing; `None` for blocking and local tasks, whose schedule
     /// functions capture their runtime.
     pub(crate) runtime: Option<std::sync::Arc<crate::scheduler::Shared>>,
+    pub(crate) id: TaskId,
+    /// Where `spawn` was called (`#[track_caller]`).
+    pub(crate) location: &'static Location<'static>,
+    /// What the task has done (`stats.rs`).
+    pub(crate) stats: TaskStats,
+    /// A local (`!Send`) task: the thread that may poll and drop it.
+    pub(crate) owner_thread: Option<std::thread::ThreadId>,
 }
 
 impl TaskMeta {
