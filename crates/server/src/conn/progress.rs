@@ -223,6 +223,95 @@ impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Progress<I> {
 mod tests {
     use super::*;
     use http_body_util::{BodyExt as _, Full};
+    use hyper::rt::Write as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    /// A byte sink that takes every write whole and counts them.
+    #[derive(Debug, Default)]
+    struct Sink {
+        writes: usize,
+    }
+
+    impl hyper::rt::Write for Sink {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.get_mut().writes += 1;
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Debug, Default)]
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn write(io: &mut Progress<Sink>, cx: &mut Context<'_>) -> Poll<usize> {
+        match Pin::new(io).poll_write(cx, b"frames") {
+            Poll::Ready(result) => Poll::Ready(result.unwrap()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    #[test]
+    fn an_http2_write_is_held_for_one_turn_once_per_flush() {
+        let activity = Arc::new(Activity::new());
+        let mut io = Progress::new(Sink::default(), Arc::clone(&activity));
+        let wakes = Arc::new(Wakes::default());
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+
+        assert!(write(&mut io, &mut cx).is_pending(), "the first write is held");
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the task woke itself");
+        assert_eq!(io.inner.writes, 0);
+        assert!(activity.stalled_for().is_none(), "a hold is not a blocked write");
+
+        assert_eq!(write(&mut io, &mut cx), Poll::Ready(6), "then it goes through");
+        assert_eq!(write(&mut io, &mut cx), Poll::Ready(6), "and the next one, unflushed");
+        assert_eq!(io.inner.writes, 2);
+
+        assert!(Pin::new(&mut io).poll_flush(&mut cx).is_ready());
+        assert!(write(&mut io, &mut cx).is_pending(), "a flush starts a new round");
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+        assert_eq!(write(&mut io, &mut cx), Poll::Ready(6));
+        assert_eq!(io.inner.writes, 3);
+    }
+
+    #[test]
+    fn an_http1_write_is_never_held() {
+        let activity = Arc::new(Activity::new());
+        activity.request_answered(true);
+        let mut io = Progress::new(Sink::default(), activity);
+        let wakes = Arc::new(Wakes::default());
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..2 {
+            assert_eq!(write(&mut io, &mut cx), Poll::Ready(6));
+            assert!(Pin::new(&mut io).poll_flush(&mut cx).is_ready());
+        }
+        assert_eq!(io.inner.writes, 2);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    }
 
     #[tokio::test]
     async fn a_body_is_cut_into_chunks_and_owed_while_alive() {
