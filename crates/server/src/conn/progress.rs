@@ -21,15 +21,15 @@
 //!
 //! [`Progress`] also decides *when* an HTTP/2 connection writes. hyper runs each HTTP/2 stream
 //! as a task of its own, and a stream that has its response wakes the connection's task, which
-//! writes whatever responses are ready. Both runtimes run a task woken from a worker next (their
-//! LIFO slot), so the connection's task ran after *each* stream in turn and wrote one or two
-//! responses per `writev` (0.45 a request at 1 worker, 0.66 at 2, under `h2load -c8 -m32`)
-//! while the other streams of the same batch of requests still sat in the queue. With
-//! `TCP_NODELAY` on (the hosts set it: a response is never held back for the client's ACK) each
-//! of those writes is a TCP segment, and on loopback each segment costs the kernel ~4 µs of
-//! sending and receiving, in the server's system time; bare hyper, without `TCP_NODELAY`, has
-//! the same writes merged into fewer segments by Nagle's algorithm, at the price of holding a
-//! segment back until the previous one is acknowledged.
+//! writes whatever responses are ready. Both multi-thread runtimes run a task woken from a
+//! worker next (their LIFO slot), so left alone the connection's task runs after *each* stream in turn and writes
+//! one or two responses per `writev` while the other streams of the same batch of requests
+//! still wait in the queue. With `TCP_NODELAY` on (the hosts set it, so that no response waits
+//! for the client's ACK) each of those writes is a TCP segment, and each segment is kernel work
+//! on both ends (3–4 µs of the server's system time on loopback). Bare hyper, without
+//! `TCP_NODELAY`, has as many writes but Nagle's algorithm merges them into fewer segments, at
+//! the price of holding a segment back until the previous one is acknowledged. Figures:
+//! `docs/benchmarks.md`, "HTTP/2: one write per round of answers".
 //!
 //! So on a connection that is not HTTP/1, the first write after a flush is held for one turn of
 //! the runtime's queue: [`Progress`] wakes its own task and answers `Pending`. A self-woken task
@@ -37,7 +37,8 @@
 //! defers it until the worker has nothing else to run), so the streams already queued run first,
 //! and when the connection's task runs again h2 encodes all their responses and writes them in
 //! one call. It is held once per flush, never twice in a row (the next write goes through), so
-//! a response waits at most one turn of its worker's queue, and never for the network.
+//! a response waits for the tasks queued on its worker before it (on Spool, at most until the
+//! worker's next maintenance tick, which requeues deferred tasks), never for the network.
 //! HTTP/1 answers one request at a time and is never held.
 
 use std::convert::Infallible;
@@ -281,17 +282,34 @@ mod tests {
         let waker = Waker::from(Arc::clone(&wakes));
         let mut cx = Context::from_waker(&waker);
 
-        assert!(write(&mut io, &mut cx).is_pending(), "the first write is held");
+        assert!(
+            write(&mut io, &mut cx).is_pending(),
+            "the first write is held"
+        );
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the task woke itself");
         assert_eq!(io.inner.writes, 0);
-        assert!(activity.stalled_for().is_none(), "a hold is not a blocked write");
+        assert!(
+            activity.stalled_for().is_none(),
+            "a hold is not a blocked write"
+        );
 
-        assert_eq!(write(&mut io, &mut cx), Poll::Ready(6), "then it goes through");
-        assert_eq!(write(&mut io, &mut cx), Poll::Ready(6), "and the next one, unflushed");
+        assert_eq!(
+            write(&mut io, &mut cx),
+            Poll::Ready(6),
+            "then it goes through"
+        );
+        assert_eq!(
+            write(&mut io, &mut cx),
+            Poll::Ready(6),
+            "and the next one, unflushed"
+        );
         assert_eq!(io.inner.writes, 2);
 
         assert!(Pin::new(&mut io).poll_flush(&mut cx).is_ready());
-        assert!(write(&mut io, &mut cx).is_pending(), "a flush starts a new round");
+        assert!(
+            write(&mut io, &mut cx).is_pending(),
+            "a flush starts a new round"
+        );
         assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
         assert_eq!(write(&mut io, &mut cx), Poll::Ready(6));
         assert_eq!(io.inner.writes, 3);
