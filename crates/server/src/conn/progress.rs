@@ -43,7 +43,7 @@
 //! worker's next maintenance tick, which requeues deferred tasks), never for the network.
 //! With no response on its way (one request at a time; the preface, PINGs, window updates)
 //! there is nothing to wait for, and the write goes at once: a hold would only cost a poll, and
-//! at 2 workers a wake-up of the other worker to steal the requeued task (~4 µs more per
+//! at 2 workers a wake-up of the other worker to steal the requeued task (~7 µs more per
 //! request for one client sending one request at a time). HTTP/1 answers one request at a time
 //! and is never held.
 
