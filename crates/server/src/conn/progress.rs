@@ -19,33 +19,32 @@
 //!
 //! # HTTP/2: one write per round of answers
 //!
-//! [`Progress`] also decides *when* an HTTP/2 connection writes. hyper runs each HTTP/2 stream
-//! as a task of its own, and a stream that has its response wakes the connection's task, which
-//! writes whatever responses are ready. Both multi-thread runtimes run a task woken from a
-//! worker next (their LIFO slot), so left alone the connection's task runs after *each* stream in turn and writes
-//! one or two responses per `writev` while the other streams of the same batch of requests
-//! still wait in the queue. With `TCP_NODELAY` on (the hosts set it, so that no response waits
-//! for the client's ACK) each of those writes is a TCP segment, and each segment is kernel work
-//! on both ends (3–4 µs of the server's system time on loopback). Bare hyper, without
-//! `TCP_NODELAY`, has as many writes but Nagle's algorithm merges them into fewer segments, at
-//! the price of holding a segment back until the previous one is acknowledged. Figures:
-//! `docs/benchmarks.md`, "HTTP/2: one write per round of answers".
+//! [`Progress`] also decides *when* an HTTP/2 connection writes. hyper runs each HTTP/2 stream as a
+//! task of its own, and a stream that has its response wakes the connection's task, which writes
+//! whatever responses are ready. Both multi-thread runtimes run a task woken from a worker next
+//! (their LIFO slot), so left alone the connection's task runs after *each* stream in turn and
+//! writes one or two responses per `writev` while the other streams of the same batch of requests
+//! still wait in the queue. With `TCP_NODELAY` on (the hosts set it, so that no response waits for
+//! the client's ACK) each of those writes is a TCP segment, and each segment is kernel work on both
+//! ends (3–4 µs of the server's system time on loopback). Bare hyper, without `TCP_NODELAY`, has as
+//! many writes but Nagle's algorithm merges them into fewer segments, at the price of holding a
+//! segment back until the previous one is acknowledged. Figures: `docs/benchmarks.md`, "HTTP/2: one
+//! write per round of answers".
 //!
 //! So on a connection that is not HTTP/1, while a response is still on its way to h2 (a
-//! [`SentBody`] alive: its stream's task has not handed it over yet), the first write after a
-//! flush is held for one turn of the runtime's queue: [`Progress`] wakes its own task and
-//! answers `Pending`. A self-woken task
-//! goes to the back of the queue on both runtimes (tokio requeues it behind the others; Spool
-//! defers it until the worker has nothing else to run), so the streams already queued run first,
-//! and when the connection's task runs again h2 encodes all their responses and writes them in
-//! one call. It is held once per flush, never twice in a row (the next write goes through), so
-//! a response waits for the tasks queued on its worker before it (on Spool, at most until the
-//! worker's next maintenance tick, which requeues deferred tasks), never for the network.
-//! With no response on its way (one request at a time; the preface, PINGs, window updates)
-//! there is nothing to wait for, and the write goes at once: a hold would only cost a poll, and
-//! at 2 workers a wake-up of the other worker to steal the requeued task (~7 µs more per
-//! request for one client sending one request at a time). HTTP/1 answers one request at a time
-//! and is never held.
+//! [`SentBody`] alive: its stream's task has not handed it over yet), the first write after a flush
+//! is held for one turn of the runtime's queue: [`Progress`] wakes its own task and answers
+//! `Pending`. A self-woken task goes to the back of the queue on both runtimes (tokio requeues it
+//! behind the others; Spool defers it until the worker has nothing else to run), so the streams
+//! already queued run first, and when the connection's task runs again h2 encodes all their
+//! responses and writes them in one call. It is held once per flush, never twice in a row (the next
+//! write goes through), so a response waits for the tasks queued on its worker before it (on Spool,
+//! at most until the worker's next maintenance tick, which requeues deferred tasks), never for the
+//! network. With no response on its way (one request at a time; the preface, PINGs, window updates)
+//! there is nothing to wait for, and the write goes at once: a hold would only cost a poll, and at
+//! 2 workers a wake-up of the other worker to steal the requeued task (~7 µs more per request for
+//! one client sending one request at a time). HTTP/1 answers one request at a time and is never
+//! held.
 
 use std::convert::Infallible;
 use std::io;
