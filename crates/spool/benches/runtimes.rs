@@ -476,8 +476,21 @@ mod workload {
     }
 
     /// 1 000 rounds: a task spawns a peer and they exchange two oneshot messages.
-    pub(super) fn ping_pong<R: Runtime>(g: &mut Group<'_>, workers: usize) {
+    /// One ping-pong round, as tokio's bench has it: spawns a peer, sends it a message over one
+    /// oneshot and awaits its answer over another.
+    async fn ping_round<S: Spawner>(sp: S) {
         use futures_channel::oneshot;
+        let (tx1, rx1) = oneshot::channel();
+        let (tx2, rx2) = oneshot::channel();
+        sp.spawn_detached(async move {
+            rx1.await.unwrap();
+            tx2.send(()).unwrap();
+        });
+        tx1.send(()).unwrap();
+        rx2.await.unwrap();
+    }
+
+    pub(super) fn ping_pong<R: Runtime>(g: &mut Group<'_>, workers: usize) {
         let rt = R::new(workers);
         let sp = rt.spawner();
         let (done_tx, done_rx) = mpsc::sync_channel(1000);
@@ -492,14 +505,7 @@ mod workload {
                     for _ in 0..NUM_PINGS {
                         let (rem, done_tx, inner) = (rem.clone(), done_tx.clone(), outer.clone());
                         outer.spawn_detached(async move {
-                            let (tx1, rx1) = oneshot::channel();
-                            let (tx2, rx2) = oneshot::channel();
-                            inner.spawn_detached(async move {
-                                rx1.await.unwrap();
-                                tx2.send(()).unwrap();
-                            });
-                            tx1.send(()).unwrap();
-                            rx2.await.unwrap();
+                            ping_round(inner).await;
                             if 1 == rem.fetch_sub(1, Relaxed) {
                                 done_tx.send(()).unwrap();
                             }
@@ -595,7 +601,6 @@ mod workload {
         /// 1 000 rounds: a task spawns a peer and they exchange two oneshot messages; `block_on`
         /// awaits the rounds.
         fn ping_pong<R: Runtime>(g: &mut Group<'_>) {
-            use futures_channel::oneshot;
             let rt = R::new(1);
             let sp = rt.spawner();
             let mut handles = Vec::with_capacity(NUM_PINGS);
@@ -603,16 +608,7 @@ mod workload {
                 rt.block_on(async {
                     for _ in 0..NUM_PINGS {
                         let inner = sp.clone();
-                        handles.push(sp.spawn(async move {
-                            let (tx1, rx1) = oneshot::channel();
-                            let (tx2, rx2) = oneshot::channel();
-                            inner.spawn_detached(async move {
-                                rx1.await.unwrap();
-                                tx2.send(()).unwrap();
-                            });
-                            tx1.send(()).unwrap();
-                            rx2.await.unwrap();
-                        }));
+                        handles.push(sp.spawn(ping_round(inner)));
                     }
                     for handle in handles.drain(..) {
                         handle.await;
