@@ -71,7 +71,7 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::task::TaskId;
@@ -152,44 +152,63 @@ fn turn_clock() -> u64 {
     }
 }
 
-/// One task's counters (inside its header). Written as the module docs' rules say.
-///
-/// `repr(C)`, in this order: what every poll touches first, together (56 bytes), then the
-/// histogram (one bucket touched per poll), then the spawn time (written once). 104 bytes in
-/// all (rule 5).
+/// What every poll of a task writes, in its header next to the runtime pointer, the id and the
+/// spawn site (`TaskMeta`, `task.rs`): 32 bytes, so that with those around them they fill at
+/// most the two cache lines a poll touches with statistics off too (rule 5).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct PollStats {
+    /// The pending wake: `clock << 1` for a wake from elsewhere, `(end << 1) | 1` for one made
+    /// while the task ran (`end`: that poll's), [`SPAWNED_OUTSIDE`] for the schedule of a spawn
+    /// made outside the workers; 0 when none is pending.
+    woken_at: AtomicU64,
+    /// `polls << 16 | (worker + 1)`: polls started, and the worker that started the last one
+    /// (0 before the first). Every poll but the first follows exactly one schedule (async-task
+    /// merges wakes), so the wake count is derived from it rather than counted.
+    polls: AtomicU64,
+    /// The last poll's start with its lowest bit set while it runs; its end with that bit
+    /// clear once it has ended (one field for both: the running state is its parity).
+    last_poll: AtomicU64,
+    busy_nanos: AtomicU64,
+}
+
+/// What only some polls write (rule 6): after the task's [`PollStats`] and its id, in the
+/// header's colder part.
 #[derive(Debug, Default)]
 #[repr(C)]
 pub(crate) struct TaskStats {
-    /// The pending wake: `clock << 1` for a wake from elsewhere, [`SELF_WAKE`] for one made
-    /// while the task ran; 0 when none is pending.
-    woken_at: AtomicU64,
-    /// Polls started. Every poll but the first follows exactly one schedule (async-task merges
-    /// wakes), so the wake count is derived from it rather than counted.
-    polls: AtomicU64,
-    last_poll_start: AtomicU64,
-    last_poll_end: AtomicU64,
-    busy_nanos: AtomicU64,
     self_wakes: AtomicU64,
-    /// `worker + 1`; 0 before the first poll.
-    last_worker: AtomicU32,
-    /// Schedule latencies, `u16` counts: when one would pass `u16::MAX` every bucket is halved
-    /// (rounding up, so that a seen bucket never empties) — the shape, and so p50/p99, kept.
+    /// Raw clock at the spawn; 0 when stats are off, or until the first poll of a task spawned
+    /// outside the workers (rule 2).
+    spawned_at: AtomicU64,
+    /// Schedule latencies of the sampled polls, `u16` counts: when one would pass `u16::MAX`
+    /// every bucket is halved (rounding up, so that a seen bucket never empties) — the shape,
+    /// and so p50/p99, kept.
     latency: [AtomicU16; LATENCY_BUCKETS],
-    /// Raw clock at the spawn; 0 when stats are off.
-    spawned_at: u64,
 }
 
-impl TaskStats {
-    /// Stats for a task spawned now (`on`: stats are kept for this runtime).
-    pub(crate) fn new(on: bool) -> Self {
-        let spawned_at = if on { cached_now() } else { 0 };
-        TaskStats {
-            spawned_at,
-            // The spawn's schedule, dated already: `note_wake` reads no clock for it.
-            woken_at: AtomicU64::new(spawned_at << 1),
-            ..TaskStats::default()
-        }
+/// Both parts of a new task's statistics (`on`: stats are kept for this runtime).
+pub(crate) fn new_stats(on: bool) -> (PollStats, TaskStats) {
+    if !on {
+        return Default::default();
     }
+    // The spawn's schedule is dated here: `note_wake` reads no clock for it. Off the workers
+    // the thread has no clock read to reuse, and reading one would cost a tenth of a spawn
+    // from there: the first poll dates it instead (rule 2).
+    let (spawned_at, woken_at) = match CLOCK.get() {
+        0 => (0, SPAWNED_OUTSIDE),
+        t => (t, t << 1),
+    };
+    (
+        PollStats {
+            woken_at: AtomicU64::new(woken_at),
+            ..PollStats::default()
+        },
+        TaskStats {
+            spawned_at: AtomicU64::new(spawned_at),
+            ..TaskStats::default()
+        },
+    )
 }
 
 /// A pointer from a task's future (`TaskFuture`) to the stats in the same task's header, so
@@ -198,17 +217,17 @@ impl TaskStats {
 /// that makes the future), and the future lives inside the same allocation: the pointer is
 /// valid whenever the future is polled.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StatsRef(NonNull<TaskStats>);
+pub(crate) struct StatsRef(NonNull<PollStats>);
 
 impl StatsRef {
     /// The stats of the task whose future is being made (`stats` is its header's).
-    pub(crate) fn new(stats: &TaskStats) -> Self {
+    pub(crate) fn new(stats: &PollStats) -> Self {
         StatsRef(NonNull::from(stats))
     }
 }
 
-// SAFETY: `StatsRef` is only dereferenced as a shared reference to `TaskStats`, which is `Sync`
-// (atomics and a plain `u64` written before the task is shared), from the task's own future.
+// SAFETY: `StatsRef` is only dereferenced as a shared reference to `PollStats`, which is `Sync`
+// (atomics), from the task's own future.
 unsafe impl Send for StatsRef {}
 // SAFETY: as above; a shared `StatsRef` gives nothing but the same shared reference.
 unsafe impl Sync for StatsRef {}
@@ -222,9 +241,13 @@ fn cached_now() -> u64 {
     }
 }
 
-/// `TaskStats::woken_at` of a self-wake: its time is the end of the poll it happened in
-/// (async-task schedules such a wake when the poll returns), already in `last_poll_end`.
-const SELF_WAKE: u64 = 1;
+/// `PollStats::woken_at` of the schedule of a task spawned outside the workers: not dated (no
+/// clock read at the spawn, rule 2); its first poll dates the spawn and gives no latency sample.
+/// Odd, like a self-wake's word, and no clock value's.
+const SPAWNED_OUTSIDE: u64 = u64::MAX;
+
+/// One poll in this many gives a latency sample (rule 6).
+pub const SAMPLE_EVERY: u64 = 8;
 
 /// The schedule function's one store (rule 3). `site` (asked only for a wake from
 /// elsewhere): where the wake is made. On a worker its last clock read dates it; in the driver
@@ -236,9 +259,10 @@ const SELF_WAKE: u64 = 1;
 /// The two wakes of every task switch (a self-wake, a wake on a worker) are inlined into the
 /// schedule function; the others, which may read the clock, are a call away.
 #[inline(always)]
-pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, site: impl FnOnce() -> WakeSite) {
+pub(crate) fn note_wake(stats: &PollStats, self_wake: bool, site: impl FnOnce() -> WakeSite) {
     let word = if self_wake {
-        SELF_WAKE
+        // Scheduled as the poll returned: the poll's end, which `poll_end` left in the clock.
+        (CLOCK.get() << 1) | 1
     } else {
         match site() {
             WakeSite::Worker => cached_now() << 1,
@@ -250,7 +274,7 @@ pub(crate) fn note_wake(stats: &TaskStats, self_wake: bool, site: impl FnOnce() 
 
 /// [`note_wake`] for a wake made in the driver or outside the workers.
 #[inline(never)]
-fn note_wake_elsewhere(stats: &TaskStats, site: WakeSite) {
+fn note_wake_elsewhere(stats: &PollStats, site: WakeSite) {
     if stats.woken_at.load(Relaxed) != 0 {
         // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
         return;
@@ -275,28 +299,39 @@ pub(crate) fn set_clock(now: u64) {
 /// the worker's index + 1. The start is the thread's clock: the end of the worker's previous
 /// poll, or a fresh read recorded with [`set_clock`] (rule 2).
 #[inline]
-pub(crate) fn poll_begin(stats: &TaskStats, start: u64, worker_tag: u32) {
-    stats.polls.store(stats.polls.load(Relaxed) + 1, Relaxed);
-    let woken = stats.woken_at.load(Relaxed);
+pub(crate) fn poll_begin(poll: &PollStats, stats: &TaskStats, id: u64, start: u64, worker_tag: u32) {
+    let polls = poll.polls.load(Relaxed) >> 16;
+    poll.polls
+        .store(((polls + 1) << 16) | u64::from(worker_tag), Relaxed);
+    let woken = poll.woken_at.load(Relaxed);
     if woken != 0 {
-        stats.woken_at.store(0, Relaxed);
-        let self_wake = woken & SELF_WAKE;
-        let n = stats.self_wakes.load(Relaxed);
-        stats.self_wakes.store(n + self_wake, Relaxed);
-        let woken_at = if self_wake != 0 {
-            stats.last_poll_end.load(Relaxed)
+        poll.woken_at.store(0, Relaxed);
+        if woken == SPAWNED_OUTSIDE {
+            stats.spawned_at.store(start, Relaxed);
         } else {
-            woken >> 1
-        };
-        let bucket = &stats.latency[bucket_of(start.saturating_sub(woken_at))];
-        let mut n = bucket.load(Relaxed);
-        if n == u16::MAX {
-            n = halve(&stats.latency, n);
+            if woken & 1 != 0 {
+                stats
+                    .self_wakes
+                    .store(stats.self_wakes.load(Relaxed) + 1, Relaxed);
+            }
+            let woken_at = woken >> 1;
+            if polls.wrapping_add(id) % SAMPLE_EVERY == 0 && woken_at != 0 {
+                sample(&stats.latency, start.saturating_sub(woken_at));
+            }
         }
-        bucket.store(n + 1, Relaxed);
     }
-    stats.last_poll_start.store(start, Relaxed);
-    stats.last_worker.store(worker_tag, Relaxed);
+    poll.last_poll.store(start | 1, Relaxed);
+}
+
+/// One latency sample (a sampled poll's, rule 6).
+#[inline]
+fn sample(latency: &[AtomicU16; LATENCY_BUCKETS], nanos: u64) {
+    let bucket = &latency[bucket_of(nanos)];
+    let mut n = bucket.load(Relaxed);
+    if n == u16::MAX {
+        n = halve(latency, n);
+    }
+    bucket.store(n + 1, Relaxed);
 }
 
 /// Halves every latency bucket (rounding up), the rare path of one about to overflow: returns
@@ -318,17 +353,16 @@ pub(crate) fn poll_end(stats: StatsRef) {
     // SAFETY: `StatsRef` points into the header of the task whose future calls this, from
     // inside that future's `poll`: the allocation is alive (see `StatsRef`).
     let stats = unsafe { stats.0.as_ref() };
-    let start = stats.last_poll_start.load(Relaxed);
+    let start = stats.last_poll.load(Relaxed) & !1;
     // Read on this thread after `start` was (`poll_begin`'s start is this thread's own clock
-    // read): the clock is monotonic, so `end >= start`, and with nanosecond resolution and a
-    // poll in between, `end > start` — an ended poll never reads as running in a snapshot.
+    // read): the clock is monotonic, so `end >= start`.
     let end = now();
     CLOCK.set(end);
     let busy = stats.busy_nanos.load(Relaxed);
     stats
         .busy_nanos
         .store(busy.wrapping_add(end.wrapping_sub(start)), Relaxed);
-    stats.last_poll_end.store(end, Relaxed);
+    stats.last_poll.store(end & !1, Relaxed);
 }
 
 /// Called by the worker after `Runnable::run`, with the `start` it gave [`poll_begin`]: the
@@ -422,13 +456,14 @@ pub struct TaskSnapshot {
     pub busy: Duration,
     /// Since the spawn (`None` when stats are off).
     pub age: Option<Duration>,
-    /// Since the last poll started (`None` before the first poll).
+    /// Since the last poll: since its start while it runs, since its end once it has ended
+    /// (`None` before the first poll).
     pub since_last_poll: Option<Duration>,
     /// The worker that polled it last.
     pub last_worker: Option<usize>,
-    /// Schedule latencies (wake → poll): counts per bucket, see [`bucket_upper_bound`]. Exact
-    /// until a bucket reaches 65 535; then every bucket is halved (rounding up), so the counts
-    /// keep their proportions, not their sum.
+    /// Schedule latencies (wake → poll) of one poll in [`SAMPLE_EVERY`]: counts per bucket,
+    /// see [`bucket_upper_bound`]. Exact until a bucket reaches 65 535; then every bucket is
+    /// halved (rounding up), so the counts keep their proportions, not their sum.
     pub latency_histogram: [u32; LATENCY_BUCKETS],
 }
 
@@ -436,17 +471,15 @@ impl TaskSnapshot {
     pub(crate) fn read(
         id: TaskId,
         location: &'static Location<'static>,
-        stats: &TaskStats,
+        (poll, stats): (&PollStats, &TaskStats),
         now: u64,
     ) -> Self {
-        let last_start = stats.last_poll_start.load(Relaxed);
-        let last_end = stats.last_poll_end.load(Relaxed);
-        let polls = stats.polls.load(Relaxed);
-        let state = if stats.woken_at.load(Relaxed) != 0 {
+        let last_poll = poll.last_poll.load(Relaxed);
+        let word = poll.polls.load(Relaxed);
+        let polls = word >> 16;
+        let state = if poll.woken_at.load(Relaxed) != 0 {
             TaskState::Scheduled
-        } else if polls > 0 && last_start >= last_end {
-            // `>=`: a poll may start at the very nanosecond the task's previous poll ended
-            // (rule 2); an ended poll's end is after its start.
+        } else if last_poll & 1 != 0 {
             TaskState::Running
         } else {
             TaskState::Idle
@@ -460,10 +493,10 @@ impl TaskSnapshot {
             // Each poll after the first followed one wake; a pending one counts too.
             wakes: polls.saturating_sub(1) + u64::from(state == TaskState::Scheduled && polls > 0),
             self_wakes: stats.self_wakes.load(Relaxed),
-            busy: Duration::from_nanos(stats.busy_nanos.load(Relaxed)),
-            age: since(stats.spawned_at),
-            since_last_poll: since(last_start),
-            last_worker: match stats.last_worker.load(Relaxed) {
+            busy: Duration::from_nanos(poll.busy_nanos.load(Relaxed)),
+            age: since(stats.spawned_at.load(Relaxed)),
+            since_last_poll: since(last_poll & !1),
+            last_worker: match word & 0xFFFF {
                 0 => None,
                 w => Some(w as usize - 1),
             },
@@ -476,10 +509,16 @@ impl TaskSnapshot {
     ///
     /// ```
     /// let rt = spool::Runtime::new()?;
-    /// let task = rt.spawn(std::future::pending::<()>());
+    /// let task = rt.spawn(async {
+    ///     for _ in 0..16 {
+    ///         spool::yield_now().await; // 16 polls after a wake: two are sampled
+    ///     }
+    ///     std::future::pending::<()>().await
+    /// });
     /// std::thread::sleep(std::time::Duration::from_millis(20));
     /// let snapshot = rt.tasks().into_iter().find(|t| t.id == task.id()).unwrap();
-    /// assert!(snapshot.latency_quantile(0.5).is_some()); // the spawn → first poll sample
+    /// assert_eq!(snapshot.latency_histogram.iter().sum::<u32>(), 2);
+    /// assert!(snapshot.latency_quantile(0.5).is_some());
     /// # std::io::Result::Ok(())
     /// ```
     pub fn latency_quantile(&self, q: f64) -> Option<Duration> {
@@ -523,16 +562,17 @@ mod unit {
 
     #[test]
     fn compact_header() {
-        // Rule 5: the per-poll fields in 56 bytes, the histogram next, 104 in all.
-        assert_eq!(std::mem::offset_of!(TaskStats, last_worker), 48);
-        assert_eq!(std::mem::offset_of!(TaskStats, latency), 52);
-        assert_eq!(std::mem::size_of::<TaskStats>(), 104);
-        // What a poll or a schedule reads of the metadata comes first (`TaskMeta`, `task.rs`).
+        // Rule 5: what every poll writes in 32 bytes, right after the runtime pointer and
+        // before the id and spawn site, so that with async-task's vtable pointer before them
+        // they span 64 bytes; the rest after them.
+        assert_eq!(std::mem::size_of::<PollStats>(), 32);
+        assert_eq!(std::mem::size_of::<TaskStats>(), 56);
         use crate::task::TaskMeta;
         assert_eq!(std::mem::offset_of!(TaskMeta, runtime), 0);
-        assert_eq!(std::mem::offset_of!(TaskMeta, location), 16);
-        assert_eq!(std::mem::offset_of!(TaskMeta, stats), 24);
-        assert_eq!(std::mem::size_of::<TaskMeta>(), 136);
+        assert_eq!(std::mem::offset_of!(TaskMeta, poll), 8);
+        assert_eq!(std::mem::offset_of!(TaskMeta, id), 40);
+        assert_eq!(std::mem::offset_of!(TaskMeta, location), 48);
+        assert_eq!(std::mem::offset_of!(TaskMeta, stats), 56);
     }
 
     #[test]
@@ -556,28 +596,44 @@ mod unit {
 
     #[test]
     fn full_bucket_halves_all() {
-        let stats = TaskStats::new(true);
+        let stats = TaskStats::default();
         stats.latency[0].store(u16::MAX, Relaxed);
         stats.latency[5].store(3, Relaxed);
         stats.latency[9].store(1, Relaxed);
-        stats.woken_at.store(SELF_WAKE, Relaxed);
-        let end = stats.last_poll_end.load(Relaxed);
-        poll_begin(&stats, end + 10, 1); // a sample in bucket 0, which is full
-        let s = TaskSnapshot::read(TaskId::next(), Location::caller(), &stats, now());
+        sample(&stats.latency, 10); // a sample in bucket 0, which is full
+        let s = TaskSnapshot::read(
+            TaskId::next(),
+            Location::caller(),
+            (&PollStats::default(), &stats),
+            now(),
+        );
         assert_eq!(s.latency_histogram[0], 32_768 + 1);
         assert_eq!((s.latency_histogram[5], s.latency_histogram[9]), (2, 1));
         assert_eq!(s.latency_quantile(0.5), Some(bucket_upper_bound(0)));
     }
 
+    /// Runs one poll cycle on stats `(poll, stats)` of task `id`, as a worker does: begin,
+    /// the poll's end, the worker's take of it. Returns the end.
+    fn cycle(poll: &PollStats, stats: &TaskStats, id: u64, start: u64) -> u64 {
+        poll_begin(poll, stats, id, start, 1);
+        poll_end(StatsRef::new(poll));
+        poll_finish(start)
+    }
+
     #[test]
     fn poll_cycle_counts() {
         init();
-        let stats = TaskStats::new(true);
-        let handle = StatsRef::new(&stats);
-        note_wake(&stats, false, || WakeSite::Outside); // the spawn's schedule
+        forget_clock();
+        // Spawned off the workers: no clock read, the first poll dates it.
+        let (poll, stats) = new_stats(true);
+        let handle = StatsRef::new(&poll);
+        note_wake(&poll, false, || WakeSite::Outside); // the spawn's schedule
+        assert_eq!(stats.spawned_at.load(Relaxed), 0);
         let start = now();
         set_clock(start);
-        poll_begin(&stats, start, 3);
+        // Id 7: the second poll (one before it) is the sampled one.
+        poll_begin(&poll, &stats, 7, start, 3);
+        assert_eq!(stats.spawned_at.load(Relaxed), start);
         std::thread::sleep(Duration::from_millis(1));
         poll_end(handle);
         let end = poll_finish(start);
@@ -585,21 +641,46 @@ mod unit {
             end >= start + 1_000_000,
             "the end is the poll's: {start} → {end}"
         );
-        note_wake(&stats, true, || unreachable!());
-        poll_begin(&stats, end, 2);
+        note_wake(&poll, true, || unreachable!()); // a self-wake, dated by that end
+        assert_eq!(poll.woken_at.load(Relaxed), (end << 1) | 1);
+        poll_begin(&poll, &stats, 7, end + 300, 2);
         poll_end(handle);
-        let start = poll_finish(end);
+        let start = poll_finish(end + 300);
         // A poll that never ran (cancelled): no end, the worker reads the clock itself.
-        poll_begin(&stats, start, 2);
+        poll_begin(&poll, &stats, 7, start, 2);
         assert!(poll_finish(start) >= start);
-        let s = TaskSnapshot::read(TaskId::next(), Location::caller(), &stats, now());
+        let s = TaskSnapshot::read(TaskId::next(), Location::caller(), (&poll, &stats), now());
         assert_eq!((s.polls, s.wakes, s.self_wakes), (3, 2, 1));
         assert_eq!(s.last_worker, Some(1));
         assert_eq!(s.state, TaskState::Running); // the third poll began and never ended
-        assert_eq!(s.latency_histogram.iter().sum::<u32>(), 2);
+        // One sample, the self-wake's: 300 ns from the poll's end, in bucket 1.
+        assert_eq!(s.latency_histogram.iter().sum::<u32>(), 1);
+        assert_eq!(s.latency_histogram[1], 1);
         assert!(to_instant(now()) <= Instant::now());
         assert!(s.busy >= Duration::from_millis(1) && s.busy <= s.age.unwrap());
         forget_clock();
         assert_eq!(CLOCK.get(), 0);
+    }
+
+    #[test]
+    fn one_poll_in_eight_is_sampled_by_the_id() {
+        init();
+        for id in [0u64, 3, 7, 12] {
+            // Spawned on a worker: dated by the thread's clock, the first poll may sample.
+            set_clock(now());
+            let (poll, stats) = new_stats(true);
+            let mut t = CLOCK.get();
+            for _ in 0..20 {
+                note_wake(&poll, false, || WakeSite::Worker);
+                t = cycle(&poll, &stats, id, t);
+            }
+            let s = TaskSnapshot::read(TaskId::next(), Location::caller(), (&poll, &stats), now());
+            let expected = (0..20u64).filter(|p| (p + id) % SAMPLE_EVERY == 0).count();
+            assert_eq!(s.polls, 20);
+            assert_eq!(s.latency_histogram.iter().sum::<u32>() as usize, expected, "id {id}");
+            assert_eq!(s.state, TaskState::Idle);
+            assert!(s.age.is_some());
+        }
+        forget_clock();
     }
 }

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use crate::scheduler::registry::{EntryRef, RegistryGuard, TaskEntry};
-use crate::stats::{StatsRef, TaskStats};
+use crate::stats::{PollStats, StatsRef, TaskStats};
 
 pub(crate) mod coop;
 mod join_set;
@@ -106,10 +106,12 @@ pub(crate) struct TaskMeta {
     /// which then captures nothing; `None` for blocking and local tasks, whose schedule
     /// functions capture their runtime.
     pub(crate) runtime: Option<std::sync::Arc<crate::scheduler::Shared>>,
+    /// What each poll of the task writes (`stats.rs`).
+    pub(crate) poll: PollStats,
     pub(crate) id: TaskId,
     /// Where `spawn` was called (`#[track_caller]`).
     pub(crate) location: &'static Location<'static>,
-    /// What the task has done (`stats.rs`).
+    /// What only some polls write (`stats.rs`).
     pub(crate) stats: TaskStats,
     /// A local (`!Send`) task: the thread that may poll and drop it.
     pub(crate) owner_thread: Option<std::thread::ThreadId>,
@@ -118,11 +120,13 @@ pub(crate) struct TaskMeta {
 impl TaskMeta {
     /// `stats`: whether the runtime keeps task statistics (the spawn time is read then).
     pub(crate) fn new(location: &'static Location<'static>, stats: bool) -> Self {
+        let (poll, stats) = crate::stats::new_stats(stats);
         TaskMeta {
             id: TaskId::next(),
             location,
             owner_thread: None,
-            stats: TaskStats::new(stats),
+            poll,
+            stats,
             runtime: None,
         }
     }

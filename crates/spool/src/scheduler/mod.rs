@@ -322,7 +322,7 @@ impl Shared {
         let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
                 move |meta: &TaskMeta| {
-                    let stats = stats.then(|| StatsRef::new(&meta.stats));
+                    let stats = stats.then(|| StatsRef::new(&meta.poll));
                     TaskFuture::new(future, Some(guard)).with_stats(stats)
                 },
                 async_task::WithInfo(schedule),
@@ -358,7 +358,7 @@ impl Shared {
         let ((runnable, task), entry) = self.registry.register(id, |guard| {
             let (runnable, task) = async_task::Builder::new().metadata(meta).spawn_local(
                 move |meta: &TaskMeta| {
-                    let stats = stats.then(|| StatsRef::new(&meta.stats));
+                    let stats = stats.then(|| StatsRef::new(&meta.poll));
                     TaskFuture::new(future, Some(guard)).with_stats(stats)
                 },
                 async_task::WithInfo(schedule),
@@ -464,7 +464,7 @@ impl Shared {
                 Some(l) if l.in_park.get() => crate::stats::WakeSite::Driver,
                 Some(_) => crate::stats::WakeSite::Worker,
             };
-            crate::stats::note_wake(&runnable.metadata().stats, yielded, site);
+            crate::stats::note_wake(&runnable.metadata().poll, yielded, site);
         }
         let Some(local) = mine else {
             return Some(runnable);

@@ -275,7 +275,7 @@ impl Registry {
                 let task = unsafe {
                     entry.task.with(|runnable| {
                         let meta = runnable.metadata();
-                        TaskSnapshot::read(meta.id, meta.location, &meta.stats, now)
+                        TaskSnapshot::read(meta.id, meta.location, (&meta.poll, &meta.stats), now)
                     })
                 };
                 all.push(task);

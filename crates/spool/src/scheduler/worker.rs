@@ -479,7 +479,9 @@ impl WorkerLoop {
             t => t,
         };
         if stats {
-            crate::stats::poll_begin(&task.metadata().stats, start, self.index as u32 + 1);
+            let meta = task.metadata();
+            let tag = self.index as u32 + 1;
+            crate::stats::poll_begin(&meta.poll, &meta.stats, id.as_u64(), start, tag);
         }
         let _ = catch_unwind(AssertUnwindSafe(|| task.run()));
         let end = if stats {
