@@ -158,9 +158,9 @@ fn turn_clock() -> u64 {
 #[derive(Debug, Default)]
 #[repr(C)]
 pub(crate) struct PollStats {
-    /// The pending wake: `clock << 1` for a wake from elsewhere, `(end << 1) | 1` for one made
-    /// while the task ran (`end`: that poll's), [`SPAWNED_OUTSIDE`] for the schedule of a spawn
-    /// made outside the workers; 0 when none is pending.
+    /// The pending wake: `clock << 1` for a wake from elsewhere, [`SELF_WAKE`] for one made
+    /// while the task ran, [`SPAWNED_OUTSIDE`] for the schedule of a spawn made outside the
+    /// workers; 0 when none is pending.
     woken_at: AtomicU64,
     /// `polls << 16 | (worker + 1)`: polls started, and the worker that started the last one
     /// (0 before the first). Every poll but the first follows exactly one schedule (async-task
@@ -241,10 +241,14 @@ fn cached_now() -> u64 {
     }
 }
 
+/// `PollStats::woken_at` of a self-wake: its time is the end of the poll it happened in
+/// (async-task schedules such a wake when the poll returns), already in `last_poll`.
+const SELF_WAKE: u64 = 1;
+
 /// `PollStats::woken_at` of the schedule of a task spawned outside the workers: not dated (no
 /// clock read at the spawn, rule 2); its first poll dates the spawn and gives no latency sample.
-/// Odd, like a self-wake's word, and no clock value's.
-const SPAWNED_OUTSIDE: u64 = u64::MAX;
+/// Odd like [`SELF_WAKE`]: no wake's date (`clock << 1`, even).
+const SPAWNED_OUTSIDE: u64 = 3;
 
 /// One poll in this many gives a latency sample (rule 6).
 pub const SAMPLE_EVERY: u64 = 8;
@@ -261,8 +265,7 @@ pub const SAMPLE_EVERY: u64 = 8;
 #[inline(always)]
 pub(crate) fn note_wake(stats: &PollStats, self_wake: bool, site: impl FnOnce() -> WakeSite) {
     let word = if self_wake {
-        // Scheduled as the poll returned: the poll's end, which `poll_end` left in the clock.
-        (CLOCK.get() << 1) | 1
+        SELF_WAKE
     } else {
         match site() {
             WakeSite::Worker => cached_now() << 1,
@@ -306,18 +309,21 @@ pub(crate) fn poll_begin(poll: &PollStats, stats: &TaskStats, id: u64, start: u6
     let woken = poll.woken_at.load(Relaxed);
     if woken != 0 {
         poll.woken_at.store(0, Relaxed);
-        if woken == SPAWNED_OUTSIDE {
-            stats.spawned_at.store(start, Relaxed);
+        let sampled = polls.wrapping_add(id) % SAMPLE_EVERY == 0;
+        if woken & 1 == 0 {
+            if sampled {
+                sample(&stats.latency, start.saturating_sub(woken >> 1));
+            }
+        } else if woken == SELF_WAKE {
+            let n = stats.self_wakes.load(Relaxed);
+            stats.self_wakes.store(n + 1, Relaxed);
+            if sampled {
+                // Woken as its previous poll returned: dated by that poll's end.
+                let end = poll.last_poll.load(Relaxed);
+                sample(&stats.latency, start.saturating_sub(end));
+            }
         } else {
-            if woken & 1 != 0 {
-                stats
-                    .self_wakes
-                    .store(stats.self_wakes.load(Relaxed) + 1, Relaxed);
-            }
-            let woken_at = woken >> 1;
-            if polls.wrapping_add(id) % SAMPLE_EVERY == 0 && woken_at != 0 {
-                sample(&stats.latency, start.saturating_sub(woken_at));
-            }
+            stats.spawned_at.store(start, Relaxed);
         }
     }
     poll.last_poll.store(start | 1, Relaxed);
@@ -642,7 +648,7 @@ mod unit {
             "the end is the poll's: {start} → {end}"
         );
         note_wake(&poll, true, || unreachable!()); // a self-wake, dated by that end
-        assert_eq!(poll.woken_at.load(Relaxed), (end << 1) | 1);
+        assert_eq!(poll.woken_at.load(Relaxed), SELF_WAKE);
         poll_begin(&poll, &stats, 7, end + 300, 2);
         poll_end(handle);
         let start = poll_finish(end + 300);
