@@ -1,10 +1,11 @@
 //! Per-task statistics: what each live task has done, kept in the task's own header.
 //!
-//! Every task cell carries a `TaskStats` in its metadata (`TaskMeta`, `task.rs`), next to its
-//! id and spawn site. [`Runtime::tasks`](crate::Runtime::tasks) reads them through the registry
-//! of live tasks (`scheduler/registry.rs`, which keeps a pointer to each task's metadata beside
-//! its waker) and returns a [`TaskSnapshot`] per task: state, polls, busy time, wakes (self-wakes
-//! apart), schedule latency (wake → poll, a histogram with p50/p99), age, last poll, last worker.
+//! Every task cell carries a `PollStats` and a `TaskStats` in its metadata (`TaskMeta`,
+//! `task.rs`), beside its id and spawn site. [`Runtime::tasks`](crate::Runtime::tasks) reads
+//! them through the registry of live tasks (`scheduler/registry.rs`, which keeps a pointer to
+//! each task's metadata beside its waker) and returns a [`TaskSnapshot`] per task: state, polls,
+//! busy time, wakes (self-wakes apart), schedule latency (wake → poll, a histogram with
+//! p50/p99), age, last poll, last worker.
 //!
 //! # The rules that keep it cheap
 //!
@@ -25,26 +26,35 @@
 //!    by another thread (the injection queue, its inbox), whose wake may be later than the
 //!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
 //!    a worker, and inside `block_on`'s future on a current-thread runtime (read once before
-//!    each poll of that future: it may spawn thousands of tasks); only wakes and spawns from
-//!    outside the workers (the main thread, a blocking thread) read the clock, a spawn once
-//!    (its schedule's wake is dated with the spawn time). The wakes a worker makes while
-//!    turning the driver (I/O readiness, expired timers) come after the turn's wait, from one
-//!    pass over its events: the first reads the clock, the next 31 reuse it
-//!    (`reset_turn_clock` at each turn's start and end keeps a read from crossing a wait).
+//!    each poll of that future: it may spawn thousands of tasks). A spawn from outside the
+//!    workers (the main thread, a blocking thread) reads no clock: its first poll, whose start
+//!    the worker reads afresh anyway (the task comes from the injection queue), dates it — a
+//!    clock read there cost a tenth of such a spawn (`docs/inspector.md`). Only wakes from
+//!    outside the workers read the clock. The wakes a worker makes while turning the driver
+//!    (I/O readiness, expired timers) come after the turn's wait, from one pass over its
+//!    events: the first reads the clock, the next 31 reuse it (`reset_turn_clock` at each
+//!    turn's start and end keeps a read from crossing a wait).
 //! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
 //!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
 //!    end) stores a constant instead, its time being that end, already kept. The next poll turns
-//!    it into a wake count, a self-wake count and a latency sample.
+//!    it into a wake count, a self-wake count and, if sampled, a latency sample.
 //! 4. **The header is touched only while the task is alive and held.** The worker writes before
 //!    running the `Runnable` (it owns it); the end-of-poll writes happen inside the poll. After
 //!    `Runnable::run` returns the task may already run elsewhere, or be freed, so nothing is
 //!    written then.
-//! 5. **Few bytes, hot ones together.** Every spawn writes the whole `TaskStats` (zeroed, in
-//!    the header async-task copies into the new task), stats on or off, so it is kept small:
-//!    104 bytes, the per-poll fields in the first 56, the latency histogram in `u16` counts
-//!    (halved, all of them, in the rare case one would overflow: proportions, and so p50/p99,
-//!    survive; a sampled histogram or a lazily allocated one was not needed). The metadata
-//!    around them (`TaskMeta`, `task.rs`) puts what a poll or a schedule reads first.
+//! 5. **What every poll writes in one place, beside what it reads anyway.** `PollStats` is 32
+//!    bytes: the pending wake, the poll count with the last worker, the last poll's start or
+//!    end (its parity telling which), the busy time. It sits between the runtime pointer (read
+//!    by every schedule) and the id and spawn site (read by every timed poll, for the
+//!    detector), right after async-task's vtable pointer: 64 bytes that a poll touches with
+//!    statistics off too, so keeping them adds no cache line to what a poll touches. The rest (`TaskStats`:
+//!    self-wakes, spawn time, latency histogram in `u16` counts, halved all at once in the rare
+//!    case one would overflow) is written only on the polls that need it.
+//! 6. **Latency sampled, counts exact.** One poll in [`SAMPLE_EVERY`] gives a latency sample:
+//!    those whose count of earlier polls plus the task's id is a multiple of it. The id spreads
+//!    the sampled polls over tasks, so that in a chain of tasks polled once each, one in eight
+//!    is sampled, not all, and a task with 8 polls or more has at least one sample. Counts,
+//!    busy time and states stay exact.
 //!
 //! # What the numbers mean
 //!
@@ -52,17 +62,18 @@
 //!   one: async-task merges them). **self-wakes**: those that happened while the task was
 //!   running — a task that woke itself (`yield_now`, a busy-polling sleep) or, rarely, another
 //!   thread's wake landing during the poll. Hence `polls ≥ wakes − self_wakes`.
-//! - **schedule latency**: from the wake to the start of the next poll. A wake made during
-//!   another task's poll is stamped with *that* poll's start (the worker's last clock read), so
-//!   the figure may include the rest of the waking poll: an upper bound. The same for a wake
-//!   made by the driver, dated by the first of up to 32 wakes of its turn (microseconds
-//!   earlier). Exact for wakes from outside the workers and for self-wakes (dated by the end
-//!   of the poll they happened in).
+//! - **schedule latency**: from the wake to the start of the next poll, for the sampled polls
+//!   (rule 6). A wake made during another task's poll is stamped with *that* poll's start (the
+//!   worker's last clock read), so the figure may include the rest of the waking poll: an
+//!   upper bound. The same for a wake made by the driver, dated by the first of up to 32 wakes
+//!   of its turn (microseconds earlier). Exact for wakes from outside the workers and for
+//!   self-wakes (dated by the end of the poll they happened in). A task spawned outside the
+//!   workers has no sample for its first poll (rule 2).
 //! - **busy**: total time inside `poll`, plus the worker's own few instructions between the
 //!   previous poll's end and this one (rule 2: tens of nanoseconds per poll). **age**: since the
-//!   spawn.
-//! - **state**: scheduled while a wake is pending; running from a poll's start to its end (a
-//!   poll may start at the very nanosecond the task's previous poll ended); idle otherwise.
+//!   spawn; for a task spawned outside the workers, since its first poll (`None` before it).
+//! - **state**: scheduled while a wake is pending; running from a poll's start to its end;
+//!   idle otherwise.
 //!
 //! With [`Builder::task_stats(false)`](crate::runtime::Builder::task_stats) nothing above is
 //! written (the snapshot still lists each task with its id and spawn site). Costs measured:
@@ -256,9 +267,9 @@ pub const SAMPLE_EVERY: u64 = 8;
 /// The schedule function's one store (rule 3). `site` (asked only for a wake from
 /// elsewhere): where the wake is made. On a worker its last clock read dates it; in the driver
 /// the turn's ([`reset_turn_clock`]); anywhere else the clock is read — unless this is the spawn's
-/// schedule, whose wake `TaskStats::new` stored with the spawn time (a wake finds `woken_at`
-/// zero otherwise: the poll cleared it, and async-task calls the schedule function once per
-/// scheduling).
+/// schedule, whose wake `new_stats` stored already, dated with the spawn time or left to the
+/// first poll (a wake finds `woken_at` zero otherwise: the poll cleared it, and async-task calls
+/// the schedule function once per scheduling).
 ///
 /// The two wakes of every task switch (a self-wake, a wake on a worker) are inlined into the
 /// schedule function; the others, which may read the clock, are a call away.
@@ -279,7 +290,7 @@ pub(crate) fn note_wake(stats: &PollStats, self_wake: bool, site: impl FnOnce() 
 #[inline(never)]
 fn note_wake_elsewhere(stats: &PollStats, site: WakeSite) {
     if stats.woken_at.load(Relaxed) != 0 {
-        // The spawn's own schedule (`TaskStats::new` dated it): no second clock read.
+        // The spawn's own schedule (`new_stats` stored it): no clock read.
         return;
     }
     let t = if site == WakeSite::Driver {
@@ -302,7 +313,13 @@ pub(crate) fn set_clock(now: u64) {
 /// the worker's index + 1. The start is the thread's clock: the end of the worker's previous
 /// poll, or a fresh read recorded with [`set_clock`] (rule 2).
 #[inline]
-pub(crate) fn poll_begin(poll: &PollStats, stats: &TaskStats, id: u64, start: u64, worker_tag: u32) {
+pub(crate) fn poll_begin(
+    poll: &PollStats,
+    stats: &TaskStats,
+    id: u64,
+    start: u64,
+    worker_tag: u32,
+) {
     let polls = poll.polls.load(Relaxed) >> 16;
     poll.polls
         .store(((polls + 1) << 16) | u64::from(worker_tag), Relaxed);
@@ -659,7 +676,7 @@ mod unit {
         assert_eq!((s.polls, s.wakes, s.self_wakes), (3, 2, 1));
         assert_eq!(s.last_worker, Some(1));
         assert_eq!(s.state, TaskState::Running); // the third poll began and never ended
-        // One sample, the self-wake's: 300 ns from the poll's end, in bucket 1.
+                                                 // One sample, the self-wake's: 300 ns from the poll's end, in bucket 1.
         assert_eq!(s.latency_histogram.iter().sum::<u32>(), 1);
         assert_eq!(s.latency_histogram[1], 1);
         assert!(to_instant(now()) <= Instant::now());
@@ -683,7 +700,11 @@ mod unit {
             let s = TaskSnapshot::read(TaskId::next(), Location::caller(), (&poll, &stats), now());
             let expected = (0..20u64).filter(|p| (p + id) % SAMPLE_EVERY == 0).count();
             assert_eq!(s.polls, 20);
-            assert_eq!(s.latency_histogram.iter().sum::<u32>() as usize, expected, "id {id}");
+            assert_eq!(
+                s.latency_histogram.iter().sum::<u32>() as usize,
+                expected,
+                "id {id}"
+            );
             assert_eq!(s.state, TaskState::Idle);
             assert!(s.age.is_some());
         }

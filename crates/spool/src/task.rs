@@ -92,13 +92,13 @@ impl fmt::Display for TaskId {
 
 /// What each task cell carries besides its future.
 ///
-/// `repr(C)`, in this order: what every poll or schedule reads (the runtime, the id and spawn
-/// site for the detector), then the statistics (their per-poll fields and histogram first:
-/// `stats.rs`, rule 5), then what only a local task's schedule or drop reads. async-task puts
-/// the metadata right after its vtable pointer (offset 8, measured: its header is not
-/// `repr(C)`), so with statistics off a poll reads nothing of the metadata past its first 24
-/// bytes, next to the vtable, instead of the runtime pointer 136 bytes away (measured effect:
-/// `docs/benchmarks.md`, "The per-poll bookkeeping").
+/// `repr(C)`, in this order: the runtime (read by every schedule), what every poll writes of
+/// the statistics (`PollStats`, 32 bytes), the id and spawn site (read by every timed poll, for
+/// the detector), then what only some polls, a local task's schedule or its drop touch.
+/// async-task puts the metadata right after its vtable pointer (offset 8, measured: its header
+/// is not `repr(C)`; its state word comes after the metadata), so the first 56 bytes here and
+/// that pointer span 64 bytes: a poll writes its statistics into the cache lines it reads with
+/// statistics off too (`stats.rs`, rule 5).
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct TaskMeta {
