@@ -327,17 +327,18 @@ pub(crate) fn poll_begin(
     if woken != 0 {
         poll.woken_at.store(0, Relaxed);
         let sampled = polls.wrapping_add(id) % SAMPLE_EVERY == 0;
-        if woken & 1 == 0 {
-            if sampled {
-                sample(&stats.latency, start.saturating_sub(woken >> 1));
-            }
-        } else if woken == SELF_WAKE {
+        if woken == SELF_WAKE {
+            // First: every poll of a yielding task comes here.
             let n = stats.self_wakes.load(Relaxed);
             stats.self_wakes.store(n + 1, Relaxed);
             if sampled {
                 // Woken as its previous poll returned: dated by that poll's end.
                 let end = poll.last_poll.load(Relaxed);
                 sample(&stats.latency, start.saturating_sub(end));
+            }
+        } else if woken & 1 == 0 {
+            if sampled {
+                sample(&stats.latency, start.saturating_sub(woken >> 1));
             }
         } else {
             stats.spawned_at.store(start, Relaxed);
