@@ -154,14 +154,24 @@ async fn echo_with_curl(host: RuntimeKind) {
 
 async fn echo_refuses_a_body_over_the_limit(host: RuntimeKind) {
     let server = start(host);
+    // HTTP/1.1: the declared length alone is refused, before a byte of the body. Only the head
+    // is sent: a client still writing the body when the server answers and closes may get a
+    // reset (the server closes with the body unread) before it reads the 413, a race of TCP's,
+    // not of the server's.
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        server::DEFAULT_MAX_BODY + 1
+    );
+    let reply = raw_exchange(server.addr, head.as_bytes()).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    // HTTP/2: the whole body sent (the stream is refused, the connection stays).
     let big = Bytes::from(vec![b'x'; server::DEFAULT_MAX_BODY + 1]);
-    for proto in Proto::ALL {
-        let request = Request::post(server.url("/echo"))
-            .body(Full::new(big.clone()))
-            .unwrap();
-        let reply = send(proto, request).await;
-        assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{proto:?}");
-    }
+    let request = Request::post(server.url("/echo"))
+        .body(Full::new(big))
+        .unwrap();
+    let reply = send(Proto::H2, request).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Exactly at the limit is fine.
     let at_limit = Bytes::from(vec![b'y'; server::DEFAULT_MAX_BODY]);
     let request = Request::post(server.url("/echo"))
