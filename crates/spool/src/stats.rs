@@ -47,9 +47,9 @@
 //!    end (its parity telling which), the busy time. It sits between the runtime pointer (read
 //!    by every schedule) and the id and spawn site (read by every timed poll, for the
 //!    detector), right after async-task's vtable pointer: 64 bytes that a poll touches with
-//!    statistics off too, so keeping them adds no cache line to what a poll touches. The rest (`TaskStats`:
-//!    self-wakes, spawn time, latency histogram in `u16` counts, halved all at once in the rare
-//!    case one would overflow) is written only on the polls that need it.
+//!    statistics off too, so keeping them adds no cache line to what a poll touches. The rest
+//!    (`TaskStats`: self-wakes, spawn time, latency histogram in `u16` counts, halved all at
+//!    once in the rare case one would overflow) is written only on the polls that need it.
 //! 6. **Latency sampled, counts exact.** One poll in [`SAMPLE_EVERY`] gives a latency sample:
 //!    those whose count of earlier polls plus the task's id is a multiple of it. The id spreads
 //!    the sampled polls over tasks, so that in a chain of tasks polled once each, one in eight
@@ -174,7 +174,7 @@ pub(crate) struct PollStats {
     /// workers; 0 when none is pending.
     woken_at: AtomicU64,
     /// `polls << 16 | (worker + 1)`: polls started, and the worker that started the last one
-    /// (0 before the first). Every poll but the first follows exactly one schedule (async-task
+    /// (0 before the first; 16 bits hold it, `Builder::build` allows at most 4096 workers). Every poll but the first follows exactly one schedule (async-task
     /// merges wakes), so the wake count is derived from it rather than counted.
     polls: AtomicU64,
     /// The last poll's start with its lowest bit set while it runs; its end with that bit
