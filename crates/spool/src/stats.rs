@@ -173,9 +173,9 @@ pub(crate) struct PollStats {
     /// while the task ran, [`SPAWNED_OUTSIDE`] for the schedule of a spawn made outside the
     /// workers; 0 when none is pending.
     woken_at: AtomicU64,
-    /// `polls << 16 | (worker + 1)`: polls started, and the worker that started the last one
-    /// (0 before the first; 16 bits hold it, `Builder::build` allows at most 4096 workers). Every poll but the first follows exactly one schedule (async-task
-    /// merges wakes), so the wake count is derived from it rather than counted.
+    /// `polls << WORKER_BITS | (worker + 1)`: polls started, and the worker that started the
+    /// last one (0 before the first). Every poll but the first follows exactly one schedule
+    /// (async-task merges wakes), so the wake count is derived from it rather than counted.
     polls: AtomicU64,
     /// The last poll's start with its lowest bit set while it runs; its end with that bit
     /// clear once it has ended (one field for both: the running state is its parity).
@@ -261,6 +261,10 @@ const SELF_WAKE: u64 = 1;
 /// Odd like [`SELF_WAKE`]: no wake's date (`clock << 1`, even).
 const SPAWNED_OUTSIDE: u64 = 3;
 
+/// Low bits of `PollStats::polls` that hold the last worker (`Builder::build` allows at most
+/// 4096 workers).
+const WORKER_BITS: u32 = 16;
+
 /// One poll in this many gives a latency sample (rule 6).
 pub const SAMPLE_EVERY: u64 = 8;
 
@@ -320,9 +324,9 @@ pub(crate) fn poll_begin(
     start: u64,
     worker_tag: u32,
 ) {
-    let polls = poll.polls.load(Relaxed) >> 16;
-    poll.polls
-        .store(((polls + 1) << 16) | u64::from(worker_tag), Relaxed);
+    let polls = poll.polls.load(Relaxed) >> WORKER_BITS;
+    let word = ((polls + 1) << WORKER_BITS) | u64::from(worker_tag);
+    poll.polls.store(word, Relaxed);
     let woken = poll.woken_at.load(Relaxed);
     if woken != 0 {
         poll.woken_at.store(0, Relaxed);
@@ -500,7 +504,7 @@ impl TaskSnapshot {
     ) -> Self {
         let last_poll = poll.last_poll.load(Relaxed);
         let word = poll.polls.load(Relaxed);
-        let polls = word >> 16;
+        let polls = word >> WORKER_BITS;
         let state = if poll.woken_at.load(Relaxed) != 0 {
             TaskState::Scheduled
         } else if last_poll & 1 != 0 {
@@ -520,7 +524,7 @@ impl TaskSnapshot {
             busy: Duration::from_nanos(poll.busy_nanos.load(Relaxed)),
             age: since(stats.spawned_at.load(Relaxed)),
             since_last_poll: since(last_poll & !1),
-            last_worker: match word & 0xFFFF {
+            last_worker: match word & ((1 << WORKER_BITS) - 1) {
                 0 => None,
                 w => Some(w as usize - 1),
             },
@@ -676,8 +680,9 @@ mod unit {
         let s = TaskSnapshot::read(TaskId::next(), Location::caller(), (&poll, &stats), now());
         assert_eq!((s.polls, s.wakes, s.self_wakes), (3, 2, 1));
         assert_eq!(s.last_worker, Some(1));
-        assert_eq!(s.state, TaskState::Running); // the third poll began and never ended
-                                                 // One sample, the self-wake's: 300 ns from the poll's end, in bucket 1.
+        // The third poll began and never ended.
+        assert_eq!(s.state, TaskState::Running);
+        // One sample, the self-wake's: 300 ns from the poll's end, in bucket 1.
         assert_eq!(s.latency_histogram.iter().sum::<u32>(), 1);
         assert_eq!(s.latency_histogram[1], 1);
         assert!(to_instant(now()) <= Instant::now());
