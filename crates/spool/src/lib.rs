@@ -165,7 +165,7 @@ where
     let location = Location::caller();
     let (runnable, task) =
         runtime::context::with_handle(|handle| handle.shared.create_task(future, location));
-    runnable.schedule();
+    scheduler::Shared::schedule_new(runnable);
     task
 }
 

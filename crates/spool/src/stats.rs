@@ -20,9 +20,11 @@
 //!    worker's previous poll ended (`worker.rs`, `run_task`). That end is read inside the task's
 //!    own poll (`poll_end`, called by `TaskFuture` through a `StatsRef` to its own header) and
 //!    left in a thread-local, where the worker takes it (`poll_finish`) for the detector, the
-//!    span recorder and the next poll's start instead of reading the clock again. The worker
-//!    reads the start afresh (and records it with `set_clock`) only after doing something else
-//!    (parking, turning the driver, searching, polling `block_on`'s future) or for a task queued
+//!    span recorder and the next poll's start instead of reading the clock again; the poll
+//!    that finishes the task, which writes no counters (rule 4), leaves that read to the
+//!    worker, after `Runnable::run`, as with statistics off. The worker reads the start afresh
+//!    (and records it with `set_clock`) only after doing something else (parking, turning the
+//!    driver, searching, polling `block_on`'s future) or for a task queued
 //!    by another thread (the injection queue, its inbox), whose wake may be later than the
 //!    worker's last read. That thread-local is also the timestamp of a wake or a spawn made on
 //!    a worker, and inside `block_on`'s future on a current-thread runtime (read once before
@@ -34,34 +36,45 @@
 //!    (I/O readiness, expired timers) come after the turn's wait, from one pass over its
 //!    events: the first reads the clock, the next 31 reuse it (`reset_turn_clock` at each
 //!    turn's start and end keeps a read from crossing a wait).
-//! 3. **One store per wake.** The schedule function stores the wake's timestamp into the
-//!    header, nothing else; a self-wake (made while the task ran, so scheduled at its poll's
-//!    end) stores a constant instead, its time being that end, already kept. The next poll turns
-//!    it into a wake count, a self-wake count and, if sampled, a latency sample.
-//! 4. **The header is touched only while the task is alive and held.** The worker writes before
-//!    running the `Runnable` (it owns it); the end-of-poll writes happen inside the poll. After
-//!    `Runnable::run` returns the task may already run elsewhere, or be freed, so nothing is
-//!    written then.
+//! 3. **A self-wake is one store; nothing is counted twice.** A self-wake (made while the task
+//!    ran, so scheduled at its poll's end: every poll of a yielding task) stores a constant, its
+//!    time being that end, already kept. Any other wake stores its date and adds one to the
+//!    task's count of wakes made while it was not running. The total is not counted: every
+//!    poll but the first follows exactly one schedule (async-task merges wakes), so the wakes
+//!    are the polls less one, and the self-wakes are those less the others. A spawn's first
+//!    schedule is no wake and writes nothing (`Shared::schedule_new`): `new_stats` dated it.
+//! 4. **The header is touched only while the task is alive and held, and a last poll leaves
+//!    nothing but its end.** The worker writes before running the `Runnable` (it owns it); the
+//!    end-of-poll writes happen inside the poll. After `Runnable::run` returns the task may
+//!    already run elsewhere, or be freed, so nothing is written then. A poll that finishes the
+//!    task writes no end-of-poll counters: async-task drops the future right after it, which
+//!    takes the task out of the registry, so nobody would read them. A task that completes in
+//!    its first poll (most short spawns) costs a few stores at its spawn and at its poll's
+//!    start.
 //! 5. **What every poll writes in one place, beside what it reads anyway.** `PollStats` is 32
 //!    bytes: the pending wake, the poll count with the last worker, the last poll's start or
 //!    end (its parity telling which), the busy time. It sits between the runtime pointer (read
 //!    by every schedule) and the id and spawn site (read by every timed poll, for the
 //!    detector), right after async-task's vtable pointer: 64 bytes that a poll touches with
 //!    statistics off too, so keeping them adds no cache line to what a poll touches. The rest
-//!    (`TaskStats`: self-wakes, spawn time, latency histogram in `u16` counts, halved all at
-//!    once in the rare case one would overflow) is written only on the polls that need it.
+//!    (`TaskStats`: the wakes made while not running, spawn time, latency histogram in `u16`
+//!    counts, halved all at once in the rare case one would overflow) is written by those wakes
+//!    and the polls that need it.
 //! 6. **Latency sampled, counts exact.** One poll in [`SAMPLE_EVERY`] gives a latency sample:
 //!    those whose count of earlier polls plus the task's id is a multiple of it. The id spreads
 //!    the sampled polls over tasks, so that in a chain of tasks polled once each, one in eight
-//!    is sampled, not all, and a task with 8 polls or more has at least one sample. Counts,
-//!    busy time and states stay exact.
+//!    is sampled, not all, and a task with 8 polls or more has at least one sample. The poll's
+//!    start decides, from the count it writes anyway; only a sampled poll reads the pending
+//!    wake. Counts, busy time and states stay exact.
 //!
 //! # What the numbers mean
 //!
 //! - **wakes**: schedules after the first (several `wake` calls before the task runs count as
 //!   one: async-task merges them). **self-wakes**: those that happened while the task was
 //!   running — a task that woke itself (`yield_now`, a busy-polling sleep) or, rarely, another
-//!   thread's wake landing during the poll. Hence `polls ≥ wakes − self_wakes`.
+//!   thread's wake landing during the poll. Hence `polls ≥ wakes − self_wakes`. Both derived
+//!   (rule 3), so a snapshot taken while a wake is on its way may count it a moment early as
+//!   a self-wake.
 //! - **schedule latency**: from the wake to the start of the next poll, for the sampled polls
 //!   (rule 6). A wake made during another task's poll is stamped with *that* poll's start (the
 //!   worker's last clock read), so the figure may include the rest of the waking poll: an
@@ -188,7 +201,9 @@ pub(crate) struct PollStats {
 #[derive(Debug, Default)]
 #[repr(C)]
 pub(crate) struct TaskStats {
-    self_wakes: AtomicU64,
+    /// Wakes made while the task was not running (all but the self-wakes, which are derived:
+    /// rule 3).
+    other_wakes: AtomicU64,
     /// Raw clock at the spawn; 0 when stats are off, or until the first poll of a task spawned
     /// outside the workers (rule 2).
     spawned_at: AtomicU64,
@@ -206,13 +221,14 @@ pub(crate) fn new_stats(on: bool) -> (PollStats, TaskStats) {
     // The spawn's schedule is dated here: `note_wake` reads no clock for it. Off the workers
     // the thread has no clock read to reuse, and reading one would cost a tenth of a spawn
     // from there: the first poll dates it instead (rule 2).
-    let (spawned_at, woken_at) = match CLOCK.get() {
-        0 => (0, SPAWNED_OUTSIDE),
-        t => (t, t << 1),
+    let (spawned_at, woken_at, polls) = match CLOCK.get() {
+        0 => (0, SPAWNED_OUTSIDE, OUTSIDE_TAG),
+        t => (t, t << 1, 0),
     };
     (
         PollStats {
             woken_at: AtomicU64::new(woken_at),
+            polls: AtomicU64::new(polls),
             ..PollStats::default()
         },
         TaskStats {
@@ -261,48 +277,64 @@ const SELF_WAKE: u64 = 1;
 /// Odd like [`SELF_WAKE`]: no wake's date (`clock << 1`, even).
 const SPAWNED_OUTSIDE: u64 = 3;
 
+/// The worker bits of `PollStats::polls` of a task spawned outside the workers, until its
+/// first poll: no worker's (there are at most 4096), and what sends that poll to
+/// [`poll_begin_rare`], which dates the spawn.
+const OUTSIDE_TAG: u64 = WORKER_MASK;
+
 /// Low bits of `PollStats::polls` that hold the last worker (`Builder::build` allows at most
 /// 4096 workers).
 const WORKER_BITS: u32 = 16;
+const WORKER_MASK: u64 = (1 << WORKER_BITS) - 1;
 
 /// One poll in this many gives a latency sample (rule 6).
 pub const SAMPLE_EVERY: u64 = 8;
 
-/// The schedule function's one store (rule 3). `site` (asked only for a wake from
-/// elsewhere): where the wake is made. On a worker its last clock read dates it; in the driver
-/// the turn's ([`reset_turn_clock`]); anywhere else the clock is read — unless this is the spawn's
-/// schedule, whose wake `new_stats` stored already, dated with the spawn time or left to the
-/// first poll (a wake finds `woken_at` zero otherwise: the poll cleared it, and async-task calls
-/// the schedule function once per scheduling).
+/// The schedule function's part (rule 3). A self-wake stores a constant: one store. Any other
+/// wake stores its date and counts itself, `site` telling where it is made: on a worker its last
+/// clock read dates it; in the driver the turn's ([`reset_turn_clock`]); anywhere else the clock
+/// is read. A spawn's first schedule does not come here (`Shared::schedule_new`): `new_stats`
+/// dated it already, and it is no wake.
 ///
 /// The two wakes of every task switch (a self-wake, a wake on a worker) are inlined into the
 /// schedule function; the others, which may read the clock, are a call away.
 #[inline(always)]
-pub(crate) fn note_wake(stats: &PollStats, self_wake: bool, site: impl FnOnce() -> WakeSite) {
+pub(crate) fn note_wake(
+    poll: &PollStats,
+    stats: &TaskStats,
+    self_wake: bool,
+    site: impl FnOnce() -> WakeSite,
+) {
     let word = if self_wake {
         SELF_WAKE
     } else {
         match site() {
-            WakeSite::Worker => cached_now() << 1,
-            site => return note_wake_elsewhere(stats, site),
+            WakeSite::Worker => {
+                count_other_wake(stats);
+                cached_now() << 1
+            }
+            site => return note_wake_elsewhere(poll, stats, site),
         }
     };
-    stats.woken_at.store(word, Relaxed);
+    poll.woken_at.store(word, Relaxed);
+}
+
+#[inline(always)]
+fn count_other_wake(stats: &TaskStats) {
+    let n = stats.other_wakes.load(Relaxed);
+    stats.other_wakes.store(n + 1, Relaxed);
 }
 
 /// [`note_wake`] for a wake made in the driver or outside the workers.
 #[inline(never)]
-fn note_wake_elsewhere(stats: &PollStats, site: WakeSite) {
-    if stats.woken_at.load(Relaxed) != 0 {
-        // The spawn's own schedule (`new_stats` stored it): no clock read.
-        return;
-    }
+fn note_wake_elsewhere(poll: &PollStats, stats: &TaskStats, site: WakeSite) {
+    count_other_wake(stats);
     let t = if site == WakeSite::Driver {
         turn_clock()
     } else {
         now()
     };
-    stats.woken_at.store(t << 1, Relaxed);
+    poll.woken_at.store(t << 1, Relaxed);
 }
 
 /// Records a clock read made by a worker outside any poll (a poll's start that is not the
@@ -316,6 +348,12 @@ pub(crate) fn set_clock(now: u64) {
 /// Called by the worker just before it runs the task, with the poll's start and `worker_tag` =
 /// the worker's index + 1. The start is the thread's clock: the end of the worker's previous
 /// poll, or a fresh read recorded with [`set_clock`] (rule 2).
+///
+/// 1. Count the poll, with this worker in the low bits.
+/// 2. On a sampled poll (rule 6), or the first of a task spawned outside the workers, the rare
+///    part: [`poll_begin_rare`].
+/// 3. Clear the pending wake (the task is no longer scheduled) and mark it running since
+///    `start`. No load: the wake is read only by step 2.
 #[inline]
 pub(crate) fn poll_begin(
     poll: &PollStats,
@@ -324,31 +362,36 @@ pub(crate) fn poll_begin(
     start: u64,
     worker_tag: u32,
 ) {
-    let polls = poll.polls.load(Relaxed) >> WORKER_BITS;
-    let word = ((polls + 1) << WORKER_BITS) | u64::from(worker_tag);
-    poll.polls.store(word, Relaxed);
-    let woken = poll.woken_at.load(Relaxed);
-    if woken != 0 {
-        poll.woken_at.store(0, Relaxed);
-        let sampled = polls.wrapping_add(id) % SAMPLE_EVERY == 0;
-        if woken == SELF_WAKE {
-            // First: every poll of a yielding task comes here.
-            let n = stats.self_wakes.load(Relaxed);
-            stats.self_wakes.store(n + 1, Relaxed);
-            if sampled {
-                // Woken as its previous poll returned: dated by that poll's end.
-                let end = poll.last_poll.load(Relaxed);
-                sample(&stats.latency, start.saturating_sub(end));
-            }
-        } else if woken & 1 == 0 {
-            if sampled {
-                sample(&stats.latency, start.saturating_sub(woken >> 1));
-            }
-        } else {
-            stats.spawned_at.store(start, Relaxed);
-        }
+    let word = poll.polls.load(Relaxed);
+    // `(polls + 1) << WORKER_BITS | worker_tag`, in two steps: setting the worker bits carries
+    // into the count, then the tag (`< 1 << WORKER_BITS`) goes into bits just cleared.
+    poll.polls
+        .store((word | WORKER_MASK) + 1 + u64::from(worker_tag), Relaxed);
+    let polls = word >> WORKER_BITS;
+    if polls.wrapping_add(id) % SAMPLE_EVERY == 0 || word & WORKER_MASK == OUTSIDE_TAG {
+        poll_begin_rare(poll, stats, word, start);
     }
+    poll.woken_at.store(0, Relaxed);
     poll.last_poll.store(start | 1, Relaxed);
+}
+
+/// Step 2 of [`poll_begin`], before its stores: `word` is the poll count as it was. The first
+/// poll of a task spawned outside the workers dates the spawn (no sample: its wake has no
+/// date); any other gives a latency sample, from the wake's date, or for a self-wake from the
+/// end of the previous poll, still in `last_poll`.
+#[inline(never)]
+fn poll_begin_rare(poll: &PollStats, stats: &TaskStats, word: u64, start: u64) {
+    if word & WORKER_MASK == OUTSIDE_TAG {
+        stats.spawned_at.store(start, Relaxed);
+        return;
+    }
+    let woken_at = match poll.woken_at.load(Relaxed) {
+        SELF_WAKE => poll.last_poll.load(Relaxed),
+        woken if woken & 1 == 0 => woken >> 1,
+        // None pending, which no poll follows (`SPAWNED_OUTSIDE` went above).
+        _ => return,
+    };
+    sample(&stats.latency, start.saturating_sub(woken_at));
 }
 
 /// One latency sample (a sampled poll's, rule 6).
@@ -373,19 +416,24 @@ fn halve(latency: &[AtomicU16; LATENCY_BUCKETS], full: u16) -> u16 {
     full.div_ceil(2)
 }
 
-/// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned:
-/// reads the poll's end, writes the end-of-poll counters while the task is still held (rule 4)
-/// and leaves the end in the thread's clock for the worker ([`poll_finish`]).
+/// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned
+/// (`ready`: with the task's output, or a panic): reads the poll's end and leaves it in the
+/// thread's clock for the worker ([`poll_finish`]); if the task goes on, writes the end-of-poll
+/// counters while the task is still held (rule 4). A task that is done is gone from the
+/// registry once async-task drops its future, right after this poll: nobody reads those.
 #[inline]
-pub(crate) fn poll_end(stats: StatsRef) {
+pub(crate) fn poll_end(stats: StatsRef, ready: bool) {
+    if ready {
+        return;
+    }
+    // Read on this thread after the start was (`poll_begin`'s start is this thread's own clock
+    // read): the clock is monotonic, so `end >= start`.
+    let end = now();
+    CLOCK.set(end);
     // SAFETY: `StatsRef` points into the header of the task whose future calls this, from
     // inside that future's `poll`: the allocation is alive (see `StatsRef`).
     let stats = unsafe { stats.0.as_ref() };
     let start = stats.last_poll.load(Relaxed) & !1;
-    // Read on this thread after `start` was (`poll_begin`'s start is this thread's own clock
-    // read): the clock is monotonic, so `end >= start`.
-    let end = now();
-    CLOCK.set(end);
     let busy = stats.busy_nanos.load(Relaxed);
     stats
         .busy_nanos
@@ -513,19 +561,20 @@ impl TaskSnapshot {
             TaskState::Idle
         };
         let since = |t: u64| (t != 0).then(|| Duration::from_nanos(now.saturating_sub(t)));
+        // Each poll after the first followed one wake; a pending one counts too.
+        let wakes = polls.saturating_sub(1) + u64::from(state == TaskState::Scheduled && polls > 0);
         TaskSnapshot {
             id,
             location,
             state,
             polls,
-            // Each poll after the first followed one wake; a pending one counts too.
-            wakes: polls.saturating_sub(1) + u64::from(state == TaskState::Scheduled && polls > 0),
-            self_wakes: stats.self_wakes.load(Relaxed),
+            wakes,
+            self_wakes: wakes.saturating_sub(stats.other_wakes.load(Relaxed)),
             busy: Duration::from_nanos(poll.busy_nanos.load(Relaxed)),
             age: since(stats.spawned_at.load(Relaxed)),
             since_last_poll: since(last_poll & !1),
-            last_worker: match word & ((1 << WORKER_BITS) - 1) {
-                0 => None,
+            last_worker: match word & WORKER_MASK {
+                0 | OUTSIDE_TAG => None,
                 w => Some(w as usize - 1),
             },
             latency_histogram: std::array::from_fn(|i| u32::from(stats.latency[i].load(Relaxed))),
@@ -644,7 +693,7 @@ mod unit {
     /// the poll's end, the worker's take of it. Returns the end.
     fn cycle(poll: &PollStats, stats: &TaskStats, id: u64, start: u64) -> u64 {
         poll_begin(poll, stats, id, start, 1);
-        poll_end(StatsRef::new(poll));
+        poll_end(StatsRef::new(poll), false);
         poll_finish(start)
     }
 
@@ -655,7 +704,6 @@ mod unit {
         // Spawned off the workers: no clock read, the first poll dates it.
         let (poll, stats) = new_stats(true);
         let handle = StatsRef::new(&poll);
-        note_wake(&poll, false, || WakeSite::Outside); // the spawn's schedule
         assert_eq!(stats.spawned_at.load(Relaxed), 0);
         let start = now();
         set_clock(start);
@@ -663,18 +711,25 @@ mod unit {
         poll_begin(&poll, &stats, 7, start, 3);
         assert_eq!(stats.spawned_at.load(Relaxed), start);
         std::thread::sleep(Duration::from_millis(1));
-        poll_end(handle);
+        poll_end(handle, false);
         let end = poll_finish(start);
         assert!(
             end >= start + 1_000_000,
             "the end is the poll's: {start} → {end}"
         );
-        note_wake(&poll, true, || unreachable!()); // a self-wake, dated by that end
+        note_wake(&poll, &stats, true, || unreachable!()); // a self-wake, dated by that end
         assert_eq!(poll.woken_at.load(Relaxed), SELF_WAKE);
         poll_begin(&poll, &stats, 7, end + 300, 2);
-        poll_end(handle);
+        poll_end(handle, false);
         let start = poll_finish(end + 300);
-        // A poll that never ran (cancelled): no end, the worker reads the clock itself.
+        // A wake from this worker, then a poll that never ran (cancelled): no end, the worker
+        // reads the clock itself.
+        note_wake(&poll, &stats, false, || WakeSite::Worker);
+        let s = TaskSnapshot::read(TaskId::next(), Location::caller(), (&poll, &stats), now());
+        assert_eq!(
+            (s.state, s.polls, s.wakes, s.self_wakes),
+            (TaskState::Scheduled, 2, 2, 1)
+        );
         poll_begin(&poll, &stats, 7, start, 2);
         assert!(poll_finish(start) >= start);
         let s = TaskSnapshot::read(TaskId::next(), Location::caller(), (&poll, &stats), now());
@@ -692,6 +747,21 @@ mod unit {
     }
 
     #[test]
+    fn the_last_poll_leaves_only_its_end() {
+        init();
+        set_clock(now());
+        let (poll, stats) = new_stats(true);
+        let start = CLOCK.get();
+        poll_begin(&poll, &stats, 1, start, 1);
+        poll_end(StatsRef::new(&poll), true); // the task is done: nobody reads its stats
+        let end = poll_finish(start);
+        assert_eq!(CLOCK.get(), end, "the worker still gets the end");
+        assert_eq!(poll.busy_nanos.load(Relaxed), 0);
+        assert_eq!(poll.last_poll.load(Relaxed), start | 1);
+        forget_clock();
+    }
+
+    #[test]
     fn one_poll_in_eight_is_sampled_by_the_id() {
         init();
         for id in [0u64, 3, 7, 12] {
@@ -700,7 +770,7 @@ mod unit {
             let (poll, stats) = new_stats(true);
             let mut t = CLOCK.get();
             for _ in 0..20 {
-                note_wake(&poll, false, || WakeSite::Worker);
+                note_wake(&poll, &stats, false, || WakeSite::Worker);
                 t = cycle(&poll, &stats, id, t);
             }
             let s = TaskSnapshot::read(TaskId::next(), Location::caller(), (&poll, &stats), now());

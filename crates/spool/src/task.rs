@@ -449,7 +449,7 @@ impl<F: Future> Future for TaskFuture<F> {
         let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
         // The end of the poll, for the task's statistics, while the task is still held.
         if let Some(stats) = *this.stats {
-            crate::stats::poll_end(stats);
+            crate::stats::poll_end(stats, !matches!(result, Ok(Poll::Pending)));
         }
         match result {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),

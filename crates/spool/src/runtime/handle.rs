@@ -90,7 +90,7 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let (runnable, task) = self.shared.create_task(future, Location::caller());
-        runnable.schedule();
+        crate::scheduler::Shared::schedule_new(runnable);
         task
     }
 

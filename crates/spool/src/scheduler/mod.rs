@@ -381,8 +381,10 @@ impl Shared {
     {
         let local = context::worker()?;
         let (runnable, task) = local.shared.create_local_task(&local, future, location);
+        let (shared, owner) = (local.shared.clone(), local.index);
         drop(local);
-        runnable.schedule();
+        // Not `runnable.schedule()`: the first schedule is no wake (see `schedule_new`).
+        shared.schedule_as::<false>(runnable, false, Some(owner));
         Some(task)
     }
 
@@ -396,6 +398,22 @@ impl Shared {
     /// the worker's own `Shared` stands in for the task's; anywhere else the task's is cloned
     /// first.
     pub(crate) fn schedule_task(runnable: Runnable, yielded: bool) {
+        Self::schedule_send::<true>(runnable, yielded);
+    }
+
+    /// The first schedule of a `Send` task just made by [`create_task`](Self::create_task),
+    /// in place of `Runnable::schedule` (which calls [`schedule_task`](Self::schedule_task)
+    /// through async-task's vtable): the same, less the wake's statistics, which `TaskMeta::new`
+    /// wrote already (`stats.rs`, rule 3).
+    pub(crate) fn schedule_new(runnable: Runnable) {
+        Self::schedule_send::<false>(runnable, false);
+    }
+
+    /// [`schedule_task`](Self::schedule_task); `NOTE`: record the wake in the task's
+    /// statistics (if the runtime keeps them). Generic rather than a flag, so that each caller
+    /// gets its own copy, inlined as if it were the only one.
+    #[inline(always)]
+    fn schedule_send<const NOTE: bool>(runnable: Runnable, yielded: bool) {
         let Some(shared) = runnable.metadata().runtime.as_ref() else {
             unreachable!("spool: a Send task carries its runtime");
         };
@@ -403,7 +421,7 @@ impl Shared {
             discard(runnable);
             return;
         }
-        let stats = shared.task_stats;
+        let stats = NOTE && shared.task_stats;
         let runnable = context::with_worker(|local| {
             let mine = local.filter(|local| {
                 let runtime = runnable.metadata().runtime.as_ref();
@@ -431,13 +449,27 @@ impl Shared {
         yielded: bool,
         owner: Option<usize>,
     ) {
+        self.schedule_as::<true>(runnable, yielded, owner);
+    }
+
+    /// [`schedule`](Self::schedule); `NOTE`: record the wake in the task's statistics (if the
+    /// runtime keeps them): not for a task's first schedule (see
+    /// [`schedule_new`](Self::schedule_new)).
+    #[inline(always)]
+    fn schedule_as<const NOTE: bool>(
+        self: &Arc<Self>,
+        runnable: Runnable,
+        yielded: bool,
+        owner: Option<usize>,
+    ) {
         if self.is_shutdown() {
             discard(runnable);
             return;
         }
+        let stats = NOTE && self.task_stats;
         let runnable = context::with_worker(|local| {
             let mine = local.filter(|local| Arc::ptr_eq(&local.shared, self));
-            Self::schedule_here(local, mine, self.task_stats, runnable, yielded, owner)
+            Self::schedule_here(local, mine, stats, runnable, yielded, owner)
         });
         if let Some(runnable) = runnable {
             self.schedule_remote(runnable, owner);
@@ -464,7 +496,8 @@ impl Shared {
                 Some(l) if l.in_park.get() => crate::stats::WakeSite::Driver,
                 Some(_) => crate::stats::WakeSite::Worker,
             };
-            crate::stats::note_wake(&runnable.metadata().poll, yielded, site);
+            let meta = runnable.metadata();
+            crate::stats::note_wake(&meta.poll, &meta.stats, yielded, site);
         }
         let Some(local) = mine else {
             return Some(runnable);
