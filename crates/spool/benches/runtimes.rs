@@ -41,7 +41,7 @@
 //!
 //! **Stats on/off.** The cost of the task statistics is not a criterion row: with
 //! `SPOOL_BENCH_STATS_PAIRS` set, the binary runs each workload on Spool as shipped and on
-//! Spool with `.task_stats(false)` (`spool-nostats`) in alternated batches instead, and prints
+//! Spool with `.task_stats(false)` in alternated batches instead, and prints
 //! one `stats-pair` line of JSON per row (`pairs`, which says why).
 
 use std::future::Future;
@@ -141,9 +141,17 @@ macro_rules! contender {
 // ---------------------------------------------------------------------------------------------
 // Spool
 
+/// Whether the next Spool runtime the bench builds keeps task statistics: `true`, but while
+/// the stats on/off pairs build their "off" side (`pairs::measure`). A value rather than a
+/// second contender type, so that both sides of a pair run the same machine code: with a type
+/// apiece, each side had its own copy of the workload's futures, and where the linker put them
+/// moved a current-thread row by up to 12 % with statistics playing no part.
+static TASK_STATS: AtomicBool = AtomicBool::new(true);
+
 contender!(Spool(spool::Runtime), "spool", spool::Handle, |workers| {
     spool::Runtime::builder()
         .worker_threads(workers)
+        .task_stats(TASK_STATS.load(Relaxed))
         .build()
         .expect("spool runtime")
 });
@@ -177,19 +185,6 @@ impl Spawner for spool::Handle {
         spool::time::sleep(d)
     }
 }
-
-// Spool with per-task statistics off (`Builder::task_stats(false)`), to measure their cost
-// beside the default: the stats on/off pairs (`pairs`), not a criterion row.
-contender!(
-    SpoolNoStats(spool::Runtime),
-    "spool-nostats",
-    spool::Handle,
-    |workers| spool::Runtime::builder()
-        .worker_threads(workers)
-        .task_stats(pairs::a_a_check())
-        .build()
-        .expect("spool runtime")
-);
 
 // ---------------------------------------------------------------------------------------------
 // tokio
@@ -243,17 +238,7 @@ contender!(
     "spool",
     spool::Handle,
     |_workers| spool::Builder::new_current_thread()
-        .build()
-        .expect("spool runtime")
-);
-
-// The current-thread runtime with task statistics off: the stats on/off pairs only.
-contender!(
-    SpoolCurrentThreadNoStats(spool::Runtime),
-    "spool-nostats",
-    spool::Handle,
-    |_workers| spool::Builder::new_current_thread()
-        .task_stats(pairs::a_a_check())
+        .task_stats(TASK_STATS.load(Relaxed))
         .build()
         .expect("spool runtime")
 );
@@ -739,10 +724,12 @@ fn worker_counts() -> Vec<usize> {
 /// (the load of other processes, frequency, the page cache), more than the 3 % to be resolved.
 /// So both runtimes — Spool as shipped and the same with `task_stats(false)` — are built at
 /// once, each with its workload set up, and their iterations are run in short alternated
-/// batches of about [`BATCH`]: after a warm-up, 21 ABBA blocks ([`BLOCKS`]: on, off, off, on —
-/// whichever goes first after a switch pays for it once on each side). Each block gives a
-/// ratio `on / off` of batches a few tens of milliseconds apart; the figure is the median of
-/// those ratios, with their quartiles as its spread (and the same of the process's CPU time).
+/// batches of about [`BATCH`]: after a warm-up, [`BLOCKS`] ABBA blocks (on, off, off, on —
+/// whichever goes first after a switch pays for it once on each side), and all that twice: with
+/// the stats-on runtime set up first, then with the other (`measure`). Each block gives a ratio
+/// `on / off` of batches a few tens of milliseconds apart; the figure is the median of the
+/// ratios of both orders' blocks, with their quartiles as its spread (and the same of the
+/// process's CPU time).
 /// The idle runtime's workers are parked while the other runs (`spawn_many_remote_busy1`'s
 /// spinners excepted: both runtimes' spinners run throughout, so each side is measured beside
 /// the same load). `SPOOL_BENCH_PAIR_A_A` pairs Spool with itself: what the method reads where
@@ -751,9 +738,9 @@ mod pairs {
     use super::*;
     use workload::Group;
 
-    /// ABBA blocks (two rounds each) per pair, an odd count: the median is one block's ratio;
+    /// ABBA blocks (two rounds each) per order of setting up, so twice this per pair;
     /// `SPOOL_BENCH_PAIR_BLOCKS` overrides it (`scripts/bench-runtime --quick`).
-    const BLOCKS: usize = 21;
+    const BLOCKS: usize = 15;
 
     fn blocks() -> usize {
         std::env::var("SPOOL_BENCH_PAIR_BLOCKS")
@@ -781,43 +768,111 @@ mod pairs {
         /// The ratio of the fastest batches, on over off (wall time): another estimate, for
         /// noise that only ever adds time.
         pub(super) min_ratio: f64,
+        /// The median block ratio of each order of setting up (`on` first, then `off`
+        /// first): what the order itself moves.
+        pub(super) order_medians: Vec<f64>,
         /// Rounds, and iterations per batch.
         pub(super) rounds: usize,
         pub(super) batch: u64,
     }
 
-    /// Sets up `first` (stats on), then inside its iteration's hand-over `second` (stats off),
-    /// and alternates their iterations.
-    pub(super) fn measure(
-        first: &dyn Fn(&mut Group<'_>),
-        second: &dyn Fn(&mut Group<'_>),
-    ) -> Option<Pair> {
-        let mut outer = First { second, pair: None };
-        first(&mut outer);
-        outer.pair
+    /// Measures the pair in both orders of setting up: `setup` with statistics on, then
+    /// inside its iteration's hand-over `setup` with them off ([`TASK_STATS`]; both alive
+    /// while they alternate), then the same with the "off" side set up first. Which runtime is
+    /// made first decides where its memory lies (and which allocator arena its threads get): a
+    /// current-thread A/A once read 1.07 with one order alone. Each order gives [`blocks`]
+    /// ABBA blocks; the pair's figures are the medians and quartiles of both orders' blocks
+    /// together.
+    pub(super) fn measure(setup: &dyn Fn(&mut Group<'_>)) -> Option<Pair> {
+        let off = a_a_check();
+        let mut runs = Samples::default();
+        for on_first in [true, false] {
+            let (first, second) = if on_first { (true, off) } else { (off, true) };
+            let second = |g: &mut Group<'_>| {
+                TASK_STATS.store(second, Relaxed);
+                setup(g)
+            };
+            let mut outer = First {
+                second: &second,
+                on_first,
+                samples: &mut runs,
+            };
+            TASK_STATS.store(first, Relaxed);
+            setup(&mut outer);
+            TASK_STATS.store(true, Relaxed);
+        }
+        runs.pair()
+    }
+
+    /// What the blocks of both orders measured.
+    #[derive(Default)]
+    struct Samples {
+        /// Time per iteration of each batch, stats on and off (ns, wall clock).
+        on_ns: Vec<f64>,
+        off_ns: Vec<f64>,
+        /// Each block's ratio on / off, wall and CPU time.
+        ratios: Vec<f64>,
+        cpu_ratios: Vec<f64>,
+        /// Each order's median block ratio (wall), in the order run.
+        order_medians: Vec<f64>,
+        batch: u64,
+    }
+
+    impl Samples {
+        fn pair(mut self) -> Option<Pair> {
+            if self.ratios.is_empty() {
+                return None;
+            }
+            let quartiles = |v: &mut Vec<f64>| [q(v, 0.5), q(v, 0.25), q(v, 0.75)];
+            Some(Pair {
+                min_ratio: q(&mut self.on_ns, 0.0) / q(&mut self.off_ns, 0.0),
+                on_ns: q(&mut self.on_ns, 0.5),
+                off_ns: q(&mut self.off_ns, 0.5),
+                ratio: quartiles(&mut self.ratios),
+                cpu_ratio: quartiles(&mut self.cpu_ratios),
+                order_medians: self.order_medians,
+                rounds: self.on_ns.len(),
+                batch: self.batch,
+            })
+        }
+    }
+
+    /// The `at`-quantile of `v` (sorted here), the nearest rank.
+    fn q(v: &mut [f64], at: f64) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * at).round() as usize]
     }
 
     struct First<'s> {
         second: &'s dyn Fn(&mut Group<'_>),
-        pair: Option<Pair>,
+        on_first: bool,
+        samples: &'s mut Samples,
     }
 
     impl Sink for First<'_> {
-        fn iter(&mut self, _: BenchmarkId, on: &mut dyn FnMut()) {
-            let mut inner = Second { on, pair: None };
+        fn iter(&mut self, _: BenchmarkId, first: &mut dyn FnMut()) {
+            let mut inner = Second {
+                first,
+                on_first: self.on_first,
+                samples: self.samples,
+            };
             (self.second)(&mut inner);
-            self.pair = inner.pair;
         }
     }
 
     struct Second<'a> {
-        on: &'a mut dyn FnMut(),
-        pair: Option<Pair>,
+        first: &'a mut dyn FnMut(),
+        on_first: bool,
+        samples: &'a mut Samples,
     }
 
     impl Sink for Second<'_> {
-        fn iter(&mut self, _: BenchmarkId, off: &mut dyn FnMut()) {
-            self.pair = Some(alternate(self.on, off));
+        fn iter(&mut self, _: BenchmarkId, second: &mut dyn FnMut()) {
+            if self.on_first {
+                alternate(self.first, second, self.samples);
+            } else {
+                alternate(second, self.first, self.samples);
+            }
         }
     }
 
@@ -841,7 +896,8 @@ mod pairs {
         (wall / n as f64, (cpu_ns() - cpu) / n as f64)
     }
 
-    fn alternate(on: &mut dyn FnMut(), off: &mut dyn FnMut()) -> Pair {
+    /// One order's warm-up and blocks, added to `samples`.
+    fn alternate(on: &mut dyn FnMut(), off: &mut dyn FnMut(), samples: &mut Samples) {
         // Warm-up: one iteration each at a time, until WARM_UP has passed (at least 2 each).
         let (mut iters, mut spent) = (0u64, 0.0);
         let start = Instant::now();
@@ -851,34 +907,23 @@ mod pairs {
         }
         let per_iter = spent / (2 * iters) as f64;
         let batch = ((BATCH.as_nanos() as f64 / per_iter).round() as u64).max(1);
-        let (mut on_ns, mut off_ns) = (vec![], vec![]);
-        let (mut ratios, mut cpu_ratios) = (vec![], vec![]);
+        samples.batch = batch;
+        let mut ratios = vec![];
         // Rounds in ABBA blocks: on, off, then off, on. A batch's time may depend on whether
         // it goes first (the other runtime's workers are still winding down, say); within a
         // block that effect falls on both sides once, and the block's ratio is free of it.
-        let blocks = blocks();
-        for _ in 0..blocks {
+        for _ in 0..blocks() {
             let (a1, b1) = (time(on, batch), time(off, batch));
             let (b2, a2) = (time(off, batch), time(on, batch));
-            on_ns.extend([a1.0, a2.0]);
-            off_ns.extend([b1.0, b2.0]);
+            samples.on_ns.extend([a1.0, a2.0]);
+            samples.off_ns.extend([b1.0, b2.0]);
             ratios.push((a1.0 + a2.0) / (b1.0 + b2.0));
-            cpu_ratios.push((a1.1 + a2.1) / (b1.1 + b2.1).max(1.0));
+            samples
+                .cpu_ratios
+                .push((a1.1 + a2.1) / (b1.1 + b2.1).max(1.0));
         }
-        let q = |v: &mut Vec<f64>, at: f64| {
-            v.sort_by(f64::total_cmp);
-            v[((v.len() - 1) as f64 * at).round() as usize]
-        };
-        let quartiles = |v: &mut Vec<f64>| [q(v, 0.5), q(v, 0.25), q(v, 0.75)];
-        Pair {
-            min_ratio: q(&mut on_ns, 0.0) / q(&mut off_ns, 0.0),
-            on_ns: q(&mut on_ns, 0.5),
-            off_ns: q(&mut off_ns, 0.5),
-            ratio: quartiles(&mut ratios),
-            cpu_ratio: quartiles(&mut cpu_ratios),
-            rounds: 2 * blocks,
-            batch,
-        }
+        samples.ratios.extend(&ratios);
+        samples.order_medians.push(q(&mut ratios, 0.5));
     }
 
     /// Prints one pair as a line `stats-pair {json}` (read by `scripts/bench-runtime`).
@@ -889,9 +934,18 @@ mod pairs {
         println!(
             "stats-pair {{\"workload\": \"{workload}\", \"workers\": \"{workers}\", \
              \"on_ns\": {:.1}, \"off_ns\": {:.1}, \"ratio\": [{r:.4}, {r1:.4}, {r3:.4}], \
-             \"cpu_ratio\": [{c:.4}, {c1:.4}, {c3:.4}], \"min_ratio\": {:.4}, \"rounds\": {}, \
-             \"batch\": {}}}",
-            p.on_ns, p.off_ns, p.min_ratio, p.rounds, p.batch
+             \"cpu_ratio\": [{c:.4}, {c1:.4}, {c3:.4}], \"min_ratio\": {:.4}, \
+             \"order_medians\": [{}], \"rounds\": {}, \"batch\": {}}}",
+            p.on_ns,
+            p.off_ns,
+            p.min_ratio,
+            p.order_medians
+                .iter()
+                .map(|m| format!("{m:.4}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            p.rounds,
+            p.batch
         );
     }
 
@@ -933,21 +987,14 @@ macro_rules! workloads {
             $(
                 for workers in worker_counts() {
                     if pairs::wanted(stringify!($name), &workers.to_string()) {
-                        let pair = pairs::measure(
-                            &|g| workload::$name::<Spool>(g, workers),
-                            &|g| workload::$name::<SpoolNoStats>(g, workers),
-                        );
+                        let pair = pairs::measure(&|g| workload::$name::<Spool>(g, workers));
                         pairs::report(stringify!($name), &workers.to_string(), pair);
                     }
                 }
                 if pairs::wanted(stringify!($name), "current_thread") {
-                    let pair = pairs::measure(
-                        &|g| workload::current_thread::row::<SpoolCurrentThread>(stringify!($name), g),
-                        &|g| workload::current_thread::row::<SpoolCurrentThreadNoStats>(
-                            stringify!($name),
-                            g,
-                        ),
-                    );
+                    let pair = pairs::measure(&|g| {
+                        workload::current_thread::row::<SpoolCurrentThread>(stringify!($name), g)
+                    });
                     pairs::report(stringify!($name), "current_thread", pair);
                 }
             )*
