@@ -43,8 +43,8 @@
 //!    poll but the first follows exactly one schedule (async-task merges wakes), so the wakes
 //!    are the polls less one, and the self-wakes are those less the others. A spawn's first
 //!    schedule is no wake and writes nothing (`Shared::schedule_new`): `new_stats` dated it.
-//! 4. **The header is touched only while the task is alive and held, and a last poll leaves
-//!    nothing but its end.** The worker writes before running the `Runnable` (it owns it); the
+//! 4. **The header is touched only while the task is alive and held, and a last poll writes
+//!    nothing.** The worker writes before running the `Runnable` (it owns it); the
 //!    end-of-poll writes happen inside the poll. After `Runnable::run` returns the task may
 //!    already run elsewhere, or be freed, so nothing is written then. A poll that finishes the
 //!    task writes no end-of-poll counters: async-task drops the future right after it, which
@@ -416,11 +416,12 @@ fn halve(latency: &[AtomicU16; LATENCY_BUCKETS], full: u16) -> u16 {
     full.div_ceil(2)
 }
 
-/// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned
-/// (`ready`: with the task's output, or a panic): reads the poll's end and leaves it in the
-/// thread's clock for the worker ([`poll_finish`]); if the task goes on, writes the end-of-poll
-/// counters while the task is still held (rule 4). A task that is done is gone from the
-/// registry once async-task drops its future, right after this poll: nobody reads those.
+/// Called by the task's own future (`TaskFuture`) right after the user's `poll` returned.
+/// If the task goes on (`ready` false), reads the poll's end, leaves it in the thread's clock
+/// for the worker ([`poll_finish`]) and writes the end-of-poll counters while the task is
+/// still held (rule 4). If it is done (`ready`: its output, or a panic), nothing: async-task
+/// drops the future right after this poll, which takes the task out of the registry, so nobody
+/// would read them, and the worker reads the end itself.
 #[inline]
 pub(crate) fn poll_end(stats: StatsRef, ready: bool) {
     if ready {
@@ -442,8 +443,8 @@ pub(crate) fn poll_end(stats: StatsRef, ready: bool) {
 }
 
 /// Called by the worker after `Runnable::run`, with the `start` it gave [`poll_begin`]: the
-/// poll's end as the poll read it, or a fresh clock read when the task was not polled
-/// (cancelled: the thread's clock still holds `start`).
+/// poll's end as the poll read it, or a fresh clock read when the poll read none (the task's
+/// last poll, or a cancelled task's, never polled: the thread's clock still holds `start`).
 #[inline]
 pub(crate) fn poll_finish(start: u64) -> u64 {
     match CLOCK.get() {

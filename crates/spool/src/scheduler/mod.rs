@@ -490,7 +490,8 @@ impl Shared {
         owner: Option<usize>,
     ) -> Option<Runnable> {
         if stats {
-            // One store (stats.rs, rule 3), dated by where the wake is made.
+            // A self-wake is one store, another a store and a count (stats.rs, rule 3), dated
+            // by where the wake is made.
             let site = || match local {
                 None => crate::stats::WakeSite::Outside,
                 Some(l) if l.in_park.get() => crate::stats::WakeSite::Driver,
