@@ -447,7 +447,8 @@ impl<F: Future> Future for TaskFuture<F> {
         let future = this.future;
         // AssertUnwindSafe: after a panic the future is never touched again, only dropped.
         let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-        // The end of the poll, for the task's statistics, while the task is still held.
+        // The end of the poll, for the task's statistics (their end-of-poll counters if it goes
+        // on), while the task is still held.
         if let Some(stats) = *this.stats {
             crate::stats::poll_end(stats, !matches!(result, Ok(Poll::Pending)));
         }
