@@ -771,9 +771,9 @@ mod pairs {
         /// The median block ratio of each order of setting up (`on` first, then `off`
         /// first): what the order itself moves.
         pub(super) order_medians: Vec<f64>,
-        /// Rounds, and iterations per batch.
+        /// Rounds, and iterations per batch in each order (set from each order's warm-up).
         pub(super) rounds: usize,
-        pub(super) batch: u64,
+        pub(super) batches: Vec<u64>,
     }
 
     /// Measures the pair in both orders of setting up: `setup` with statistics on, then
@@ -815,7 +815,7 @@ mod pairs {
         cpu_ratios: Vec<f64>,
         /// Each order's median block ratio (wall), in the order run.
         order_medians: Vec<f64>,
-        batch: u64,
+        batches: Vec<u64>,
     }
 
     impl Samples {
@@ -832,7 +832,7 @@ mod pairs {
                 cpu_ratio: quartiles(&mut self.cpu_ratios),
                 order_medians: self.order_medians,
                 rounds: self.on_ns.len(),
-                batch: self.batch,
+                batches: self.batches,
             })
         }
     }
@@ -907,7 +907,7 @@ mod pairs {
         }
         let per_iter = spent / (2 * iters) as f64;
         let batch = ((BATCH.as_nanos() as f64 / per_iter).round() as u64).max(1);
-        samples.batch = batch;
+        samples.batches.push(batch);
         let mut ratios = vec![];
         // Rounds in ABBA blocks: on, off, then off, on. A batch's time may depend on whether
         // it goes first (the other runtime's workers are still winding down, say); within a
@@ -935,7 +935,7 @@ mod pairs {
             "stats-pair {{\"workload\": \"{workload}\", \"workers\": \"{workers}\", \
              \"on_ns\": {:.1}, \"off_ns\": {:.1}, \"ratio\": [{r:.4}, {r1:.4}, {r3:.4}], \
              \"cpu_ratio\": [{c:.4}, {c1:.4}, {c3:.4}], \"min_ratio\": {:.4}, \
-             \"order_medians\": [{}], \"rounds\": {}, \"batch\": {}}}",
+             \"order_medians\": [{}], \"rounds\": {}, \"batch\": {:?}}}",
             p.on_ns,
             p.off_ns,
             p.min_ratio,
@@ -945,7 +945,7 @@ mod pairs {
                 .collect::<Vec<_>>()
                 .join(", "),
             p.rounds,
-            p.batch
+            p.batches
         );
     }
 

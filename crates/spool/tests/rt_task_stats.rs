@@ -143,6 +143,63 @@ fn current_thread_tasks_are_counted_too() {
     assert!(s.busy <= s.age.unwrap(), "{s:?}");
 }
 
+/// Self-wakes are derived: the wakes (polls less one) less those made while the task was not
+/// running, which each such wake counts (`stats.rs`, rule 3). A wake from every site — outside
+/// the workers, the driver's timers, another task on the worker — must count as one of those,
+/// and a spawn's first schedule as none: either mistake moves `self_wakes` off the two yields.
+#[test]
+fn wakes_from_every_site_are_told_from_self_wakes() {
+    let rt = spool::Runtime::builder().worker_threads(1).build().unwrap();
+    let (outside_tx, outside_rx) = futures_channel::oneshot::channel::<()>();
+    let (peer_tx, peer_rx) = futures_channel::oneshot::channel::<()>();
+    let (last_tx, last_rx) = futures_channel::oneshot::channel::<()>();
+    let task = rt.spawn(async move {
+        spool::yield_now().await;
+        outside_rx.await.unwrap(); // woken by this test's thread
+        spool::time::sleep(Duration::from_millis(5)).await; // by the driver
+        spool::yield_now().await;
+        peer_rx.await.unwrap(); // by a task on the worker
+        last_rx.await.unwrap();
+    });
+    let id = task.id();
+    let idle_at = |polls: u64| {
+        wait_for(|| {
+            let s = snapshot(&rt, id);
+            (s.polls >= polls && s.state == TaskState::Idle).then_some(s)
+        })
+    };
+    idle_at(2);
+    outside_tx.send(()).unwrap();
+    idle_at(5);
+    rt.spawn(async move { peer_tx.send(()).unwrap() }).detach();
+    let s = idle_at(6);
+    assert_eq!(s.wakes, s.polls - 1, "{s:?}");
+    assert_eq!(s.self_wakes, 2, "{s:?}");
+    last_tx.send(()).unwrap();
+    rt.block_on(task).unwrap();
+
+    // A local task on a current-thread runtime: its first schedule takes the local path.
+    let rt = spool::Builder::new_current_thread().build().unwrap();
+    let s = rt.block_on(async {
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        let task = spool::spawn_local(async move {
+            spool::yield_now().await;
+            rx.await.unwrap();
+            std::future::pending::<()>().await;
+        });
+        for _ in 0..5 {
+            spool::yield_now().await;
+        }
+        tx.send(()).unwrap(); // a wake from `block_on`'s future, on the worker
+        for _ in 0..5 {
+            spool::yield_now().await;
+        }
+        let tasks = spool::runtime::Handle::current().tasks();
+        tasks.into_iter().find(|t| t.id == task.id()).unwrap()
+    });
+    assert_eq!((s.polls, s.wakes, s.self_wakes), (3, 2, 1), "{s:?}");
+}
+
 #[test]
 fn a_spawn_inside_block_on_is_dated_by_a_fresh_clock() {
     // The worker of a current-thread runtime dates spawns made by `block_on`'s future with one
